@@ -2,13 +2,16 @@
  * The sender's bounded frame queue: frames the application handed over, waiting to be cut into
  * DATA packets as the pacer allows.
  *
- * Frames are copied into one preallocated byte ring (so the caller may reuse its buffer at once,
- * and the queue's memory is fixed and accounted); their metadata lives in a power-of-two ring of
- * typed arrays. A frame that does not fit is refused (`push` returns false), never queued: the
- * queue never grows. Packets are cut lazily (`cutInto`) so that the packet header, the
- * retransmission copy and the FEC symbol are all made at transmit time, in one pass.
+ * Frames are held by reference, not copied, exactly like `dgram.Socket.send()` holds its buffer:
+ * the caller must not modify a frame's bytes until the connection has cut it (the `frame-sent`
+ * accounting below says when; the Node layer's write callback fires then). This keeps a
+ * connection's fixed memory small whatever `maxFrameBytes` is (8 MiB by default), while the
+ * queue stays bounded: `push` refuses a frame beyond `limitBytes` or `maxFrames`, it never grows.
+ * The bytes held are reported to the account as used (they are the application's memory, held
+ * on its behalf), the metadata rings as reserved.
  *
- * Pure and allocation-free per frame and per packet.
+ * Packets are cut lazily (`cutInto`) so that the packet header, the retransmission copy and the
+ * FEC symbol are all made at transmit time, in one pass. Pure; allocation-free per packet.
  */
 import { checkInt } from '../errors.js';
 import { DETACHED_ACCOUNT, type MemoryAccount } from '../memory/types.js';
@@ -28,26 +31,27 @@ export class Fragment {
 }
 
 export interface FrameQueueOptions {
-  /** Byte capacity of the ring, in [1 KiB, 1 GiB]. Must hold the largest frame. */
-  capacityBytes: number;
-  /** Maximum frames queued at once (power of two is not required), in [1, 1 << 20]. */
+  /** Most bytes queued at once (frames not yet completely cut), in [1 KiB, 2^32 - 1]. */
+  limitBytes: number;
+  /** Most frames queued at once, in [1, 1 << 20]. */
   maxFrames?: number;
   account?: MemoryAccount;
 }
 
+/** Default frame table size. */
+export const DEFAULT_MAX_QUEUED_FRAMES = 1024;
+
 export class FrameQueue {
-  readonly capacityBytes: number;
-  private readonly ring: Uint8Array;
+  readonly limitBytes: number;
   private readonly maxFrames: number;
-  private readonly fStart: Float64Array;
+  private readonly fData: (Uint8Array | null)[];
+  private readonly fOff: Uint32Array;
   private readonly fLen: Uint32Array;
   private readonly fTs: Uint32Array;
   private readonly fFlags: Uint8Array;
   private fHead = 0;
   private fCount = 0;
-  /** Write position in the byte ring. */
-  private wpos = 0;
-  /** Bytes queued (not yet cut). */
+  /** Bytes queued (not yet cut), including the uncut part of the head frame. */
   private bytes = 0;
   /** Bytes already cut from the head frame. */
   private cut = 0;
@@ -55,14 +59,15 @@ export class FrameQueue {
   private readonly reserved: number;
 
   constructor(options: FrameQueueOptions) {
-    this.capacityBytes = checkInt('capacityBytes', options.capacityBytes, 1024, 1 << 30);
-    this.maxFrames = checkInt('maxFrames', options.maxFrames ?? 4096, 1, 1 << 20);
+    this.limitBytes = checkInt('limitBytes', options.limitBytes, 1024, 0xffff_ffff);
+    this.maxFrames = checkInt('maxFrames', options.maxFrames ?? DEFAULT_MAX_QUEUED_FRAMES, 1, 1 << 20);
     this.account = options.account ?? DETACHED_ACCOUNT;
-    this.reserved = this.capacityBytes + this.maxFrames * (8 + 4 + 4 + 1);
+    // 8 bytes per reference slot plus the typed-array columns.
+    this.reserved = this.maxFrames * (8 + 4 + 4 + 4 + 1);
     this.account.reserve(this.reserved);
-    this.account.setCapacity(this.capacityBytes, this.maxFrames);
-    this.ring = new Uint8Array(this.capacityBytes);
-    this.fStart = new Float64Array(this.maxFrames);
+    this.account.setCapacity(this.limitBytes, this.maxFrames);
+    this.fData = new Array<Uint8Array | null>(this.maxFrames).fill(null);
+    this.fOff = new Uint32Array(this.maxFrames);
     this.fLen = new Uint32Array(this.maxFrames);
     this.fTs = new Uint32Array(this.maxFrames);
     this.fFlags = new Uint8Array(this.maxFrames);
@@ -70,7 +75,7 @@ export class FrameQueue {
 
   /** Bytes waiting to be cut into packets. */
   get queuedBytes(): number {
-    return this.bytes - this.cut;
+    return this.bytes;
   }
 
   /** Frames not completely cut yet. */
@@ -78,27 +83,25 @@ export class FrameQueue {
     return this.fCount;
   }
 
-  /** Free bytes. */
+  /** Bytes that may still be queued. */
   get freeBytes(): number {
-    return this.capacityBytes - this.bytes;
+    return this.limitBytes - this.bytes;
   }
 
   /**
-   * Copies a frame in. Returns false (nothing queued) when the ring or the frame table is full.
+   * Queues a frame by reference. Returns false (nothing queued) when it would pass
+   * `limitBytes` or the frame table is full.
    * @param timestampUs the frame's 32-bit media timestamp (us)
    * @param keyframe marks every fragment with the KEYFRAME flag
    */
   push(data: Uint8Array, offset: number, length: number, timestampUs: number, keyframe: boolean): boolean {
-    if (length > this.capacityBytes - this.bytes || this.fCount === this.maxFrames) return false;
+    if (length > this.limitBytes - this.bytes || this.fCount === this.maxFrames) return false;
     const slot = (this.fHead + this.fCount) % this.maxFrames;
-    this.fStart[slot] = this.wpos;
+    this.fData[slot] = data;
+    this.fOff[slot] = offset;
     this.fLen[slot] = length;
     this.fTs[slot] = timestampUs >>> 0;
     this.fFlags[slot] = keyframe ? FRAG_KEYFRAME : 0;
-    const first = Math.min(length, this.capacityBytes - this.wpos);
-    copyBytes(this.ring, this.wpos, data, offset, first);
-    if (first < length) copyBytes(this.ring, 0, data, offset + first, length - first);
-    this.wpos = (this.wpos + length) % this.capacityBytes;
     this.bytes += length;
     this.fCount++;
     this.account.use(length, 1);
@@ -114,19 +117,17 @@ export class FrameQueue {
     if (this.fCount === 0) return -1;
     const slot = this.fHead;
     const flen = this.fLen[slot]!;
-    const start = this.fStart[slot]!;
     const n = Math.min(maxPayload, flen - this.cut);
-    const pos = (start + this.cut) % this.capacityBytes;
-    const first = Math.min(n, this.capacityBytes - pos);
-    copyBytes(out, offset, this.ring, pos, first);
-    if (first < n) copyBytes(out, offset + first, this.ring, 0, n - first);
+    copyBytes(out, offset, this.fData[slot]!, this.fOff[slot]! + this.cut, n);
     let flags = this.fFlags[slot]!;
     if (this.cut === 0) flags |= FRAG_FIRST;
     this.cut += n;
+    this.bytes -= n;
+    this.account.use(-n, 0);
     if (this.cut === flen) {
       flags |= FRAG_LAST;
-      this.bytes -= flen;
-      this.account.use(-flen, -1);
+      this.account.use(0, -1);
+      this.fData[slot] = null;
       this.cut = 0;
       this.fHead = (this.fHead + 1) % this.maxFrames;
       this.fCount--;
@@ -140,12 +141,12 @@ export class FrameQueue {
 
   /** Drops everything queued (on close). */
   clear(): void {
-    this.account.use(-(this.bytes), -this.fCount);
+    this.account.use(-this.bytes, -this.fCount);
+    this.fData.fill(null);
     this.bytes = 0;
     this.cut = 0;
     this.fCount = 0;
     this.fHead = 0;
-    this.wpos = 0;
   }
 
   /** Returns the memory to the account. */

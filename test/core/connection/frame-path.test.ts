@@ -12,13 +12,13 @@ function bytes(n: number, seed: number): Uint8Array {
 }
 
 describe('FrameQueue + FrameAssembler', () => {
-  it('fragments frames and reassembles them bit-exact across ring wrap', () => {
+  it('fragments frames and reassembles them bit-exact across the seq wrap', () => {
     fc.assert(
       fc.property(
         fc.array(fc.nat({ max: 5000 }), { minLength: 1, maxLength: 40 }),
         fc.integer({ min: 16, max: 1400 }),
         (sizes, maxPayload) => {
-          const q = new FrameQueue({ capacityBytes: 8192, maxFrames: 8 });
+          const q = new FrameQueue({ limitBytes: 8192, maxFrames: 8 });
           const asm = new FrameAssembler({ maxFrameBytes: 1 << 20 });
           const frag = new Fragment();
           const out = new Uint8Array(maxPayload);
@@ -48,7 +48,7 @@ describe('FrameQueue + FrameAssembler', () => {
   });
 
   it('refuses a frame that does not fit instead of growing', () => {
-    const q = new FrameQueue({ capacityBytes: 2048, maxFrames: 2 });
+    const q = new FrameQueue({ limitBytes: 2048, maxFrames: 2 });
     expect(q.push(new Uint8Array(1500), 0, 1500, 0, false)).toBe(true);
     expect(q.push(new Uint8Array(1000), 0, 1000, 0, false)).toBe(false);
     expect(q.push(new Uint8Array(500), 0, 500, 0, false)).toBe(true);
