@@ -1,0 +1,300 @@
+/**
+ * StreamingFecEncoder: Reed-Solomon repairs over a sliding window of DATA packets
+ * (spec/fec.md). Pure: no clock, no I/O, no allocation per packet.
+ */
+import { checkInt, SluiceRangeError, SluiceStateError } from '../errors.js';
+import { DETACHED_ACCOUNT, type MemoryAccount } from '../memory/types.js';
+import { seqAdd } from '../seq.js';
+import { cauchyCoefficient, FEC_MAX_WINDOW, FEC_REPAIR_INDEXES } from './cauchy.js';
+import { FAST_KERNELS } from './kernels-generated.js';
+import { FEC_MAX_PAYLOAD, fecSymbolLength, writeSourceSymbol } from './symbol.js';
+
+/** Options of {@link StreamingFecEncoder}. */
+export interface FecEncoderOptions {
+  /** W: source packets covered by each repair, 1..128. Default {@link DEFAULT_FEC_WINDOW}. */
+  window: number;
+  /** N: repairs are emitted after every N source packets, 1..window. Default {@link DEFAULT_FEC_STEP}. Block mode: step = window. */
+  step: number;
+  /** R: repairs per emission, 1..128, with `repairs * ceil(window / step) <= 128`. Default {@link DEFAULT_FEC_REPAIRS}. */
+  repairs: number;
+  /** Largest DATA payload in bytes, 0..65492. Default {@link DEFAULT_FEC_MAX_PAYLOAD}. */
+  maxPayload: number;
+  /** Memory account charged for the symbol ring (default: detached). */
+  account?: MemoryAccount;
+}
+
+/** Default window W (source packets per repair). */
+export const DEFAULT_FEC_WINDOW = 32;
+/** Default step N (source packets between emissions). */
+export const DEFAULT_FEC_STEP = 8;
+/** Default repairs per emission R. */
+export const DEFAULT_FEC_REPAIRS = 2;
+/**
+ * Default max payload: 1332 bytes, the largest DATA payload whose REPAIR still fits a 1400-byte
+ * datagram (12 header + 12 REPAIR body + 1344 symbol + 16 tag = 1384).
+ */
+export const DEFAULT_FEC_MAX_PAYLOAD = 1332;
+
+/**
+ * Header fields of one repair, filled by {@link StreamingFecEncoder.pollRepair}: the REPAIR
+ * packet body is `windowStart u32 | windowLength u16 | repairIndex u16 | symbolLength u16 |
+ * reserved u16 | symbol`. A reusable view object: allocate one and pass it every time.
+ */
+export class RepairInfo {
+  /** First source seq covered (u32). */
+  windowStart = 0;
+  /** Source packets covered, 1..128. */
+  windowLength = 0;
+  /** Cauchy row, 0..127. */
+  repairIndex = 0;
+  /** Bytes of symbol written (multiple of 32). */
+  symbolLength = 0;
+}
+
+/** Counters of a {@link StreamingFecEncoder}. */
+export interface FecEncoderStats {
+  /** Source packets added. */
+  sourcesAdded: number;
+  /** Repairs written by pollRepair. */
+  repairsEmitted: number;
+  /** Repairs that were ready but never polled before the next emission replaced them. */
+  repairsSkipped: number;
+}
+
+function _nextPow2(n: number): number {
+  let p = 1;
+  while (p < n) p <<= 1;
+  return p;
+}
+
+/**
+ * Produces REPAIR symbols for a stream of DATA packets: after every `step` source packets,
+ * `repairs` repairs become ready, each a Cauchy combination of the last `window` sources (fewer
+ * at the start of the stream). Repairs are computed lazily in {@link pollRepair}, straight into
+ * the caller's buffer (through one internal aligned scratch symbol).
+ *
+ * Memory: a ring of `nextPow2(window + step)` symbol slots of `fecSymbolLength(maxPayload)` bytes
+ * (plus one scratch symbol), reserved on `account` in the constructor and returned by
+ * {@link close}. Occupancy (`account.use`) counts the source symbols held.
+ *
+ * @example
+ * const enc = new StreamingFecEncoder({ window: 16, step: 4, repairs: 2, maxPayload: 1200 });
+ * const info = new RepairInfo();
+ * const out = new Uint8Array(enc.maxSymbolLength);
+ * if (enc.addSource(seq, flags, ts, frameLen, buf, 0, len) > 0) {
+ *   let n;
+ *   while ((n = enc.pollRepair(out, 0, info)) > 0) send(info, out.subarray(0, n));
+ * }
+ */
+export class StreamingFecEncoder {
+  /** Largest symbol a repair can carry: `fecSymbolLength(maxPayload)` bytes. Size `out` for it. */
+  readonly maxSymbolLength: number;
+  /** Window W. */
+  readonly window: number;
+  /** Step N. */
+  readonly step: number;
+  /** Repairs per emission R. */
+  readonly repairs: number;
+  /** Max payload in bytes. */
+  readonly maxPayload: number;
+  /** Counters (live object, read freely). */
+  readonly stats: FecEncoderStats;
+
+  private readonly _account: MemoryAccount;
+  private readonly _reserved: number;
+  private readonly _mask: number;
+  private readonly _slotWords: number;
+  /** Source symbols, slot i at byte i * maxSymbolLength. Bytes past a symbol's length are 0. */
+  private _ring: Uint8Array;
+  private _ring32: Uint32Array;
+  /** Bytes of each slot that may be non-zero (for zeroing the tail when a slot is reused). */
+  private _dirty: Uint16Array;
+  /** Coded symbol length of each slot's source (fecSymbolLength of its payload). */
+  private _symLen: Uint16Array;
+  private _scratch: Uint8Array;
+  private _scratch32: Uint32Array;
+  private _started: boolean;
+  /** Seq of the newest source added. */
+  private _last: number;
+  /** Sources added so far, capped at window (to size the first windows). */
+  private _held: number;
+  /** Sources since the last emission. */
+  private _sinceEmit: number;
+  /** The pending emission: repairs [_pendingNext, repairs) of window (_pStart, _pLen). */
+  private _pendingNext: number;
+  private _pStart: number;
+  private _pLen: number;
+  private _pSymLen: number;
+  private _nextIndex: number;
+  private _closed: boolean;
+
+  /**
+   * @throws SluiceTypeError / SluiceRangeError when an option is missing, not an integer or out
+   *   of range (the message names it and the range), or when `repairs * ceil(window / step) > 128`.
+   * @throws BudgetExceededError when `account` refuses the reservation.
+   */
+  constructor(options: FecEncoderOptions) {
+    const window = checkInt('FecEncoderOptions.window', options.window ?? DEFAULT_FEC_WINDOW, 1, FEC_MAX_WINDOW);
+    const step = checkInt('FecEncoderOptions.step', options.step ?? DEFAULT_FEC_STEP, 1, window);
+    const repairs = checkInt('FecEncoderOptions.repairs', options.repairs ?? DEFAULT_FEC_REPAIRS, 1, FEC_REPAIR_INDEXES);
+    const maxPayload = checkInt('FecEncoderOptions.maxPayload', options.maxPayload ?? DEFAULT_FEC_MAX_PAYLOAD, 0, FEC_MAX_PAYLOAD);
+    const overlap = Math.ceil(window / step);
+    if (repairs * overlap > FEC_REPAIR_INDEXES) {
+      throw new SluiceRangeError(
+        `FecEncoderOptions.repairs: expected repairs * ceil(window / step) <= ${FEC_REPAIR_INDEXES} (so overlapping repairs have distinct Cauchy rows), got ${repairs} * ${overlap}`,
+      );
+    }
+    this.window = window;
+    this.step = step;
+    this.repairs = repairs;
+    this.maxPayload = maxPayload;
+    this.maxSymbolLength = fecSymbolLength(maxPayload);
+    this.stats = { sourcesAdded: 0, repairsEmitted: 0, repairsSkipped: 0 };
+    this._account = options.account ?? DETACHED_ACCOUNT;
+    // window + step slots: the sources of the pending emission stay intact until the next one.
+    const slots = _nextPow2(window + step);
+    this._mask = slots - 1;
+    this._slotWords = this.maxSymbolLength >>> 2;
+    this._reserved = slots * this.maxSymbolLength + this.maxSymbolLength + slots * 4;
+    this._account.reserve(this._reserved);
+    this._ring = new Uint8Array(slots * this.maxSymbolLength);
+    this._ring32 = new Uint32Array(this._ring.buffer);
+    this._dirty = new Uint16Array(slots);
+    this._symLen = new Uint16Array(slots);
+    this._scratch = new Uint8Array(this.maxSymbolLength);
+    this._scratch32 = new Uint32Array(this._scratch.buffer);
+    this._account.setCapacity(window * this.maxSymbolLength, window);
+    this._started = false;
+    this._last = 0;
+    this._held = 0;
+    this._sinceEmit = 0;
+    this._pendingNext = repairs;
+    this._pStart = 0;
+    this._pLen = 0;
+    this._pSymLen = 0;
+    this._nextIndex = 0;
+    this._closed = false;
+  }
+
+  /**
+   * Adds one DATA packet as sent (before the RETRANSMIT bit: only FIRST/LAST/KEYFRAME are kept).
+   * The payload `payload[offset..offset+length)` is copied; the caller keeps ownership.
+   * Retransmissions must NOT be added again (they carry the same seq).
+   * @param seq u32, must be the previous seq + 1 (mod 2^32); any seq for the first call.
+   * @param timestamp u32 media clock (us); frameLength u32.
+   * @returns the number of repairs ready to poll (R right after every step-th source, else the
+   *   number still unpolled).
+   * @throws SluiceRangeError on a sequence gap, a payload longer than maxPayload or a bad range;
+   *   SluiceStateError after close().
+   */
+  addSource(
+    seq: number,
+    flags: number,
+    timestamp: number,
+    frameLength: number,
+    payload: Uint8Array,
+    offset: number,
+    length: number,
+  ): number {
+    if (this._closed) throw new SluiceStateError('StreamingFecEncoder.addSource: encoder is closed');
+    if (length > this.maxPayload || length < 0 || offset < 0 || offset + length > payload.length) {
+      throw new SluiceRangeError(
+        `StreamingFecEncoder.addSource: expected length in [0, ${this.maxPayload}] within payload (length ${payload.length}), got offset ${offset} length ${length}`,
+      );
+    }
+    if (this._started && seq !== seqAdd(this._last, 1)) {
+      throw new SluiceRangeError(
+        `StreamingFecEncoder.addSource: expected seq ${seqAdd(this._last, 1)} (previous + 1), got ${seq}`,
+      );
+    }
+    this._started = true;
+    this._last = seq >>> 0;
+    const slot = seq & this._mask;
+    const base = slot * this.maxSymbolLength;
+    const written = writeSourceSymbol(this._ring, base, flags, timestamp >>> 0, frameLength >>> 0, payload, offset, length);
+    const dirty = this._dirty[slot]!;
+    if (dirty > written) this._ring.fill(0, base + written, base + dirty);
+    this._dirty[slot] = written;
+    this._symLen[slot] = fecSymbolLength(length);
+    this.stats.sourcesAdded++;
+    if (this._held < this.window) {
+      this._held++;
+      this._account.use(this.maxSymbolLength, 1);
+    }
+    if (++this._sinceEmit < this.step) return this.repairs - this._pendingNext;
+    this._sinceEmit = 0;
+    if (this._pendingNext < this.repairs) this.stats.repairsSkipped += this.repairs - this._pendingNext;
+    this._pLen = this._held;
+    this._pStart = seqAdd(this._last, 1 - this._held);
+    let symLen = 0;
+    for (let i = 0; i < this._pLen; i++) {
+      const l = this._symLen[(this._pStart + i) & this._mask]!;
+      if (l > symLen) symLen = l;
+    }
+    this._pSymLen = symLen;
+    this._pendingNext = 0;
+    return this.repairs;
+  }
+
+  /**
+   * Writes the next ready repair symbol into `out[offset .. offset + info.symbolLength)` and fills
+   * `info` (the REPAIR header fields). `out` is caller-owned and overwritten in that range only.
+   * @returns symbolLength (> 0), or 0 when no repair is ready (out and info untouched).
+   * @throws SluiceRangeError when the symbol does not fit in `out` after `offset` (size `out` for
+   *   {@link maxSymbolLength} to never see this); SluiceStateError after close().
+   */
+  pollRepair(out: Uint8Array, offset: number, info: RepairInfo): number {
+    if (this._closed) throw new SluiceStateError('StreamingFecEncoder.pollRepair: encoder is closed');
+    if (this._pendingNext >= this.repairs) return 0;
+    const symLen = this._pSymLen;
+    if (offset < 0 || offset + symLen > out.length) {
+      throw new SluiceRangeError(
+        `StreamingFecEncoder.pollRepair: expected ${symLen} bytes of room in out after offset, got offset ${offset} in ${out.length} bytes`,
+      );
+    }
+    const index = this._nextIndex;
+    this._nextIndex = (index + 1) & (FEC_REPAIR_INDEXES - 1);
+    this._pendingNext++;
+    const blocks = symLen >>> 5;
+    const words = symLen >>> 2;
+    const scratch32 = this._scratch32;
+    scratch32.fill(0, 0, words);
+    const ring32 = this._ring32;
+    const start = this._pStart;
+    const mask = this._mask;
+    const slotWords = this._slotWords;
+    for (let i = 0; i < this._pLen; i++) {
+      const seq = (start + i) >>> 0;
+      FAST_KERNELS[cauchyCoefficient(seq, index)]!(ring32, (seq & mask) * slotWords, scratch32, 0, blocks);
+    }
+    const s8 = this._scratch;
+    for (let i = 0; i < symLen; i++) out[offset + i] = s8[i]!;
+    info.windowStart = start;
+    info.windowLength = this._pLen;
+    info.repairIndex = index;
+    info.symbolLength = symLen;
+    this.stats.repairsEmitted++;
+    return symLen;
+  }
+
+  /** Repairs ready to poll. */
+  get pendingRepairs(): number {
+    return this.repairs - this._pendingNext;
+  }
+
+  /** Releases the ring and returns every reserved byte to the account. Idempotent. */
+  close(): void {
+    if (this._closed) return;
+    this._closed = true;
+    this._account.use(-this._held * this.maxSymbolLength, -this._held);
+    this._held = 0;
+    this._account.unreserve(this._reserved);
+    this._ring = new Uint8Array(0);
+    this._ring32 = new Uint32Array(0);
+    this._scratch = new Uint8Array(0);
+    this._scratch32 = new Uint32Array(0);
+    this._dirty = new Uint16Array(0);
+    this._symLen = new Uint16Array(0);
+  }
+}
+
