@@ -1,0 +1,632 @@
+/**
+ * SendBuffer: the sender's retransmission store.
+ *
+ * Holds every DATA packet sent, in a power-of-two ring indexed by `seq & mask` (the held
+ * sequences are always the contiguous run `[oldest, next)`), until one of:
+ * - a cumulative ACK covers it (`evictedAcked`),
+ * - it is older than its useful life, the receiver's deadline plus a margin, after which a
+ *   retransmission would arrive too late to be played (`evictedExpired`),
+ * - the packet-count or byte cap pushes it out, oldest first (`evictedCap`).
+ *
+ * NACKs queue retransmissions. A NACK for a sequence no longer held becomes a drop notice (the
+ * receiver stops waiting for it, like SRT's DROPREQ). Retransmissions are limited two ways:
+ * - volume: a token bucket filled only by original sends (`length x retransmitShare` bytes per
+ *   packet, capped at `retransmitBurstBytes`), so no NACK stream, genuine or forged, can make
+ *   the sender emit more than that share of its send rate;
+ * - time: a packet already retransmitted is not sent again before one smoothed RTT has passed
+ *   since its last transmission.
+ * The queue is a bitmap over the ring: queued packets go out oldest sequence first (the one
+ * nearest its deadline), each at most once per NACK.
+ *
+ * RTT: {@link SendBuffer.onAck} can take the ACK's echoed timestamp and ack delay; the sample is
+ * taken on the newest packet carrying that timestamp unless a packet with that timestamp was
+ * retransmitted (Karn's algorithm, RFC 6298 §3), and fed to {@link SendBuffer.rtt}.
+ *
+ * Per-packet methods allocate nothing.
+ */
+import { DETACHED_ACCOUNT, type MemoryAccount, type SlotSource } from './memory/types.js';
+import { SluiceRangeError, SluiceStateError, SluiceTypeError, checkInt, checkNumber, checkPowerOfTwo } from './errors.js';
+import { RttEstimator, type RttEstimatorOptions } from './rtt.js';
+import { seqAdd, seqDiff } from './seq.js';
+
+/** Default share of the original send volume that retransmissions may use (0.25 = 25 %). */
+export const DEFAULT_RETRANSMIT_SHARE = 0.25;
+/** Default cap of the retransmission token bucket, in payloads of `maxPayload` bytes. */
+export const DEFAULT_RETRANSMIT_BURST_PACKETS = 64;
+/** Default number of pending drop-notice ranges kept (more are counted and dropped). */
+export const DEFAULT_MAX_DROP_RANGES = 64;
+/** Largest capacity accepted (packets). */
+export const MAX_SEND_CAPACITY = 1 << 20;
+/** Longest drop range emitted (the NACK/DROP wire count is a u16). */
+const MAX_RANGE_COUNT = 0xffff;
+/** Packets scanned backwards to match an ACK's echoed timestamp. */
+const ECHO_SCAN_LIMIT = 1024;
+
+/** Options of {@link SendBuffer}. */
+export interface SendBufferOptions {
+  /** Ring size in packets: a power of two in [2, 2^20]. */
+  capacity: number;
+  /** Byte cap on held payload bytes, in [maxPayload, 2^40]: the oldest packets are evicted to stay under it. */
+  maxBytes: number;
+  /** Largest payload, bytes, in [1, 65535]. */
+  maxPayload: number;
+  /** Useful life of a packet after its first send, ms, in [0, 600000] (receiver latency + margin). */
+  usefulLifeMs: number;
+  /** Share of original bytes sent that retransmissions may use, in [0, 16]. Default {@link DEFAULT_RETRANSMIT_SHARE}. */
+  retransmitShare?: number;
+  /** Token bucket cap, bytes, in [0, 2^40]. Default {@link DEFAULT_RETRANSMIT_BURST_PACKETS} x maxPayload. */
+  retransmitBurstBytes?: number;
+  /** Pending drop-notice ranges kept, in [1, 4096]. Default {@link DEFAULT_MAX_DROP_RANGES}. */
+  maxDropRanges?: number;
+  /** Options of the RTT estimator. */
+  rtt?: RttEstimatorOptions;
+  /** Memory account charged for the tables (and the slab). Default: detached. */
+  account?: MemoryAccount;
+  /** Slot source for payloads (slotSize >= maxPayload); without it a slab is preallocated. */
+  pool?: SlotSource;
+}
+
+/** Counters of a {@link SendBuffer}; all monotonic. */
+export class SendBufferStats {
+  /** Packets added. */
+  added = 0;
+  /** Packets evicted because an ACK covered them. */
+  evictedAcked = 0;
+  /** Packets evicted because their useful life ended. */
+  evictedExpired = 0;
+  /** Packets evicted by the packet-count or byte cap (oldest first). */
+  evictedCap = 0;
+  /** Packets not stored because the slot source was exhausted and nothing was held. */
+  noSlot = 0;
+  /** Retransmissions handed out by pollRetransmit. */
+  retransmitted = 0;
+  /** Payload bytes of those retransmissions. */
+  retransmittedBytes = 0;
+  /** Payload bytes of original sends (the base of the rate limit). */
+  sentBytes = 0;
+  /** Queued retransmissions that had to wait for the token bucket (counted once per packet and NACK). */
+  retransmitSuppressedRate = 0;
+  /** NACKed sequences ignored because they were sent again less than one RTT ago. */
+  retransmitSuppressedRtt = 0;
+  /** NACKed sequences already queued. */
+  nackDuplicate = 0;
+  /** NACKed sequences turned into drop notices (no longer held). */
+  dropNoticed = 0;
+  /** Drop ranges refused because the drop-notice list was full. */
+  dropNoticeOverflow = 0;
+  /** NACK ranges (or parts) naming sequences never sent: ignored. */
+  nackInvalid = 0;
+  /** ACKs for sequences never sent: ignored. */
+  ackInvalid = 0;
+  /** RTT samples skipped because the echoed packet was retransmitted (Karn). */
+  rttKarnSkipped = 0;
+}
+
+const EMPTY = new Uint8Array(0);
+
+/**
+ * Reusable output record of {@link SendBuffer.pollRetransmit}. `payload` is a view of an
+ * internal slot, valid until the next call that changes the buffer (add, onAck, onNack, expire,
+ * pollRetransmit, close). Set the RETRANSMIT flag (0x04) on the wire; `flags` is as added.
+ */
+export class SentPacketView {
+  seq = 0;
+  /** Wire timestamp (u32 microseconds) as added. */
+  timestamp = 0;
+  flags = 0;
+  frameLength = 0;
+  payload: Uint8Array = EMPTY;
+  offset = 0;
+  length = 0;
+  /** Transmissions of this packet including this one (saturates at 65535). */
+  transmissions = 0;
+  /** Time of the original send, ms. */
+  firstSentAt = 0;
+}
+
+/**
+ * The sender's store of sent packets (see the module comment).
+ *
+ * @example
+ * ```ts
+ * const sb = new SendBuffer({ capacity: 4096, maxBytes: 4 << 20, maxPayload: 1360, usefulLifeMs: 150 });
+ * sb.add(seq, tsUs, flags, frameLength, payload, 0, payload.length, now);   // after sending it
+ * sb.onAck(ack.ackSeq, now, ack.echoTimestamp, ack.ackDelayUs / 1000);
+ * sb.onNack(nack.starts, nack.counts, nack.rangeCount, now);
+ * const view = new SentPacketView();
+ * while (sb.pollRetransmit(now, view)) send(view);
+ * const n = sb.copyDropRanges(dropStarts, dropCounts, 228); // then send a DROP if n > 0
+ * ```
+ */
+export class SendBuffer {
+  /** Counters. */
+  readonly stats: SendBufferStats;
+  /** RFC 6298 estimator fed from ACK echoes (Karn-filtered). */
+  readonly rtt: RttEstimator;
+  readonly capacity: number;
+  readonly maxBytes: number;
+  readonly maxPayload: number;
+  readonly usefulLifeMs: number;
+  readonly retransmitShare: number;
+  readonly retransmitBurstBytes: number;
+  /** Retransmission budget available, bytes. */
+  tokens: number;
+
+  private readonly _mask: number;
+  private readonly _account: MemoryAccount;
+  private readonly _pool: SlotSource | null;
+  private readonly _reserved: number;
+  private readonly _timestamp: Uint32Array;
+  private readonly _flags: Uint8Array;
+  private readonly _frameLength: Uint32Array;
+  private readonly _length: Uint32Array;
+  private readonly _firstSent: Float64Array;
+  private readonly _lastSent: Float64Array;
+  private readonly _tx: Uint16Array;
+  /** 1 once a queued packet was held back by the bucket (so it is counted once). */
+  private readonly _blocked: Uint8Array;
+  private readonly _queued: Uint32Array;
+  private readonly _slots: Array<Uint8Array | null>;
+  private readonly _dropStart: Uint32Array;
+  private readonly _dropCount: Uint32Array;
+  private _dropHead: number;
+  private _dropLen: number;
+  private _started: boolean;
+  /** Sequences sent and no longer held, saturating at 2^31 - 1 (the drop-notice domain). */
+  private _gone: number;
+  private _oldest: number;
+  private _next: number;
+  private _held: number;
+  private _heldBytes: number;
+  private _queuedCount: number;
+  /** No queued sequence lies before this one (scan start). */
+  private _cursor: number;
+  private _closed: boolean;
+
+  /**
+   * @throws SluiceTypeError / SluiceRangeError naming the option when an option is invalid.
+   * @throws BudgetExceededError from `account.reserve` when the budget refuses the tables.
+   */
+  constructor(options: SendBufferOptions) {
+    if (options === null || typeof options !== 'object') {
+      throw new SluiceTypeError('SendBuffer options: expected an object');
+    }
+    const capacity = checkPowerOfTwo('capacity', options.capacity, 2, MAX_SEND_CAPACITY);
+    this.maxPayload = checkInt('maxPayload', options.maxPayload, 1, 65_535);
+    this.maxBytes = checkInt('maxBytes', options.maxBytes, this.maxPayload, 2 ** 40);
+    this.usefulLifeMs = checkNumber('usefulLifeMs', options.usefulLifeMs, 0, 600_000);
+    this.retransmitShare = checkNumber('retransmitShare', options.retransmitShare ?? DEFAULT_RETRANSMIT_SHARE, 0, 16);
+    this.retransmitBurstBytes = checkNumber(
+      'retransmitBurstBytes',
+      options.retransmitBurstBytes ?? DEFAULT_RETRANSMIT_BURST_PACKETS * this.maxPayload,
+      0,
+      2 ** 40,
+    );
+    const maxDrop = checkInt('maxDropRanges', options.maxDropRanges ?? DEFAULT_MAX_DROP_RANGES, 1, 4096);
+    const pool = options.pool ?? null;
+    if (pool !== null && !(pool.slotSize >= this.maxPayload)) {
+      throw new SluiceRangeError(`pool: expected slotSize >= maxPayload (${this.maxPayload}), got ${String(pool.slotSize)}`);
+    }
+    this.rtt = new RttEstimator(options.rtt);
+    this.capacity = capacity;
+    this._mask = capacity - 1;
+    this._account = options.account ?? DETACHED_ACCOUNT;
+    this._pool = pool;
+    const words = (capacity + 31) >>> 5;
+    const tableBytes = capacity * (4 + 1 + 4 + 4 + 8 + 8 + 2 + 1) + words * 4 + maxDrop * 8;
+    const slabBytes = pool === null ? capacity * this.maxPayload : 0;
+    this._reserved = tableBytes + slabBytes;
+    this._account.reserve(this._reserved);
+    this._timestamp = new Uint32Array(capacity);
+    this._flags = new Uint8Array(capacity);
+    this._frameLength = new Uint32Array(capacity);
+    this._length = new Uint32Array(capacity);
+    this._firstSent = new Float64Array(capacity);
+    this._lastSent = new Float64Array(capacity);
+    this._tx = new Uint16Array(capacity);
+    this._blocked = new Uint8Array(capacity);
+    this._queued = new Uint32Array(words);
+    this._slots = new Array<Uint8Array | null>(capacity).fill(null);
+    if (pool === null) {
+      const slab = new Uint8Array(slabBytes);
+      for (let i = 0; i < capacity; i++) this._slots[i] = slab.subarray(i * this.maxPayload, (i + 1) * this.maxPayload);
+    }
+    this._dropStart = new Uint32Array(maxDrop);
+    this._dropCount = new Uint32Array(maxDrop);
+    this._account.setCapacity(Math.min(this.maxBytes, capacity * this.maxPayload), capacity);
+    this.stats = new SendBufferStats();
+    this.tokens = 0;
+    this._dropHead = 0;
+    this._dropLen = 0;
+    this._started = false;
+    this._gone = 0;
+    this._oldest = 0;
+    this._next = 0;
+    this._held = 0;
+    this._heldBytes = 0;
+    this._queuedCount = 0;
+    this._cursor = 0;
+    this._closed = false;
+  }
+
+  /** Packets held. */
+  get packets(): number {
+    return this._held;
+  }
+  /** Payload bytes held. */
+  get bytes(): number {
+    return this._heldBytes;
+  }
+  /** Oldest sequence held (equals {@link nextSeq} when empty). */
+  get oldestSeq(): number {
+    return this._oldest;
+  }
+  /** Sequence the next add() must carry. */
+  get nextSeq(): number {
+    return this._next;
+  }
+  /** Retransmissions queued. */
+  get queued(): number {
+    return this._queuedCount;
+  }
+  /** Span between the first sends of the oldest and newest packets held, ms. */
+  get spanMs(): number {
+    if (this._held < 2) return 0;
+    return this._firstSent[(this._next - 1) & this._mask]! - this._firstSent[this._oldest & this._mask]!;
+  }
+
+  /**
+   * Records a packet just sent for the first time and copies its payload
+   * `payload[offset .. offset+length)` (the caller keeps `payload`). Sequences must be
+   * consecutive (the first add sets the start). Evicts the oldest packets while the ring or the
+   * byte cap is full (`evictedCap`), and feeds the retransmission bucket.
+   * @throws SluiceStateError after close(); SluiceRangeError on a non-consecutive seq, a length
+   *   above maxPayload or offset/length outside `payload` (all caller bugs).
+   */
+  add(seq: number, timestamp: number, flags: number, frameLength: number, payload: Uint8Array, offset: number, length: number, now: number): void {
+    if (this._closed) throw new SluiceStateError('SendBuffer.add: buffer is closed');
+    seq = seq >>> 0;
+    if (!this._started) {
+      this._started = true;
+      this._oldest = seq;
+      this._next = seq;
+      this._cursor = seq;
+    } else if (seq !== this._next) {
+      throw new SluiceRangeError(`add: expected seq ${this._next} (consecutive), got ${seq}`);
+    }
+    if (!(length >= 0 && length <= this.maxPayload && offset >= 0 && offset + length <= payload.length)) {
+      throw new SluiceRangeError(
+        `add: expected length in [0, ${this.maxPayload}] and offset + length <= payload.length (${payload.length}), got offset=${offset} length=${length}`,
+      );
+    }
+    while (this._held === this.capacity || this._heldBytes + length > this.maxBytes) {
+      this._evictOldest();
+      this.stats.evictedCap++;
+    }
+    const idx = seq & this._mask;
+    let slot: Uint8Array | null;
+    if (this._pool !== null) {
+      slot = this._pool.acquire();
+      while (slot === null && this._held > 0) {
+        this._evictOldest();
+        this.stats.evictedCap++;
+        slot = this._pool.acquire();
+      }
+      if (slot === null) {
+        // Nothing held and no slot: the packet is sent but cannot be kept.
+        this.stats.noSlot++;
+        if (this._gone < 0x7fff_ffff) this._gone++;
+        this._next = seqAdd(seq, 1);
+        this._oldest = this._next;
+        this._feed(length);
+        return;
+      }
+      this._slots[idx] = slot;
+    } else {
+      slot = this._slots[idx]!;
+    }
+    _copy(payload, offset, slot, 0, length);
+    this._timestamp[idx] = timestamp >>> 0;
+    this._flags[idx] = flags;
+    this._frameLength[idx] = frameLength >>> 0;
+    this._length[idx] = length;
+    this._firstSent[idx] = now;
+    this._lastSent[idx] = now;
+    this._tx[idx] = 1;
+    this._blocked[idx] = 0;
+    this._next = seqAdd(seq, 1);
+    this._held++;
+    this._heldBytes += length;
+    this.stats.added++;
+    this._account.use(length, 1);
+    this._account.setSpanMs(this.spanMs);
+    this._feed(length);
+  }
+
+  /**
+   * Cumulative acknowledgement: every sequence before `ackSeq` was received (or given up) by
+   * the peer and is evicted (`evictedAcked`). When `echoTimestamp` (u32, the timestamp of the
+   * newest DATA the peer received) is given, an RTT sample `now - sendTime - ackDelayMs` is
+   * taken first (Karn-filtered). An ACK beyond what was sent is ignored (`ackInvalid`). Never throws.
+   */
+  onAck(ackSeq: number, now: number, echoTimestamp = -1, ackDelayMs = 0): void {
+    if (this._closed || !this._started) return;
+    ackSeq = ackSeq >>> 0;
+    if (seqDiff(this._next, ackSeq) > 0) {
+      this.stats.ackInvalid++;
+      return;
+    }
+    if (echoTimestamp >= 0) this._rttSample(echoTimestamp >>> 0, now, ackDelayMs);
+    while (this._held > 0 && seqDiff(this._oldest, ackSeq) > 0) {
+      this._evictOldest();
+      this.stats.evictedAcked++;
+    }
+  }
+
+  /**
+   * Negative acknowledgement: `n` ranges `(starts[i], counts[i])` the peer is missing. Held
+   * sequences are queued for retransmission (unless already queued, or sent again less than one
+   * smoothed RTT ago); sequences sent but no longer held become drop notices; sequences never
+   * sent are ignored (`nackInvalid`). Work is bounded by the held window per range. Never throws
+   * for range contents; `n` larger than the arrays is clamped.
+   */
+  onNack(starts: Uint32Array, counts: Uint32Array | Uint16Array, n: number, now: number): void {
+    if (this._closed) return;
+    if (n > starts.length) n = starts.length;
+    if (n > counts.length) n = counts.length;
+    for (let i = 0; i < n; i++) this._nackRange(starts[i]!, counts[i]!, now);
+  }
+
+  /**
+   * Hands out the next queued retransmission (oldest sequence first) if the token bucket allows
+   * it; expires old packets first so nothing past its useful life is ever returned. Marks the
+   * packet sent at `now`. Returns false when nothing can be sent now.
+   */
+  pollRetransmit(now: number, out: SentPacketView): boolean {
+    if (this._closed) return false;
+    this.expire(now);
+    if (this._queuedCount === 0) return false;
+    const seq = this._nextQueued();
+    const idx = seq & this._mask;
+    const length = this._length[idx]!;
+    if (this.tokens < length) {
+      if (this._blocked[idx] === 0) {
+        this._blocked[idx] = 1;
+        this.stats.retransmitSuppressedRate++;
+      }
+      return false;
+    }
+    this.tokens -= length;
+    this._unqueue(idx);
+    const tx = this._tx[idx]!;
+    if (tx < 0xffff) this._tx[idx] = tx + 1;
+    this._lastSent[idx] = now;
+    this._blocked[idx] = 0;
+    out.seq = seq;
+    out.timestamp = this._timestamp[idx]!;
+    out.flags = this._flags[idx]!;
+    out.frameLength = this._frameLength[idx]!;
+    out.payload = this._slots[idx]!;
+    out.offset = 0;
+    out.length = length;
+    out.transmissions = this._tx[idx]!;
+    out.firstSentAt = this._firstSent[idx]!;
+    this.stats.retransmitted++;
+    this.stats.retransmittedBytes += length;
+    return true;
+  }
+
+  /**
+   * Moves up to `max` pending drop notices (oldest first) into `starts`/`counts` (caller-owned)
+   * and forgets them. Each count is in [1, 65535]. Returns the number written.
+   */
+  copyDropRanges(starts: Uint32Array, counts: Uint32Array | Uint16Array, max: number): number {
+    let n = 0;
+    const cap = this._dropStart.length;
+    while (n < max && this._dropLen > 0) {
+      starts[n] = this._dropStart[this._dropHead]!;
+      counts[n] = this._dropCount[this._dropHead]!;
+      this._dropHead = (this._dropHead + 1) % cap;
+      this._dropLen--;
+      n++;
+    }
+    return n;
+  }
+
+  /** Pending drop-notice ranges. */
+  get pendingDrops(): number {
+    return this._dropLen;
+  }
+
+  /** Evicts every packet whose useful life has ended at `now` (`evictedExpired`). */
+  expire(now: number): void {
+    const mask = this._mask;
+    const life = this.usefulLifeMs;
+    while (this._held > 0 && this._firstSent[this._oldest & mask]! + life <= now) {
+      this._evictOldest();
+      this.stats.evictedExpired++;
+    }
+  }
+
+  /**
+   * Earliest time (ms) something needs doing: -Infinity when a retransmission can go out or
+   * drop notices are pending, else the expiry of the oldest packet (Infinity when empty).
+   * A queued retransmission waiting for tokens does not count: only a send can refill them.
+   */
+  nextTimeout(): number {
+    if (this._closed) return Number.POSITIVE_INFINITY;
+    if (this._dropLen > 0) return Number.NEGATIVE_INFINITY;
+    if (this._queuedCount > 0 && this.tokens >= this._length[this._nextQueued() & this._mask]!) {
+      return Number.NEGATIVE_INFINITY;
+    }
+    if (this._held === 0) return Number.POSITIVE_INFINITY;
+    return this._firstSent[this._oldest & this._mask]! + this.usefulLifeMs;
+  }
+
+  /** Releases every slot and returns occupancy and reservations to the account. Idempotent. */
+  close(): void {
+    if (this._closed) return;
+    while (this._held > 0) this._evictOldest();
+    this._closed = true;
+    this._dropLen = 0;
+    this._account.setSpanMs(0);
+    this._account.unreserve(this._reserved);
+  }
+
+  private _feed(length: number): void {
+    this.stats.sentBytes += length;
+    const t = this.tokens + length * this.retransmitShare;
+    this.tokens = t > this.retransmitBurstBytes ? this.retransmitBurstBytes : t;
+  }
+
+  private _evictOldest(): void {
+    const idx = this._oldest & this._mask;
+    const length = this._length[idx]!;
+    if (this._isQueued(idx)) this._unqueue(idx);
+    if (this._pool !== null) {
+      this._pool.release(this._slots[idx]!);
+      this._slots[idx] = null;
+    }
+    this._oldest = seqAdd(this._oldest, 1);
+    if (this._gone < 0x7fff_ffff) this._gone++;
+    this._held--;
+    this._heldBytes -= length;
+    this._account.use(-length, -1);
+    this._account.setSpanMs(this.spanMs);
+  }
+
+  private _isQueued(idx: number): boolean {
+    return (this._queued[idx >>> 5]! & (1 << (idx & 31))) !== 0;
+  }
+
+  private _unqueue(idx: number): void {
+    this._queued[idx >>> 5]! &= ~(1 << (idx & 31));
+    this._queuedCount--;
+  }
+
+  /** Oldest queued sequence (requires _queuedCount > 0); advances the scan cursor. */
+  private _nextQueued(): number {
+    const mask = this._mask;
+    const q = this._queued;
+    let s = seqDiff(this._oldest, this._cursor) > 0 ? this._cursor : this._oldest;
+    for (;;) {
+      const j = s & mask;
+      const w = q[j >>> 5]!;
+      if ((j & 31) === 0 && w === 0 && this.capacity >= 32) {
+        s = (s + 32) >>> 0;
+        continue;
+      }
+      if ((w & (1 << (j & 31))) !== 0) break;
+      s = (s + 1) >>> 0;
+    }
+    this._cursor = s;
+    return s;
+  }
+
+  private _nackRange(start: number, count: number, now: number): void {
+    start = start >>> 0;
+    if (!(count > 0)) return;
+    if (!this._started) {
+      this.stats.nackInvalid++;
+      return;
+    }
+    if (count > 0x7fff_ffff) count = 0x7fff_ffff;
+    // Split [start, start+count) against: sent and gone [firstSeq, oldest), held [oldest, next),
+    // never sent (everything else). Offsets are taken relative to `oldest`.
+    const endOff = seqDiff(this._oldest, start) + count; // may exceed int32: plain number math
+    const startOff = seqDiff(this._oldest, start);
+    const heldLen = this._held;
+    const goneLen = this._gone;
+    // Gone part: offsets [-goneLen, 0).
+    const gA = startOff > -goneLen ? startOff : -goneLen;
+    const gB = endOff < 0 ? endOff : 0;
+    if (gA < gB) this._dropNotice(seqAdd(this._oldest, gA), gB - gA);
+    // Held part: offsets [0, heldLen).
+    const hA = startOff > 0 ? startOff : 0;
+    const hB = endOff < heldLen ? endOff : heldLen;
+    const valid = (gA < gB ? gB - gA : 0) + (hA < hB ? hB - hA : 0);
+    if (hA < hB) {
+      const mask = this._mask;
+      const srtt = this.rtt.hasSample ? this.rtt.srtt : this.rtt.rto;
+      for (let o = hA; o < hB; o++) {
+        const seq = seqAdd(this._oldest, o);
+        const idx = seq & mask;
+        if (this._isQueued(idx)) {
+          this.stats.nackDuplicate++;
+          continue;
+        }
+        // The first retransmission answers the first NACK at once; later ones wait an RTT.
+        if (this._tx[idx]! > 1 && now - this._lastSent[idx]! < srtt) {
+          this.stats.retransmitSuppressedRtt++;
+          continue;
+        }
+        this._queued[idx >>> 5]! |= 1 << (idx & 31);
+        this._queuedCount++;
+        this._blocked[idx] = 0;
+        if (this._queuedCount === 1 || seqDiff(this._cursor, seq) < 0) this._cursor = seq;
+      }
+    }
+    if (valid < count) this.stats.nackInvalid++;
+  }
+
+  private _dropNotice(start: number, count: number): void {
+    const cap = this._dropStart.length;
+    if (count > MAX_RANGE_COUNT) count = MAX_RANGE_COUNT;
+    // Already covered by a pending notice? (at most maxDropRanges entries; NACK path only)
+    for (let k = 0; k < this._dropLen; k++) {
+      const i = (this._dropHead + k) % cap;
+      const ds = this._dropStart[i]!;
+      const dc = this._dropCount[i]!;
+      const off = seqDiff(ds, start);
+      if (off >= 0 && off + count <= dc) return;
+      // Extends it contiguously?
+      if (off >= 0 && off <= dc && off + count <= MAX_RANGE_COUNT) {
+        this._dropCount[i] = off + count > dc ? off + count : dc;
+        this.stats.dropNoticed += off + count > dc ? off + count - dc : 0;
+        return;
+      }
+    }
+    if (this._dropLen === cap) {
+      this.stats.dropNoticeOverflow++;
+      return;
+    }
+    const i = (this._dropHead + this._dropLen) % cap;
+    this._dropStart[i] = start;
+    this._dropCount[i] = count;
+    this._dropLen++;
+    this.stats.dropNoticed += count;
+  }
+
+  private _rttSample(echo: number, now: number, ackDelayMs: number): void {
+    const mask = this._mask;
+    let s = seqAdd(this._next, -1);
+    let found = -1;
+    let karn = false;
+    const limit = this._held < ECHO_SCAN_LIMIT ? this._held : ECHO_SCAN_LIMIT;
+    for (let k = 0; k < limit; k++) {
+      const idx = s & mask;
+      const d = seqDiff(echo, this._timestamp[idx]!);
+      if (d < 0) break; // timestamps before the echo: no match further back
+      if (d === 0) {
+        if (found < 0) found = idx;
+        if (this._tx[idx]! > 1) karn = true;
+      }
+      s = seqAdd(s, -1);
+    }
+    if (found < 0) return;
+    if (karn) {
+      this.stats.rttKarnSkipped++;
+      return;
+    }
+    this.rtt.onSample(now - this._firstSent[found]! - (ackDelayMs > 0 ? ackDelayMs : 0));
+  }
+}
+
+/** Copies `len` bytes without creating a subarray view (no per-packet allocation). */
+function _copy(src: Uint8Array, srcOff: number, dst: Uint8Array, dstOff: number, len: number): void {
+  if (srcOff === 0 && len === src.length) {
+    dst.set(src, dstOff);
+    return;
+  }
+  for (let i = 0; i < len; i++) dst[dstOff + i] = src[srcOff + i]!;
+}
