@@ -55,7 +55,7 @@ describe('CookieIssuer', () => {
     const jar = new CookieIssuer({ random: seeded(3) });
     const c = mint(jar, 0);
     const nonce2 = NONCE.slice();
-    nonce2[15] ^= 1;
+    nonce2[15]! ^= 1;
     expect(jar.verify(c, 0, ADDR4B, 4000, CID, NONCE, 0, 1)).toBe(false);
     expect(jar.verify(c, 0, ADDR6, 4000, CID, NONCE, 0, 1)).toBe(false);
     expect(jar.verify(c, 0, ADDR4, 4001, CID, NONCE, 0, 1)).toBe(false);
@@ -116,7 +116,7 @@ describe('CookieIssuer', () => {
         const same =
           u.port === t.port && u.cid === t.cid && Buffer.compare(u.addr, t.addr) === 0 && Buffer.compare(u.nonce, t.nonce) === 0;
         if (!same && jar.verify(c, 0, u.addr, u.port, u.cid, u.nonce, 0, now)) return false;
-        c[bit >> 3] ^= 1 << (bit & 7);
+        c[bit >> 3]! ^= 1 << (bit & 7);
         return !jar.verify(c, 0, t.addr, t.port, t.cid, t.nonce, 0, now);
       }),
     );

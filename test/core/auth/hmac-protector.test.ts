@@ -79,9 +79,9 @@ describe('HmacProtector', () => {
     expect(rx.open(b, 0, 100, 24, 3)).toBe(true);
     let rejected = 0;
     for (let bit = 0; bit < 800; bit++) {
-      b[bit >> 3] ^= 1 << (bit & 7);
+      b[bit >> 3]! ^= 1 << (bit & 7);
       if (!rx.open(b, 0, 100, 24, 3)) rejected++;
-      b[bit >> 3] ^= 1 << (bit & 7);
+      b[bit >> 3]! ^= 1 << (bit & 7);
     }
     expect(rejected).toBe(800);
     expect(rx.open(b, 0, 100, 24, 3)).toBe(true);
@@ -128,7 +128,7 @@ describe('HmacProtector', () => {
           tx.protect(bytes, 0, len, payloadOffset, index);
           if (!rx.open(bytes, 0, len, payloadOffset, index)) return false;
           const bit = flipSeed % (len * 8);
-          bytes[bit >> 3] ^= 1 << (bit & 7);
+          bytes[bit >> 3]! ^= 1 << (bit & 7);
           return !rx.open(bytes, 0, len, payloadOffset, index);
         },
       ),

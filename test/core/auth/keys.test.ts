@@ -58,10 +58,10 @@ describe('deriveSessionKeys', () => {
   it('changes with either nonce and with their order', () => {
     const base = hex(deriveSessionKeys(PSK, CN, SN).c2s);
     const cn2 = CN.slice();
-    cn2[15] ^= 1;
+    cn2[15]! ^= 1;
     expect(hex(deriveSessionKeys(PSK, cn2, SN).c2s)).not.toBe(base);
     const sn2 = SN.slice();
-    sn2[0] ^= 0x80;
+    sn2[0]! ^= 0x80;
     expect(hex(deriveSessionKeys(PSK, CN, sn2).c2s)).not.toBe(base);
     expect(hex(deriveSessionKeys(PSK, SN, CN).c2s)).not.toBe(base);
   });
