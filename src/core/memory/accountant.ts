@@ -450,13 +450,17 @@ export class MemoryAccountant {
 
   /**
    * Opens a named account (dotted names: `conn.<id>.reorder`, `pool.1472`...).
-   * @throws SluiceTypeError for a non-string or empty/too long name; SluiceStateError when an
+   * @throws SluiceTypeError for a non-string; SluiceRangeError for an empty or too long name
+   *   or one with an unpaired surrogate (not valid UTF-8 in exports); SluiceStateError when an
    *   open account already has that name.
    */
   account(name: string): Account {
     if (typeof name !== 'string') throw new SluiceTypeError(`MemoryAccountant account name: expected a string, got ${typeof name}`);
     if (name.length === 0 || name.length > MAX_ACCOUNT_NAME_LENGTH) {
       throw new SluiceRangeError(`MemoryAccountant account name: expected 1..${MAX_ACCOUNT_NAME_LENGTH} characters, got ${name.length}`);
+    }
+    if (/[\uD800-\uDBFF](?![\uDC00-\uDFFF])|(?<![\uD800-\uDBFF])[\uDC00-\uDFFF]/.test(name)) {
+      throw new SluiceRangeError('MemoryAccountant account name: expected well-formed UTF-16 (no unpaired surrogate)');
     }
     if (this._open.has(name)) throw new SluiceStateError(`MemoryAccountant: account "${name}" is already open`);
     const a = new Account(this, name);

@@ -34,9 +34,19 @@ import type { MemorySnapshot } from './accountant.js';
 /** Content-Type of the text exposition format 0.0.4. */
 export const PROMETHEUS_CONTENT_TYPE = 'text/plain; version=0.0.4; charset=utf-8';
 
-/** Escapes a label value: backslash, double quote and line feed (format 0.0.4). */
+/** Unpaired UTF-16 surrogates: not encodable as UTF-8, so the text would not be valid. */
+const _LONE_SURROGATE = /[\uD800-\uDBFF](?![\uDC00-\uDFFF])|(?<![\uD800-\uDBFF])[\uDC00-\uDFFF]/g;
+
+/**
+ * Escapes a label value: backslash, double quote and line feed (format 0.0.4); an unpaired
+ * surrogate (not valid UTF-8) becomes U+FFFD. Every other character is kept as is.
+ */
 export function escapeLabelValue(v: string): string {
-  return v.replace(/\\/g, '\\\\').replace(/"/g, '\\"').replace(/\n/g, '\\n');
+  return v
+    .replace(/\\/g, '\\\\')
+    .replace(/"/g, '\\"')
+    .replace(/\n/g, '\\n')
+    .replace(_LONE_SURROGATE, '\uFFFD');
 }
 
 /** Escapes HELP text: backslash and line feed (format 0.0.4). */

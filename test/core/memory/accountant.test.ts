@@ -37,6 +37,8 @@ describe('MemoryAccountant options and accounts', () => {
     expect(() => a.account(7 as unknown as string)).toThrow(SluiceTypeError);
     expect(() => a.account('')).toThrow(SluiceRangeError);
     expect(() => a.account('x'.repeat(257))).toThrow(SluiceRangeError);
+    expect(() => a.account('conn.\ud800')).toThrow(/unpaired surrogate/);
+    a.account('conn.\ud83d\ude00'); // a paired surrogate (emoji) is fine
     a.account('conn.1.reorder');
     expect(() => a.account('conn.1.reorder')).toThrow(SluiceStateError);
     expect(a.getAccount('conn.1.reorder')).toBeInstanceOf(Account);
