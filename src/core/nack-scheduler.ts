@@ -18,8 +18,8 @@
  * so one NACK fits one datagram ({@link DEFAULT_MAX_NACK_RANGES} fits 1400 bytes).
  */
 import { DETACHED_ACCOUNT, type MemoryAccount } from './memory/types.js';
-import { SluiceTypeError, checkInt, checkNumber } from './errors.js';
-import { seqAdd } from './seq.js';
+import { SluiceStateError, SluiceTypeError, checkInt, checkNumber, checkPowerOfTwo } from './errors.js';
+import { seqAdd, seqDiff } from './seq.js';
 
 /** Default reorder tolerance before the first NACK, ms. */
 export const DEFAULT_REORDER_TOLERANCE_MS = 5;
@@ -32,6 +32,10 @@ export const DEFAULT_MIN_RETRY_MS = 10;
  * per range = 228.
  */
 export const DEFAULT_MAX_NACK_RANGES = 228;
+/** Default per-sequence state capacity when neither `capacity` nor `source` is given. */
+export const DEFAULT_NACK_CAPACITY = 16_384;
+
+const CANCELLED = 3;
 
 /** What the scheduler needs from the reorder buffer. */
 export interface LossListSource {
@@ -47,8 +51,16 @@ export interface LossListSource {
 
 /** Options of {@link NackScheduler}. */
 export interface NackSchedulerOptions {
-  /** The loss list to follow (the receiver's ReorderBuffer). */
-  source: LossListSource;
+  /**
+   * The loss list to follow (the receiver's ReorderBuffer). Optional: without it, pass the loss
+   * list to {@link NackScheduler.poll} and report arrivals with {@link NackScheduler.onArrival}.
+   */
+  source?: LossListSource;
+  /**
+   * Per-sequence state ring, packets: a power of two in [2, 2^20], at least the reorder
+   * capacity. Default: `source.capacity`, else {@link DEFAULT_NACK_CAPACITY}.
+   */
+  capacity?: number;
   /** Wait after a gap is noticed before the first NACK, ms, in [0, 10000]. Default {@link DEFAULT_REORDER_TOLERANCE_MS}. */
   reorderToleranceMs?: number;
   /** Hold the first NACK this long after the gap for FEC, ms, in [0, 10000]. Default {@link DEFAULT_FEC_HOLD_MS}. */
@@ -97,7 +109,9 @@ export class NackScheduler {
   readonly fecHoldMs: number;
   readonly minRetryMs: number;
   readonly maxRanges: number;
-  private readonly _source: LossListSource;
+  /** Per-sequence state ring size, packets. */
+  readonly capacity: number;
+  private readonly _source: LossListSource | null;
   private readonly _account: MemoryAccount;
   private readonly _reserved: number;
   private readonly _mask: number;
@@ -105,7 +119,7 @@ export class NackScheduler {
   /** Time of the last NACK for the tagged sequence; NaN for "tagged, never sent". */
   private readonly _nackedAt: Float64Array;
   private readonly _count: Uint16Array;
-  /** 0 untagged, 1 tagged, 2 tagged and counted futile. */
+  /** 0 untagged, 1 tagged, 2 tagged and counted futile, 3 cancelled. */
   private readonly _state: Uint8Array;
   private readonly _lStart: Uint32Array;
   private readonly _lCount: Uint32Array;
@@ -114,22 +128,33 @@ export class NackScheduler {
   private _nextDue: number;
   private _lastPollAt: number;
   private _seenGaps: number;
+  private _started: boolean;
+  /** Newest sequence reported by onArrival. */
+  private _highest: number;
+  /** Earliest time a gap was seen by onArrival/onGap since the last poll (Infinity: none). */
+  private _gapAt: number;
   private _closed: boolean;
 
   /** @throws SluiceTypeError / SluiceRangeError naming the option when an option is invalid. */
-  constructor(options: NackSchedulerOptions) {
-    if (options === null || typeof options !== 'object' || options.source === null || typeof options.source !== 'object') {
-      throw new SluiceTypeError('NackScheduler options: expected an object with a source (LossListSource)');
+  constructor(options: NackSchedulerOptions = {}) {
+    if (options === null || typeof options !== 'object') {
+      throw new SluiceTypeError('NackScheduler options: expected an object');
     }
-    this._source = options.source;
-    const capacity = checkInt('source.capacity', options.source.capacity, 2, 1 << 20);
+    const source = options.source ?? null;
+    if (source !== null && typeof source.copyLossRanges !== 'function') {
+      throw new SluiceTypeError('source: expected a LossListSource (a ReorderBuffer)');
+    }
+    this._source = source;
+    const capacity = checkPowerOfTwo('capacity', options.capacity ?? source?.capacity ?? DEFAULT_NACK_CAPACITY, 2, 1 << 20);
     this.reorderToleranceMs = checkNumber('reorderToleranceMs', options.reorderToleranceMs ?? DEFAULT_REORDER_TOLERANCE_MS, 0, 10_000);
     this.fecHoldMs = checkNumber('fecHoldMs', options.fecHoldMs ?? DEFAULT_FEC_HOLD_MS, 0, 10_000);
     this.minRetryMs = checkNumber('minRetryMs', options.minRetryMs ?? DEFAULT_MIN_RETRY_MS, 0, 10_000);
     this.maxRanges = checkInt('maxRanges', options.maxRanges ?? DEFAULT_MAX_NACK_RANGES, 1, 65_535);
+    this.capacity = capacity;
     this._account = options.account ?? DETACHED_ACCOUNT;
-    // Runs of missing sequences alternate with held ones: at most capacity / 2 runs.
-    const runs = (capacity >>> 1) + 1;
+    // Runs of missing sequences alternate with held ones: at most capacity / 2 runs. The scratch
+    // copy of the loss list is only needed when the scheduler reads a source itself.
+    const runs = source !== null ? (capacity >>> 1) + 1 : 0;
     this._reserved = capacity * (4 + 8 + 2 + 1) + runs * (4 + 4 + 8 + 8);
     this._account.reserve(this._reserved);
     this._mask = capacity - 1;
@@ -141,11 +166,13 @@ export class NackScheduler {
     this._lCount = new Uint32Array(runs);
     this._lSince = new Float64Array(runs);
     this._lDeadline = new Float64Array(runs);
-    this._account.setCapacity(0, 0);
     this.stats = new NackSchedulerStats();
     this._nextDue = Number.POSITIVE_INFINITY;
     this._lastPollAt = Number.NEGATIVE_INFINITY;
-    this._seenGaps = this._source.gapsOpened;
+    this._seenGaps = source !== null ? source.gapsOpened : 0;
+    this._started = false;
+    this._highest = 0;
+    this._gapAt = Number.POSITIVE_INFINITY;
     this._closed = false;
   }
 
@@ -156,22 +183,128 @@ export class NackScheduler {
 
   /**
    * Writes the runs of sequences due for a NACK at `now` into `outStarts`/`outCounts`
-   * (caller-owned, at least `maxRanges` long; counts in [1, 65535]) and returns how many
-   * (0: no NACK due). `rttMs`/`rttVarMs` are the receiver's RTT estimate (smoothed RTT and its
-   * variation, ms). Each sequence written counts as NACKed at `now`.
+   * (caller-owned; counts in [1, 65535]; at most `maxRanges` and the arrays' length) and returns
+   * how many (0: no NACK due). The loss list is passed in: `n` runs `(lossStarts[i],
+   * lossCounts[i])` noticed at `lossSince[i]` and given up at `lossDeadline[i]`, oldest first,
+   * as written by {@link ReorderBuffer.copyLossRanges}. `rttMs` (and optionally `rttVarMs`) is
+   * the receiver's RTT estimate, ms. Each sequence written counts as NACKed at `now`.
    */
-  poll(now: number, rttMs: number, rttVarMs: number, outStarts: Uint32Array, outCounts: Uint32Array | Uint16Array): number {
+  poll(
+    now: number,
+    rttMs: number,
+    lossStarts: Uint32Array,
+    lossCounts: Uint32Array,
+    lossSince: Float64Array,
+    lossDeadline: Float64Array,
+    n: number,
+    outStarts: Uint32Array,
+    outCounts: Uint32Array | Uint16Array,
+    rttVarMs = 0,
+  ): number {
     if (this._closed) return 0;
+    return this._schedule(now, rttMs, rttVarMs, lossStarts, lossCounts, lossSince, lossDeadline, n, outStarts, outCounts);
+  }
+
+  /**
+   * Like {@link poll}, reading the loss list from the `source` given at construction.
+   * @throws SluiceStateError when the scheduler was built without a source.
+   */
+  pollSource(now: number, rttMs: number, rttVarMs: number, outStarts: Uint32Array, outCounts: Uint32Array | Uint16Array): number {
+    if (this._closed) return 0;
+    const source = this._source;
+    if (source === null) throw new SluiceStateError('NackScheduler.pollSource: built without a source; use poll()');
+    const n = source.copyLossRanges(this._lStart, this._lCount, this._lSince, this._lStart.length, this._lDeadline);
+    return this._schedule(now, rttMs, rttVarMs, this._lStart, this._lCount, this._lSince, this._lDeadline, n, outStarts, outCounts);
+  }
+
+  /**
+   * Reports an arrival (or FEC recovery) of `seq`. Forgets the sequence's NACK state, and
+   * notices a gap when `seq` is beyond the newest sequence seen + 1, so that
+   * {@link nextTimeout} wakes the caller for the first NACK (at `now + firstDelayMs` when `now`
+   * is given, else at the first poll after the previous one). Not needed with a `source`.
+   */
+  onArrival(seq: number, now = Number.NaN): void {
+    seq = seq >>> 0;
+    const idx = seq & this._mask;
+    if (this._tag[idx] === seq) this._state[idx] = 0;
+    if (!this._started) {
+      this._started = true;
+      this._highest = seq;
+      return;
+    }
+    const d = seqDiff(this._highest, seq);
+    if (d > 0) {
+      if (d > 1) this.onGap(now);
+      this._highest = seq;
+    }
+  }
+
+  /** Tells the scheduler a gap opened at `now` (ms; NaN if unknown), for {@link nextTimeout}. */
+  onGap(now = Number.NaN): void {
+    const at = now === now ? now : this._lastPollAt;
+    if (at < this._gapAt) this._gapAt = at;
+  }
+
+  /**
+   * Stops NACKing `[start, start + count)` (the sender sent a DROP notice, or the sequences
+   * were given up). Work bounded by the capacity.
+   */
+  cancel(start: number, count: number, _now = 0): void {
+    if (count > this.capacity) {
+      start = seqAdd(start, count - this.capacity);
+      count = this.capacity;
+    }
+    for (let k = 0; k < count; k++) {
+      const seq = seqAdd(start, k);
+      const idx = seq & this._mask;
+      this._tag[idx] = seq;
+      this._state[idx] = CANCELLED;
+    }
+  }
+
+  /**
+   * Earliest time (ms) a NACK may be due, as of the last poll and the gaps opened since
+   * (a gap opened after the last poll is due `firstDelayMs` after it opened). Infinity if none.
+   */
+  nextTimeout(): number {
+    if (this._closed) return Number.POSITIVE_INFINITY;
+    let t = this._nextDue;
+    if (this._gapAt !== Number.POSITIVE_INFINITY) {
+      const due = this._gapAt + this.firstDelayMs;
+      if (due < t) t = due;
+    }
+    const source = this._source;
+    if (source !== null && source.gapsOpened !== this._seenGaps) {
+      // Exact for one new gap; for several the earliest opened no sooner than the last poll.
+      const opened = source.gapsOpened - this._seenGaps === 1 ? source.lastGapAt : this._lastPollAt;
+      const due = opened + this.firstDelayMs;
+      if (due < t) t = due;
+    }
+    return t;
+  }
+
+  private _schedule(
+    now: number,
+    rttMs: number,
+    rttVarMs: number,
+    lossStarts: Uint32Array,
+    lossCounts: Uint32Array,
+    lossSince: Float64Array,
+    lossDeadline: Float64Array,
+    nRuns: number,
+    outStarts: Uint32Array,
+    outCounts: Uint32Array | Uint16Array,
+  ): number {
     const stats = this.stats;
     stats.polls++;
     this._lastPollAt = now;
-    this._seenGaps = this._source.gapsOpened;
+    if (this._source !== null) this._seenGaps = this._source.gapsOpened;
+    this._gapAt = Number.POSITIVE_INFINITY;
     const rtt = rttMs > 0 ? rttMs : 0;
     const var4 = rttVarMs > 0 ? 4 * rttVarMs : 0;
     const interval = rtt + var4 > this.minRetryMs ? rtt + var4 : this.minRetryMs;
     const firstDelay = this.firstDelayMs;
     const maxOut = this.maxRanges < outStarts.length ? (this.maxRanges < outCounts.length ? this.maxRanges : outCounts.length) : outStarts.length < outCounts.length ? outStarts.length : outCounts.length;
-    const nRuns = this._source.copyLossRanges(this._lStart, this._lCount, this._lSince, this._lStart.length, this._lDeadline);
     const mask = this._mask;
     let nextDue = Number.POSITIVE_INFINITY;
     let out = 0;
@@ -179,10 +312,10 @@ export class NackScheduler {
     let openCount = 0; // run being built (0: none)
     let full = false;
     for (let r = 0; r < nRuns && !full; r++) {
-      const start = this._lStart[r]!;
-      const count = this._lCount[r]!;
-      const firstDue = this._lSince[r]! + firstDelay;
-      const futile = now + rtt > this._lDeadline[r]!;
+      const start = lossStarts[r]!;
+      const count = lossCounts[r]!;
+      const firstDue = lossSince[r]! + firstDelay;
+      const futile = now + rtt > lossDeadline[r]!;
       for (let k = 0; k < count; k++) {
         const seq = seqAdd(start, k);
         const idx = seq & mask;
@@ -192,6 +325,7 @@ export class NackScheduler {
           this._nackedAt[idx] = Number.NaN;
           this._count[idx] = 0;
         }
+        if (this._state[idx] === CANCELLED) continue;
         if (futile) {
           if (this._state[idx] === 1) {
             this._state[idx] = 2;
@@ -243,23 +377,6 @@ export class NackScheduler {
     }
     this._nextDue = nextDue;
     return out;
-  }
-
-  /**
-   * Earliest time (ms) a NACK may be due, as of the last poll and the gaps opened since
-   * (a gap opened after the last poll is due `firstDelayMs` after it opened). Infinity if none.
-   */
-  nextTimeout(): number {
-    if (this._closed) return Number.POSITIVE_INFINITY;
-    let t = this._nextDue;
-    const gaps = this._source.gapsOpened;
-    if (gaps !== this._seenGaps) {
-      // Exact for one new gap; for several the earliest opened no sooner than the last poll.
-      const opened = gaps - this._seenGaps === 1 ? this._source.lastGapAt : this._lastPollAt;
-      const due = opened + this.firstDelayMs;
-      if (due < t) t = due;
-    }
-    return t;
   }
 
   /** Returns the reservation to the account. Idempotent; poll() returns 0 afterwards. */

@@ -276,6 +276,19 @@ export class ReorderBuffer {
   }
 
   /**
+   * Sets the window start to `seq` before the first insert (e.g. the initial sequence agreed in
+   * the handshake), so that losing the very first packets is noticed. Ignored once started.
+   * @throws SluiceStateError after close().
+   */
+  start(seq: number): void {
+    if (this._closed) throw new SluiceStateError('ReorderBuffer.start: buffer is closed');
+    if (this._started) return;
+    this._started = true;
+    this._base = seq >>> 0;
+    this._top = this._base;
+  }
+
+  /**
    * Offers one packet. `releaseBase` is its timestamp mapped to the receiver clock (ms); it is
    * released at `releaseBase + latencyMs`. The payload bytes `payload[offset .. offset+length)`
    * are copied into a slot (the caller keeps ownership of `payload`). The first insert sets the

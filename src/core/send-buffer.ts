@@ -58,8 +58,11 @@ export interface SendBufferOptions {
   retransmitBurstBytes?: number;
   /** Pending drop-notice ranges kept, in [1, 4096]. Default {@link DEFAULT_MAX_DROP_RANGES}. */
   maxDropRanges?: number;
-  /** Options of the RTT estimator. */
-  rtt?: RttEstimatorOptions;
+  /**
+   * The RTT estimator to use (shared with the connection, which may also feed it from
+   * KEEPALIVE echoes), or options for a private one. Default: a private estimator.
+   */
+  rtt?: RttEstimator | RttEstimatorOptions;
   /** Memory account charged for the tables (and the slab). Default: detached. */
   account?: MemoryAccount;
   /** Slot source for payloads (slotSize >= maxPayload); without it a slab is preallocated. */
@@ -207,7 +210,7 @@ export class SendBuffer {
     if (pool !== null && !(pool.slotSize >= this.maxPayload)) {
       throw new SluiceRangeError(`pool: expected slotSize >= maxPayload (${this.maxPayload}), got ${String(pool.slotSize)}`);
     }
-    this.rtt = new RttEstimator(options.rtt);
+    this.rtt = options.rtt instanceof RttEstimator ? options.rtt : new RttEstimator(options.rtt);
     this.capacity = capacity;
     this._mask = capacity - 1;
     this._account = options.account ?? DETACHED_ACCOUNT;
@@ -268,6 +271,10 @@ export class SendBuffer {
   /** Retransmissions queued. */
   get queued(): number {
     return this._queuedCount;
+  }
+  /** True when a queued retransmission could go out now (the token bucket allows it). */
+  hasRetransmit(): boolean {
+    return this._queuedCount > 0 && !this._closed && this.tokens >= this._length[this._nextQueued() & this._mask]!;
   }
   /** Span between the first sends of the oldest and newest packets held, ms. */
   get spanMs(): number {
@@ -456,9 +463,7 @@ export class SendBuffer {
   nextTimeout(): number {
     if (this._closed) return Number.POSITIVE_INFINITY;
     if (this._dropLen > 0) return Number.NEGATIVE_INFINITY;
-    if (this._queuedCount > 0 && this.tokens >= this._length[this._nextQueued() & this._mask]!) {
-      return Number.NEGATIVE_INFINITY;
-    }
+    if (this.hasRetransmit()) return Number.NEGATIVE_INFINITY;
     if (this._held === 0) return Number.POSITIVE_INFINITY;
     return this._firstSent[this._oldest & this._mask]! + this.usefulLifeMs;
   }
