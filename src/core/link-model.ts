@@ -187,6 +187,11 @@ export function totalDropped(s: LinkStats): number {
   return s.droppedLoss + s.droppedBurst + s.droppedQueue + s.droppedOutage + s.droppedFull + s.droppedOversize;
 }
 
+/** Byte-by-byte copy: no view object is created (a `subarray` per packet would allocate). */
+function _copyBytes(dst: Uint8Array, dstOff: number, src: Uint8Array, srcOff: number, len: number): void {
+  for (let i = 0; i < len; i++) dst[dstOff + i] = src[srcOff + i] as number;
+}
+
 /** Per-slot flag: this entry is a duplicate copy (not counted as reordered). */
 const FLAG_DUPLICATE = 1;
 
@@ -235,10 +240,11 @@ export class LinkModel {
   private readonly _account: MemoryAccount;
   private readonly _pool: SlotSource | null;
   private readonly _reservedBytes: number;
-  /** Own payload slab (capacity x maxDatagram), or an empty array when a pool is used. */
-  private readonly _slab: Uint8Array;
-  /** Pool slots by slot index, when a pool is used. */
-  private readonly _poolSlots: Array<Uint8Array | null>;
+  /**
+   * Payload storage by slot index: fixed views of the own slab (made once in the constructor,
+   * so copying needs no per-packet `subarray`), or the pool slot held, `null` when free.
+   */
+  private readonly _views: Array<Uint8Array | null>;
   private readonly _len: Int32Array;
   private readonly _due: Float64Array;
   /** Enqueue counter per entry: FIFO tie-break among equal due times. */
@@ -253,14 +259,19 @@ export class LinkModel {
   private readonly _free: Int32Array;
   private _freeTop: number;
 
-  private _bad: boolean;
-  private _linkFreeAt: number;
-  private _lastFifoDue: number;
-  private _enqCounter: number;
-  private _sendIndex: number;
-  private _maxDeliveredIdx: number;
-  private _heldBytes: number;
-  private _closed: boolean;
+  /**
+   * Fractional-ms clock state, [0] = when the bottleneck is free again, [1] = latest due time
+   * handed out in FIFO mode. A Float64Array because V8 boxes a fractional number stored into an
+   * object field (ES2022 fields start as `undefined`): one heap number per packet otherwise.
+   */
+  private readonly _clock: Float64Array;
+  // Counters are initialised at the declaration for the same reason (they stay integers).
+  private _bad = false;
+  private _enqCounter = 0;
+  private _sendIndex = 0;
+  private _maxDeliveredIdx = -1;
+  private _heldBytes = 0;
+  private _closed = false;
 
   /**
    * @throws SluiceRangeError / SluiceTypeError naming the option when an option is out of range
@@ -347,8 +358,11 @@ export class LinkModel {
     const payloadBytes = pool === null ? c * this.maxDatagram : c * 8;
     this._reservedBytes = tableBytes + payloadBytes;
     account.reserve(this._reservedBytes);
-    this._slab = new Uint8Array(pool === null ? c * this.maxDatagram : 0);
-    this._poolSlots = pool === null ? [] : new Array<Uint8Array | null>(c).fill(null);
+    this._views = new Array<Uint8Array | null>(c).fill(null);
+    if (pool === null) {
+      const slab = new Uint8Array(c * this.maxDatagram);
+      for (let i = 0; i < c; i++) this._views[i] = slab.subarray(i * this.maxDatagram, (i + 1) * this.maxDatagram);
+    }
     this._len = new Int32Array(c);
     this._due = new Float64Array(c);
     this._enq = new Float64Array(c);
@@ -363,8 +377,9 @@ export class LinkModel {
     account.setCapacity(c * this.maxDatagram, c);
 
     this._bad = false;
-    this._linkFreeAt = -Infinity;
-    this._lastFifoDue = -Infinity;
+    this._clock = new Float64Array(2);
+    this._clock[0] = -Infinity;
+    this._clock[1] = -Infinity;
     this._enqCounter = 0;
     this._sendIndex = 0;
     this._maxDeliveredIdx = -1;
@@ -441,14 +456,15 @@ export class LinkModel {
     let departure = now;
     if (this._rateBps > 0) {
       // Drop-tail FIFO in front of a link of rateBps: the backlog is what the link has not sent yet.
-      const start = this._linkFreeAt > now ? this._linkFreeAt : now;
+      const freeAt = this._clock[0] as number;
+      const start = freeAt > now ? freeAt : now;
       const backlogBytes = ((start - now) * this._rateBps) / 8000;
       if (backlogBytes + length > this._queueBytes) {
         st.droppedQueue++;
         return false;
       }
       departure = start + (length * 8000) / this._rateBps;
-      this._linkFreeAt = departure;
+      this._clock[0] = departure;
     }
     let slotBuf: Uint8Array | null = null;
     if (this._pool !== null) {
@@ -461,18 +477,18 @@ export class LinkModel {
     let due = departure + this._delayMs;
     if (this._jitterMs > 0) due += this._jitterMs * this._rngJitter.nextFloat();
     if (this._preserveOrder) {
-      if (due < this._lastFifoDue) due = this._lastFifoDue;
-      this._lastFifoDue = due;
+      const last = this._clock[1] as number;
+      if (due < last) due = last;
+      this._clock[1] = due;
     }
     if (this._rngReorder.chance(this._reorder)) due += this._reorderDelayMs;
 
     const slot = this._free[--this._freeTop] as number;
-    if (slotBuf !== null) {
-      this._poolSlots[slot] = slotBuf;
-      slotBuf.set(bytes.subarray(offset, offset + length), 0);
-    } else {
-      this._slab.set(bytes.subarray(offset, offset + length), slot * this.maxDatagram);
-    }
+    if (slotBuf !== null) this._views[slot] = slotBuf;
+    const view = this._views[slot] as Uint8Array;
+    // set() is a memcpy but needs a view of exactly the source range; a whole buffer is one.
+    if (offset === 0 && length === bytes.length) view.set(bytes, 0);
+    else _copyBytes(view, 0, bytes, offset, length);
     this._len[slot] = length;
     this._due[slot] = due;
     this._enq[slot] = this._enqCounter++;
@@ -488,7 +504,8 @@ export class LinkModel {
 
   /**
    * Writes the next datagram due at or before `now` into `out` (from index 0) and returns its
-   * length, or returns -1 when none is due. Call it in a loop until -1.
+   * length, or returns -1 when none is due. Call it in a loop until -1. Bytes of `out` past the
+   * returned length may be overwritten (scratch).
    * @param out caller-owned buffer, at least as long as the datagram (use `maxDatagram`).
    * @throws SluiceRangeError when `out` is too short for the due datagram (the datagram stays
    *   queued); SluiceStateError after {@link close}.
@@ -503,14 +520,14 @@ export class LinkModel {
       throw new SluiceRangeError(`poll: out is ${out.length} bytes, the due datagram is ${len}; expected out.length >= maxDatagram (${this.maxDatagram})`);
     }
     this._heapPop();
+    const view = this._views[slot] as Uint8Array;
+    // Copying the whole slot (a memcpy, no allocation) beats a byte loop unless the slot is much
+    // longer than the datagram; the bytes of `out` past `len` are scratch either way.
+    if (out.length >= view.length && view.length <= 4 * len + 256) out.set(view, 0);
+    else _copyBytes(out, 0, view, 0, len);
     if (this._pool !== null) {
-      const buf = this._poolSlots[slot] as Uint8Array;
-      out.set(buf.subarray(0, len), 0);
-      this._poolSlots[slot] = null;
-      this._pool.release(buf);
-    } else {
-      const base = slot * this.maxDatagram;
-      out.set(this._slab.subarray(base, base + len), 0);
+      this._views[slot] = null;
+      this._pool.release(view);
     }
     const st = this.stats;
     const idx = this._idx[slot] as number;
@@ -543,9 +560,9 @@ export class LinkModel {
     for (let i = 0; i < this._heapSize; i++) {
       const slot = this._heap[i] as number;
       if (this._pool !== null) {
-        const buf = this._poolSlots[slot];
+        const buf = this._views[slot];
         if (buf) this._pool.release(buf);
-        this._poolSlots[slot] = null;
+        this._views[slot] = null;
       }
     }
     this._heapSize = 0;

@@ -62,10 +62,12 @@ function _hashLabel(label: string): number {
 export class SeededRandom {
   /** The 32-bit seed this generator was created from (what {@link derive} keys on). */
   readonly seed: number;
-  private _a: number;
-  private _b: number;
-  private _c: number;
-  private _d: number;
+  /**
+   * sfc32 state words a, b, c, d. A typed array, not four fields: ES2022 class fields start
+   * as `undefined`, which makes V8 store every later int32 outside the Smi range as a fresh
+   * heap number (an allocation per draw); Int32Array elements are stored unboxed.
+   */
+  private readonly _s: Int32Array;
 
   /**
    * @param seed integer in [0, 2^32 - 1] (default {@link DEFAULT_RANDOM_SEED}).
@@ -78,26 +80,27 @@ export class SeededRandom {
     const s0 = _mix32(seed);
     const s1 = _mix32(s0 ^ 0x6a09e667);
     const s2 = _mix32(s1 ^ 0xbb67ae85);
-    this._a = s0 | 0;
-    this._b = s1 | 0;
-    this._c = s2 | 0;
-    this._d = 1;
+    this._s = new Int32Array(4);
+    this._s[0] = s0;
+    this._s[1] = s1;
+    this._s[2] = s2;
+    this._s[3] = 1;
     for (let i = 0; i < 12; i++) this.next();
   }
 
   /** Next uint32 in [0, 2^32). */
   next(): number {
     // sfc32: a += b... with a 32-bit counter in d, as in PractRand's reference.
-    const a = this._a;
-    const b = this._b;
-    const c = this._c;
-    const d = this._d;
+    const s = this._s;
+    const a = s[0] as number;
+    const b = s[1] as number;
+    const c = s[2] as number;
+    const d = s[3] as number;
     const t = (((a + b) | 0) + d) | 0;
-    this._d = (d + 1) | 0;
-    this._a = b ^ (b >>> 9);
-    this._b = (c + (c << 3)) | 0;
-    const cr = (c << 21) | (c >>> 11);
-    this._c = (cr + t) | 0;
+    s[3] = d + 1;
+    s[0] = b ^ (b >>> 9);
+    s[1] = c + (c << 3);
+    s[2] = ((c << 21) | (c >>> 11)) + t;
     return t >>> 0;
   }
 
