@@ -28,6 +28,7 @@ import {
   DATA_OVERHEAD,
   DataFlags,
   HEADER_LENGTH,
+  HELLO_FLAGS_WIRE_MASK,
   HELLO_MIN_LENGTH,
   HELLO_OFF_COOKIE,
   HELLO_OFF_MAX_VERSION,
@@ -60,6 +61,7 @@ import {
   REJECT_OFF_REASON,
   REJECT_PACKET_LENGTH,
   REPAIR_OVERHEAD,
+  SESSION_FLAGS_WIRE_MASK,
   TAG_LENGTH,
   WIRE_VERSION,
   FEC_SYMBOL_PREFIX_LENGTH,
@@ -69,6 +71,19 @@ import { _readU16, _readU32 } from './_bytes.js';
 import type { PacketView, SessionParamsView } from './view.js';
 
 const FIRST_LAST = DataFlags.FIRST | DataFlags.LAST;
+
+/**
+ * Flag bits defined per type (indexed by type code). Unknown bits are ignored on receive
+ * (spec: "0 on send, ignored on receive"), so decodePacket masks them off and the view only
+ * ever shows defined bits.
+ */
+const _FLAG_MASKS = /* @__PURE__ */ _flagMasks();
+function _flagMasks(): Uint8Array {
+  const m = new Uint8Array(256);
+  m[PacketType.DATA] = DATA_FLAGS_WIRE_MASK;
+  m[PacketType.HELLO] = HELLO_FLAGS_WIRE_MASK;
+  return m;
+}
 
 /**
  * Reads and checks only the 12-byte common header: enough to route a datagram to its
@@ -132,6 +147,7 @@ export function peekHeader(buf: Uint8Array, offset: number, length: number, view
 export function decodePacket(view: PacketView, buf: Uint8Array, offset: number, length: number): DecodeStatus {
   const st = peekHeader(buf, offset, length, view);
   if (st !== DecodeStatus.OK) return st;
+  view.flags &= _FLAG_MASKS[view.type]!;
   switch (view.type) {
     case PacketType.DATA:
       return _decodeData(view, buf, offset, length);
@@ -166,8 +182,7 @@ function _fixedLength(length: number, expected: number): DecodeStatus {
 
 function _decodeData(view: PacketView, b: Uint8Array, o: number, length: number): DecodeStatus {
   if (length < DATA_OVERHEAD) return DecodeStatus.TRUNCATED;
-  const flags = view.flags & DATA_FLAGS_WIRE_MASK;
-  view.flags = flags;
+  const flags = view.flags;
   view.seq = _readU32(b, o + 12);
   view.timestamp = _readU32(b, o + 16);
   const frameLength = _readU32(b, o + 20);
@@ -261,7 +276,7 @@ function _readParams(out: SessionParamsView, b: Uint8Array, p: number): DecodeSt
   out.fecStep = step;
   const repairs = b[p + 11]!;
   out.fecRepairs = repairs;
-  out.sessionFlags = b[p + 12]!;
+  out.sessionFlags = b[p + 12]! & SESSION_FLAGS_WIRE_MASK;
   if (b[p + 13] !== 0 || _readU16(b, p + 14) !== 0) return DecodeStatus.BAD_RESERVED;
   if (maxDatagram < MIN_MAX_DATAGRAM || maxDatagram > MAX_MAX_DATAGRAM || maxFrameBytes === 0) {
     return DecodeStatus.BAD_PARAMS;

@@ -339,13 +339,13 @@ function _writeRepairHeader(
 // ACK, NACK, DROP, KEEPALIVE, CLOSE
 
 /**
- * Encodes an ACK (52 bytes).
+ * Encodes an ACK (48 bytes).
  * @param ackSeq next expected seq: everything before it is received or given up
  * @param echoTimestamp timestamp field of the newest DATA received (u32 microseconds)
  * @param ackDelayUs microseconds between receiving that DATA and sending this ACK (u32)
  * @param recvRatePps receive rate, packets per second (u32)
  * @param bufferFreePackets free receive-buffer space, packets (u32)
- * @returns 52
+ * @returns 48
  * @throws SluiceRangeError on a field out of range or `out` too small
  * @example const n = encodeAckInto(out, 0, peerId, pn++, next, echo, delayUs, pps, free);
  */
