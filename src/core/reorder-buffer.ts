@@ -188,6 +188,8 @@ export class ReorderBuffer {
   /** Pool slot handed out by the last poll, released at the next call (keeps `out.payload` valid). */
   private _lent: Uint8Array | null;
   private _closed: boolean;
+  /** True once the window start is final: set by start(), or by the first release/skip/slide. */
+  private _fixed: boolean;
 
   /**
    * @throws SluiceTypeError / SluiceRangeError naming the option when an option is invalid.
@@ -245,6 +247,7 @@ export class ReorderBuffer {
     this._pendingLossCount = 0;
     this._lent = null;
     this._closed = false;
+    this._fixed = false;
   }
 
   /** Next sequence to deliver (the window start). 0 before the first insert. */
@@ -284,6 +287,7 @@ export class ReorderBuffer {
     if (this._closed) throw new SluiceStateError('ReorderBuffer.start: buffer is closed');
     if (this._started) return;
     this._started = true;
+    this._fixed = true;
     this._base = seq >>> 0;
     this._top = this._base;
   }
@@ -322,7 +326,13 @@ export class ReorderBuffer {
       this._top = seq;
     }
     const mask = this._mask;
-    const d = seqDiff(this._base, seq);
+    let d = seqDiff(this._base, seq);
+    if (d < 0 && !this._fixed && d > -this.capacity && seqDiff(seq, this._top) <= this.capacity) {
+      // Nothing released yet and the start was not fixed: the first packet to arrive need not be
+      // the first sent. Extend the window backwards; [seq+1, old base) becomes missing.
+      this._extendBack(seq, now);
+      d = 0;
+    }
     if (d < 0) {
       // Before the window (d === -2^31, the hostile half-space jump, lands here too).
       if (-d <= this.capacity && this._hist[seq & mask] === HIST_SKIPPED) {
@@ -437,6 +447,7 @@ export class ReorderBuffer {
       this._heldPackets--;
       this._heldBytes -= length;
       this._base = seqAdd(base, 1);
+      this._fixed = true;
       this.stats.delivered++;
       this._account.use(-length, -1);
       this._account.setSpanMs(this.spanMs);
@@ -453,6 +464,7 @@ export class ReorderBuffer {
     }
     this._missingCount -= n;
     this._base = next;
+    this._fixed = true;
     this.stats.lost += n;
     out.kind = ReorderEvent.Lost;
     out.seq = base;
@@ -573,6 +585,30 @@ export class ReorderBuffer {
     }
   }
 
+  /** Moves the window start back to `seq` (before anything was released); the skipped-over run becomes missing. */
+  private _extendBack(seq: number, now: number): void {
+    const oldBase = this._base;
+    if (oldBase === this._top) {
+      // Nothing held (the first packet was refused): simply restart the window at seq.
+      this._base = seq;
+      this._top = seq;
+      return;
+    }
+    const mask = this._mask;
+    if (seqAdd(seq, 1) !== oldBase) {
+      this.stats.gapsOpened++;
+      this.lastGapAt = now;
+    }
+    // Mark [seq, oldBase) missing; the caller's fill path then clears seq itself.
+    for (let s = seq; s !== oldBase; s = (s + 1) >>> 0) {
+      const j = s & mask;
+      this._missing[j >>> 5]! |= 1 << (j & 31);
+      this._since[j] = now;
+      this._missingCount++;
+    }
+    this._base = seq;
+  }
+
   /**
    * Moves the window start to `newBase` (after the current start): every sequence slid over is
    * given up (held packets are discarded) and queued as one lost run for the next poll.
@@ -617,6 +653,7 @@ export class ReorderBuffer {
     this._pendingLossCount = total;
     this.stats.lost += n;
     this._base = newBase;
+    this._fixed = true;
     if (seqDiff(this._top, newBase) > 0) this._top = newBase;
   }
 }
