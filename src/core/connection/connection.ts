@@ -1,0 +1,851 @@
+/**
+ * Connection: one established sluice session, sans-IO (quinn-proto style).
+ *
+ * Inputs: `handleDatagram(buf, offset, length, now)` for every datagram routed to this
+ * connection, `handleTimeout(now)` when `pollTimeout()` comes due, `sendFrame(...)` from the
+ * application. Outputs: `pollTransmit(now, out)` writes the next datagram to send (or returns 0),
+ * `pollEvent()` drains events (frames, lost frames, drain, closed). `now` is monotonic ms.
+ *
+ * Data path (sender): frames wait in the {@link FrameQueue} (by reference, bounded); the pacer
+ * decides when the next datagram may leave; each DATA packet is cut, stored in the SendBuffer for
+ * retransmission and fed to the FEC encoder, which emits REPAIR packets every `step` packets.
+ * Priorities: control (ACK/NACK/DROP/KEEPALIVE/CLOSE) > retransmissions > repairs > new data.
+ *
+ * Data path (receiver): every DATA goes to the ReorderBuffer (deadline delivery) and to the FEC
+ * decoder; REPAIRs go to the decoder, whose recovered packets go to the ReorderBuffer as if
+ * received. The NACK scheduler reads the ReorderBuffer's loss list and asks for what FEC did not
+ * rebuild; DROP notices from the sender end the wait for what it no longer has. In-order packets
+ * are reassembled into frames; a gap given up at its deadline loses exactly the frames it touched.
+ *
+ * RTT: each side's KEEPALIVE (sent every `rttProbeMs`) carries its clock and the peer's last
+ * KEEPALIVE timestamp advanced by how long it was held, so `now - echo` is one round trip
+ * (spec/protocol.md, KEEPALIVE). Samples feed the RFC 6298 estimator on both sides: the sender
+ * spaces retransmissions with it, the receiver spaces NACKs with it.
+ */
+import { SluiceError, SluiceStateError } from '../errors.js';
+import { seqAdd, seqLt } from '../seq.js';
+import { DETACHED_ACCOUNT, type MemoryAccount } from '../memory/types.js';
+import { copyBytes } from '../bytes.js';
+import type { PacketProtector } from '../auth/protector.js';
+import { ReplayWindow } from '../auth/replay-window.js';
+import {
+  CloseReason,
+  DATA_PAYLOAD_OFFSET,
+  DataFlags,
+  PacketType,
+  REPAIR_SYMBOL_OFFSET,
+  TAG_LENGTH,
+} from '../wire/constants.js';
+import { DecodeStatus, DECODE_STATUS_COUNTERS } from '../wire/status.js';
+import { PacketView } from '../wire/view.js';
+import { decodePacket } from '../wire/decode.js';
+import {
+  encodeAckInto,
+  encodeCloseInto,
+  encodeDataHeaderInto,
+  encodeKeepaliveInto,
+  encodeRangesInto,
+  encodeRepairHeaderInto,
+} from '../wire/encode.js';
+import { ReorderBuffer, ReorderEvent, ReorderOutput, InsertStatus } from '../reorder-buffer.js';
+import { SendBuffer, SentPacketView } from '../send-buffer.js';
+import { NackScheduler } from '../nack-scheduler.js';
+import { RttEstimator } from '../rtt.js';
+import { StreamingFecDecoder, StreamingFecEncoder, RepairInfo, RecoveredPacket } from '../fec/index.js';
+import { FrameQueue, Fragment } from './frame-queue.js';
+import { FrameAssembler, AssemblyStatus } from './frame-assembler.js';
+import { Pacer } from './pacer.js';
+import { ClockMap } from './clock-map.js';
+import { ConnectionCounters, type ConnectionStats } from './stats.js';
+import { DEFAULT_ACK_INTERVAL_MS, DEFAULT_RTT_PROBE_MS, type ResolvedOptions } from './options.js';
+
+/** Connection states. */
+export type ConnectionState = 'open' | 'closing' | 'closed';
+
+/** Events drained with {@link Connection.pollEvent}. */
+export type ConnectionEvent =
+  | {
+      readonly type: 'frame';
+      /** The frame's bytes: a buffer owned by the receiver of the event. */
+      readonly data: Uint8Array;
+      /** Sender time of the frame, ms since the sender's connection epoch. */
+      readonly timestampMs: number;
+      readonly keyframe: boolean;
+      readonly firstSeq: number;
+      readonly lastSeq: number;
+    }
+  | {
+      readonly type: 'frame-lost';
+      /** First sequence of the run given up (a frame's first fragment when known). */
+      readonly firstSeq: number;
+      /** Sequences covered. */
+      readonly count: number;
+      readonly reason: 'loss' | 'inconsistent' | 'oversized';
+    }
+  | { readonly type: 'drain' }
+  | {
+      readonly type: 'closed';
+      /** CloseReason code. */
+      readonly reason: number;
+      readonly message: string;
+      /** True when the peer closed (or went silent), false when closed locally. */
+      readonly byPeer: boolean;
+    };
+
+/** Source of named memory accounts (a MemoryAccountant satisfies it). */
+export interface AccountSource {
+  account(name: string): MemoryAccount & { close?(): void };
+}
+
+/** Everything the handshake settled, needed to open a connection. */
+export interface ConnectionSetup {
+  readonly role: 'client' | 'server';
+  /** Our connection id: the peer puts it in the header of packets to us. */
+  readonly localId: number;
+  /** The peer's connection id: we put it in the header of packets to it. */
+  readonly remoteId: number;
+  /** Negotiated options (both sides agree on latency, FEC, datagram size, frame size, ARQ, auth). */
+  readonly options: ResolvedOptions;
+  /** Protects what we send. */
+  readonly tx: PacketProtector;
+  /** Opens what we receive. */
+  readonly rx: PacketProtector;
+  /** Our clock origin (ms): timestamps we send are (now - epoch) in microseconds. */
+  readonly epochMs: number;
+  /** First packet number we send (the handshake used the ones before). */
+  readonly firstPacketNumber?: number;
+  /** Memory accounts; detached when absent. */
+  readonly accounts?: AccountSource;
+}
+
+/** A frame handed to {@link Connection.sendFrame}. */
+export interface SendFrameOptions {
+  /** Marks the frame as a keyframe (random access point). */
+  keyframe?: boolean;
+}
+
+/** Result of {@link Connection.sendFrame}. */
+export const SendStatus = {
+  /** Queued; the queue is below its limit. */
+  OK: 0,
+  /** Queued; the queue is above half its limit: wait for 'drain' before sending more. */
+  PRESSURE: 1,
+  /** Not queued: the queue is full. Wait for 'drain' and send again. */
+  FULL: 2,
+} as const;
+export type SendStatus = (typeof SendStatus)[keyof typeof SendStatus];
+
+const NACK_MAX_RANGES = 128;
+const LOSS_SCAN_MAX = 256;
+
+export class Connection {
+  readonly localId: number;
+  readonly remoteId: number;
+  readonly role: 'client' | 'server';
+  readonly options: ResolvedOptions;
+  readonly counters = new ConnectionCounters();
+  private _state: ConnectionState = 'open';
+
+  private readonly tx: PacketProtector;
+  private readonly rx: PacketProtector;
+  private readonly replay: ReplayWindow;
+  private readonly epochMs: number;
+  private readonly openedAt: number;
+  private txPn: number;
+  private readonly view: PacketView;
+  private readonly accounts: AccountSource | null;
+  private readonly accountNames: string[] = [];
+
+  // sender side
+  private readonly queue: FrameQueue;
+  private readonly sendBuf: SendBuffer;
+  private readonly fecEnc: StreamingFecEncoder | null;
+  private readonly pacer: Pacer;
+  private readonly frag = new Fragment();
+  private readonly repairInfo = new RepairInfo();
+  private readonly sent = new SentPacketView();
+  private nextSeq = 0;
+  private repairsReady = 0;
+  private wasPressured = false;
+
+  // receiver side
+  private readonly reorder: ReorderBuffer;
+  private readonly reorderOut = new ReorderOutput();
+  private readonly fecDec: StreamingFecDecoder | null;
+  private readonly recovered = new RecoveredPacket();
+  private readonly recoveredBuf: Uint8Array;
+  private readonly nack: NackScheduler | null;
+  private readonly assembler: FrameAssembler;
+  private readonly clock = new ClockMap();
+  private readonly rtt: RttEstimator;
+  private highestSeq = 0;
+  private anyData = false;
+  private newestTs = 0;
+  private newestArrival = 0;
+  private ackDue = false;
+  private nextAckAt = 0;
+  private lastAckSeq = -1;
+
+  // NACK / DROP scratch
+  private readonly rangeStarts = new Uint32Array(NACK_MAX_RANGES);
+  private readonly rangeCounts = new Uint32Array(NACK_MAX_RANGES);
+  private readonly dropStarts = new Uint32Array(NACK_MAX_RANGES);
+  private readonly dropCounts = new Uint32Array(NACK_MAX_RANGES);
+  private readonly lossStarts = new Uint32Array(LOSS_SCAN_MAX);
+  private readonly lossCounts = new Uint32Array(LOSS_SCAN_MAX);
+  private readonly lossSince = new Float64Array(LOSS_SCAN_MAX);
+  private readonly lossDeadline = new Float64Array(LOSS_SCAN_MAX);
+
+  // liveness
+  private lastHeardAt: number;
+  private lastSentAt: number;
+  private nextProbeAt: number;
+  private peerKeepaliveTs = 0;
+  private peerKeepaliveAt = -1;
+  private closeReason: number = CloseReason.NORMAL;
+  private closeMessage = '';
+  private closeSendsLeft = 0;
+
+  private readonly events: ConnectionEvent[] = [];
+
+  constructor(setup: ConnectionSetup, now: number) {
+    const o = setup.options;
+    this.options = o;
+    this.role = setup.role;
+    this.localId = setup.localId;
+    this.remoteId = setup.remoteId;
+    this.tx = setup.tx;
+    this.rx = setup.rx;
+    this.epochMs = setup.epochMs;
+    this.openedAt = now;
+    this.txPn = setup.firstPacketNumber ?? 0;
+    this.accounts = setup.accounts ?? null;
+    this.replay = new ReplayWindow();
+    this.view = new PacketView({ maxDatagram: Math.max(o.maxDatagram, 1400), maxFrameBytes: o.maxFrameBytes });
+
+    this.rtt = new RttEstimator();
+    this.queue = new FrameQueue({ limitBytes: o.sendQueueBytes, account: this.acct('send-queue') });
+    this.sendBuf = new SendBuffer({
+      capacity: o.sendCapacity,
+      maxBytes: o.sendBufferBytes,
+      maxPayload: o.maxPayload,
+      usefulLifeMs: o.latencyMs + 100,
+      retransmitShare: o.retransmitShare,
+      account: this.acct('send'),
+      rtt: this.rtt,
+    });
+    this.fecEnc =
+      o.fec === null
+        ? null
+        : new StreamingFecEncoder({
+            window: o.fec.window,
+            step: o.fec.step,
+            repairs: o.fec.repairs,
+            maxPayload: o.maxPayload,
+            account: this.acct('fec-enc'),
+          });
+    this.pacer = new Pacer({ rateBps: o.maxRateBps, burstBytes: Math.max(14_000, 10 * o.maxDatagram) }, now);
+
+    this.reorder = new ReorderBuffer({
+      capacity: o.receiveCapacity,
+      latencyMs: o.latencyMs,
+      maxPayload: o.maxPayload,
+      beyondWindow: 'slide',
+      account: this.acct('reorder'),
+    });
+    this.fecDec =
+      o.fec === null
+        ? null
+        : new StreamingFecDecoder({
+            maxWindow: o.fec.window,
+            maxPayload: o.maxPayload,
+            maxRepairs: Math.min(256, Math.max(16, 4 * o.fec.repairs * Math.ceil(o.fec.window / o.fec.step))),
+            account: this.acct('fec-dec'),
+          });
+    this.recoveredBuf = new Uint8Array(o.maxPayload);
+    this.nack = o.arq
+      ? new NackScheduler({
+          capacity: o.receiveCapacity,
+          maxRanges: NACK_MAX_RANGES,
+          account: this.acct('nack'),
+        })
+      : null;
+    this.assembler = new FrameAssembler({ maxFrameBytes: o.maxFrameBytes, account: this.acct('frames') });
+
+    // Both sides number DATA from 0: starting the window there lets the first packets be
+    // recovered even when they are the ones lost.
+    this.reorder.start(0);
+    this.lastHeardAt = now;
+    this.lastSentAt = now;
+    this.nextProbeAt = now;
+    this.nextAckAt = now + DEFAULT_ACK_INTERVAL_MS;
+  }
+
+  private acct(component: string): MemoryAccount {
+    if (this.accounts === null) return DETACHED_ACCOUNT;
+    const name = `conn.${this.localId}.${component}`;
+    this.accountNames.push(name);
+    return this.accounts.account(name);
+  }
+
+  /** Records the ACCEPT's packet number (client side) so that repeated ACCEPTs count as replays. */
+  markAcceptSeen(packetNumber: number): void {
+    this.replay.commit(packetNumber);
+  }
+
+  /** Current state. */
+  get state(): ConnectionState {
+    return this._state;
+  }
+
+  /** Our clock as sent on the wire: microseconds since our epoch, 32-bit. */
+  private wireNow(now: number): number {
+    return Math.floor((now - this.epochMs) * 1000) >>> 0;
+  }
+
+  // ------------------------------------------------------------------------------------------
+  // Application side
+
+  /**
+   * Queues a frame for sending, by reference: do not modify `data` until the queue has moved
+   * past it (the Node layer copies for you unless told otherwise).
+   * @returns {@link SendStatus}: OK, PRESSURE (queued, but wait for 'drain'), FULL (not queued).
+   * @throws SluiceRangeError when the frame is larger than `maxFrameBytes`;
+   *   SluiceStateError after close().
+   */
+  sendFrame(data: Uint8Array, now: number, options?: SendFrameOptions): SendStatus {
+    if (this._state !== 'open') throw new SluiceStateError('sendFrame: the connection is closed');
+    if (data.length > this.options.maxFrameBytes) {
+      throw new SluiceError(
+        'ERR_SLUICE_FRAME_TOO_LARGE',
+        `sendFrame: frame of ${data.length} bytes exceeds maxFrameBytes (${this.options.maxFrameBytes})`,
+      );
+    }
+    const ok = this.queue.push(data, 0, data.length, this.wireNow(now), options?.keyframe === true);
+    if (!ok) {
+      this.counters.framesRefused++;
+      this.wasPressured = true;
+      return SendStatus.FULL;
+    }
+    this.counters.framesQueued++;
+    if (this.queue.queuedBytes > this.options.sendQueueBytes / 2) {
+      this.wasPressured = true;
+      return SendStatus.PRESSURE;
+    }
+    return SendStatus.OK;
+  }
+
+  /** Bytes of frames waiting to be sent. */
+  get queuedBytes(): number {
+    return this.queue.queuedBytes;
+  }
+
+  /** Drains the next event, or undefined. */
+  pollEvent(): ConnectionEvent | undefined {
+    return this.events.shift();
+  }
+
+  /**
+   * Starts a graceful close: queued frames are dropped, a CLOSE is sent (three times, paced by
+   * the timer), then the connection is closed and its memory returned.
+   */
+  close(now: number, reason: number = CloseReason.NORMAL, message = ''): void {
+    if (this._state !== 'open') return;
+    this.closeReason = reason;
+    this.closeMessage = message;
+    this.closeSendsLeft = 3;
+    this._state = 'closing';
+    this.queue.clear();
+    this.lastSentAt = now - this.options.keepaliveMs;
+  }
+
+  // ------------------------------------------------------------------------------------------
+  // Network input
+
+  /**
+   * Handles one datagram addressed to this connection (the endpoint routed it by connection id).
+   * Never throws on network input: bad datagrams are counted and dropped.
+   */
+  handleDatagram(buf: Uint8Array, offset: number, length: number, now: number): void {
+    if (this._state === 'closed') return;
+    const v = this.view;
+    const st = decodePacket(v, buf, offset, length);
+    if (st !== DecodeStatus.OK) {
+      const name = DECODE_STATUS_COUNTERS[st] ?? 'rx_unknown_status';
+      const d = this.counters.rejected.decode;
+      d[name] = (d[name] ?? 0) + 1;
+      return;
+    }
+    if (v.connId !== this.localId) {
+      this.counters.rejected.unexpected++;
+      return;
+    }
+    const pn = v.packetNumber;
+    if (!this.replay.check(pn)) {
+      this.counters.rejected.replay++;
+      return;
+    }
+    const bodyOffset =
+      v.type === PacketType.DATA ? offset + DATA_PAYLOAD_OFFSET : v.type === PacketType.REPAIR ? offset + REPAIR_SYMBOL_OFFSET : offset + length - TAG_LENGTH;
+    if (!this.rx.open(buf, offset, length, bodyOffset, pn)) {
+      this.counters.rejected.auth++;
+      return;
+    }
+    this.replay.commit(pn);
+    this.counters.packetsReceived++;
+    this.counters.bytesReceived += length;
+    this.lastHeardAt = now;
+
+    switch (v.type) {
+      case PacketType.DATA:
+        this.onData(v, now);
+        break;
+      case PacketType.REPAIR:
+        this.onRepair(v, now);
+        break;
+      case PacketType.ACK:
+        this.sendBuf.onAck(v.ackSeq, now, v.echoTimestamp, v.ackDelayUs / 1000);
+        break;
+      case PacketType.NACK:
+        if (this.options.arq) this.sendBuf.onNack(v.rangeStarts, v.rangeLengths, v.rangeCount, now);
+        break;
+      case PacketType.DROP:
+        this.onDrop(v, now);
+        break;
+      case PacketType.KEEPALIVE:
+        this.onKeepalive(v.timestamp, v.echoTimestamp, now);
+        break;
+      case PacketType.CLOSE:
+        this.finish(v.reason, 'closed by peer', true);
+        break;
+      default:
+        // HELLO/COOKIE/ACCEPT/REJECT after the handshake: a retransmitted handshake packet that
+        // crossed the ACCEPT, harmless; counted.
+        this.counters.rejected.unexpected++;
+    }
+  }
+
+  private onData(v: PacketView, now: number): void {
+    const seq = v.seq;
+    const flags = v.flags;
+    if (!this.anyData) {
+      this.anyData = true;
+      this.highestSeq = seq;
+      if (seq !== 0) this.nack?.onGap(now);
+    }
+    if ((flags & DataFlags.RETRANSMIT) === 0) {
+      // Originals only: a retransmission's timestamp says nothing about the path delay.
+      this.clock.observe(this.clock.senderMs(v.timestamp), now);
+    } else {
+      this.clock.senderMs(v.timestamp);
+    }
+    if (seqLt(this.highestSeq, seq)) this.highestSeq = seq;
+    this.newestTs = v.timestamp;
+    this.newestArrival = now;
+    this.ackDue = true;
+    const st = this.insert(seq, flags, v.timestamp, v.frameLength, v.buf, v.payloadOffset, v.payloadLength, now);
+    if (st === InsertStatus.Accepted) {
+      this.counters.dataReceived++;
+      if ((flags & DataFlags.RETRANSMIT) !== 0) this.counters.recoveredByArq++;
+      this.nack?.onArrival(seq, now);
+    }
+    if (this.fecDec !== null) {
+      this.fecDec.addSource(seq, flags & ~DataFlags.RETRANSMIT, v.timestamp, v.frameLength, v.buf, v.payloadOffset, v.payloadLength);
+      this.drainRecovered(now);
+    }
+  }
+
+  private insert(
+    seq: number,
+    flags: number,
+    wireTs: number,
+    frameLength: number,
+    payload: Uint8Array,
+    off: number,
+    len: number,
+    now: number,
+  ): InsertStatus {
+    const base = this.clock.toReceiver(this.clock.senderMs(wireTs));
+    const st = this.reorder.insert(seq, base, flags, frameLength, payload, off, len, now);
+    switch (st) {
+      case InsertStatus.Accepted:
+        break;
+      case InsertStatus.Duplicate:
+      case InsertStatus.TooOld:
+        this.counters.duplicate++;
+        break;
+      case InsertStatus.Late:
+        this.counters.late++;
+        break;
+      default:
+        this.counters.refused++;
+    }
+    return st;
+  }
+
+  private onRepair(v: PacketView, now: number): void {
+    this.counters.repairReceived++;
+    this.ackDue = true;
+    if (this.fecDec === null) return;
+    this.fecDec.addRepair(v.windowStart, v.windowLength, v.repairIndex, v.buf, v.symbolOffset, v.symbolLength);
+    this.drainRecovered(now);
+  }
+
+  private drainRecovered(now: number): void {
+    const dec = this.fecDec!;
+    const rec = this.recovered;
+    for (;;) {
+      const n = dec.pollRecovered(this.recoveredBuf, 0, rec);
+      if (n < 0) break;
+      const st = this.insert(rec.seq, rec.flags | DataFlags.FEC_RECOVERED, rec.timestamp, rec.frameLength, this.recoveredBuf, 0, n, now);
+      if (st === InsertStatus.Accepted) {
+        this.counters.recoveredByFec++;
+        this.nack?.onArrival(rec.seq, now);
+      }
+    }
+  }
+
+  private onDrop(v: PacketView, now: number): void {
+    // The sender no longer has these: stop asking. They are given up at their deadline like any
+    // loss (the reorder buffer skips them); only the NACKs stop.
+    if (this.nack === null) return;
+    for (let i = 0; i < v.rangeCount; i++) this.nack.cancel(v.rangeStarts[i]!, v.rangeLengths[i]!, now);
+  }
+
+  private onKeepalive(peerTs: number, echo: number, now: number): void {
+    this.peerKeepaliveTs = peerTs;
+    this.peerKeepaliveAt = now;
+    if (echo !== 0) {
+      const rttUs = (this.wireNow(now) - echo) >>> 0;
+      // A sample beyond 60 s is a stale or bogus echo (the clock wraps every 71 min).
+      if (rttUs < 60_000_000) this.rtt.onSample(rttUs / 1000);
+    }
+  }
+
+  // ------------------------------------------------------------------------------------------
+  // Timers
+
+  /** Earliest time `handleTimeout` must run (ms); Infinity when nothing is scheduled. */
+  pollTimeout(now: number): number {
+    if (this._state === 'closed') return Number.POSITIVE_INFINITY;
+    let t = this.lastHeardAt + this.options.idleTimeoutMs;
+    t = Math.min(t, this.reorder.nextTimeout());
+    if (this.ackDue) t = Math.min(t, this.nextAckAt);
+    if (this.nack !== null) t = Math.min(t, this.nack.nextTimeout());
+    t = Math.min(t, this.nextProbeAt, this.lastSentAt + this.options.keepaliveMs);
+    t = Math.min(t, this.sendBuf.nextTimeout());
+    if (this.hasPacedWork()) t = Math.min(t, this.pacer.nextSendTime(this.options.maxDatagram, now));
+    return t;
+  }
+
+  private hasPacedWork(): boolean {
+    return this.repairsReady > 0 || this.queue.queuedFrames > 0 || this.sendBuf.hasRetransmit();
+  }
+
+  /** Runs what is due at `now`: deliveries, idle timeout, buffer expiry. */
+  handleTimeout(now: number): void {
+    if (this._state === 'closed') return;
+    if (now - this.lastHeardAt >= this.options.idleTimeoutMs) {
+      this.finish(CloseReason.IDLE_TIMEOUT, `no packet from the peer for ${this.options.idleTimeoutMs} ms`, true);
+      return;
+    }
+    this.sendBuf.expire(now);
+    this.deliver(now);
+  }
+
+  private deliver(now: number): void {
+    const out = this.reorderOut;
+    const asm = this.assembler;
+    while (this.reorder.poll(now, out)) {
+      if (out.kind === ReorderEvent.Lost) {
+        this.counters.lost += out.count;
+        this.nack?.cancel(out.seq, out.count, now);
+        this.fecDec?.forgetBefore(seqAdd(out.seq, out.count));
+        if (asm.lost(out.seq, out.count)) this.emitLost();
+        continue;
+      }
+      const tsMs = out.releaseAt - this.options.latencyMs - this.clock.offsetMs;
+      const st = asm.push(out.seq, out.flags, tsMs, out.frameLength, out.payload, out.offset, out.length);
+      if (st === AssemblyStatus.FRAME) {
+        const f = asm.frame!;
+        this.counters.framesDelivered++;
+        this.events.push({
+          type: 'frame',
+          data: f.data,
+          timestampMs: f.timestampMs,
+          keyframe: f.keyframe,
+          firstSeq: f.firstSeq,
+          lastSeq: f.lastSeq,
+        });
+      } else if (asm.lostFrame !== null) {
+        this.emitLost();
+      }
+      this.fecDec?.forgetBefore(seqAdd(out.seq, 1));
+    }
+  }
+
+  private emitLost(): void {
+    const l = this.assembler.lostFrame!;
+    this.counters.framesLost++;
+    this.events.push({ type: 'frame-lost', firstSeq: l.firstSeq, count: l.count, reason: l.reason });
+  }
+
+  // ------------------------------------------------------------------------------------------
+  // Output
+
+  /**
+   * Writes the next datagram to send into `out` (which must hold `maxDatagram` bytes) and returns
+   * its length, or 0 when nothing may be sent now. Call until it returns 0, then re-arm the timer
+   * with `pollTimeout()`.
+   */
+  pollTransmit(now: number, out: Uint8Array): number {
+    if (this._state === 'closed') return 0;
+    this.deliver(now);
+    let n = this.pollControl(now, out);
+    if (n === 0 && this._state === 'open') n = this.pollPaced(now, out);
+    if (n > 0) {
+      this.counters.packetsSent++;
+      this.counters.bytesSent += n;
+      this.lastSentAt = now;
+    }
+    if (this.wasPressured && this.queue.queuedBytes <= this.options.sendQueueBytes / 4) {
+      this.wasPressured = false;
+      this.events.push({ type: 'drain' });
+    }
+    return n;
+  }
+
+  private nextPn(now: number): number {
+    const pn = this.txPn;
+    if (pn > 0xffff_ffff) {
+      // 2^32 packets with one key: stop before a (key, nonce) pair could repeat.
+      this.finish(CloseReason.KEY_EXHAUSTED, 'packet number space exhausted', false);
+      return -1;
+    }
+    this.txPn = pn + 1;
+    void now;
+    return pn >>> 0;
+  }
+
+  private seal(out: Uint8Array, length: number, bodyOffset: number, pn: number): number {
+    this.tx.protect(out, 0, length, bodyOffset, pn);
+    return length;
+  }
+
+  private pollControl(now: number, out: Uint8Array): number {
+    if (this._state === 'closing') {
+      if (this.closeSendsLeft === 0) {
+        this.finish(this.closeReason, this.closeMessage, false);
+        return 0;
+      }
+      this.closeSendsLeft--;
+      const pn = this.nextPn(now);
+      if (pn < 0) return 0;
+      const len = encodeCloseInto(out, 0, this.remoteId, pn, this.closeReason, EMPTY, 0, 0);
+      this.counters.controlSent++;
+      return this.seal(out, len, len - TAG_LENGTH, pn);
+    }
+    // ACK
+    if (this.ackDue && now >= this.nextAckAt) {
+      this.ackDue = false;
+      this.nextAckAt = now + DEFAULT_ACK_INTERVAL_MS;
+      const pn = this.nextPn(now);
+      if (pn < 0) return 0;
+      const ackSeq = this.ackSeq();
+      const delayUs = Math.min(0xffff_ffff, Math.max(0, Math.round((now - this.newestArrival) * 1000)));
+      const free = Math.max(0, this.reorder.capacity - this.reorder.packets);
+      const len = encodeAckInto(out, 0, this.remoteId, pn, ackSeq, this.newestTs, delayUs, 0, free);
+      this.counters.controlSent++;
+      return this.seal(out, len, len - TAG_LENGTH, pn);
+    }
+    // NACK
+    if (this.nack !== null && this.anyData && now >= this.nack.nextTimeout()) {
+      const nl = this.reorder.copyLossRanges(this.lossStarts, this.lossCounts, this.lossSince, LOSS_SCAN_MAX, this.lossDeadline);
+      const k = this.nack.poll(now, this.rtt.srtt, this.lossStarts, this.lossCounts, this.lossSince, this.lossDeadline, nl, this.rangeStarts, this.rangeCounts, this.rtt.rttvar);
+      if (k > 0) {
+        const pn = this.nextPn(now);
+        if (pn < 0) return 0;
+        const len = encodeRangesInto(out, 0, PacketType.NACK, this.remoteId, pn, this.rangeStarts, this.rangeCounts, 0, k);
+        this.counters.controlSent++;
+        this.counters.nackSent++;
+        for (let i = 0; i < k; i++) this.counters.nackedSequences += this.rangeCounts[i]!;
+        return this.seal(out, len, len - TAG_LENGTH, pn);
+      }
+    }
+    // DROP notices for NACKed packets the send buffer no longer holds
+    const d = this.sendBuf.copyDropRanges(this.dropStarts, this.dropCounts, NACK_MAX_RANGES);
+    if (d > 0) {
+      const pn = this.nextPn(now);
+      if (pn < 0) return 0;
+      const len = encodeRangesInto(out, 0, PacketType.DROP, this.remoteId, pn, this.dropStarts, this.dropCounts, 0, d);
+      this.counters.controlSent++;
+      this.counters.dropNoticesSent += d;
+      return this.seal(out, len, len - TAG_LENGTH, pn);
+    }
+    // KEEPALIVE: RTT probe every DEFAULT_RTT_PROBE_MS, and keepalive when idle
+    if (now >= this.nextProbeAt || now - this.lastSentAt >= this.options.keepaliveMs) {
+      this.nextProbeAt = now + DEFAULT_RTT_PROBE_MS;
+      const pn = this.nextPn(now);
+      if (pn < 0) return 0;
+      let echo = 0;
+      if (this.peerKeepaliveAt >= 0) {
+        // Echo the peer's stamp advanced by how long we held it, so now - echo is one RTT there.
+        echo = (this.peerKeepaliveTs + Math.round((now - this.peerKeepaliveAt) * 1000)) >>> 0;
+        if (echo === 0) echo = 1;
+      }
+      const len = encodeKeepaliveInto(out, 0, this.remoteId, pn, this.wireNow(now), echo);
+      this.counters.controlSent++;
+      return this.seal(out, len, len - TAG_LENGTH, pn);
+    }
+    return 0;
+  }
+
+  /** Next expected sequence: everything before it was received, recovered or given up. */
+  private ackSeq(): number {
+    if (!this.anyData) return 0;
+    const n = this.reorder.copyLossRanges(this.lossStarts, this.lossCounts, this.lossSince, 1);
+    return n > 0 ? this.lossStarts[0]! : seqAdd(this.highestSeq, 1);
+  }
+
+  private pollPaced(now: number, out: Uint8Array): number {
+    const maxDg = this.options.maxDatagram;
+    if (!this.pacer.canSend(maxDg, now)) return 0;
+    // 1. retransmissions
+    if (this.options.arq && this.sendBuf.pollRetransmit(now, this.sent)) {
+      const s = this.sent;
+      const pn = this.nextPn(now);
+      if (pn < 0) return 0;
+      const len = encodeDataHeaderInto(out, 0, this.remoteId, pn, s.flags | DataFlags.RETRANSMIT, s.seq, s.timestamp, s.frameLength, s.length);
+      copyBytes(out, DATA_PAYLOAD_OFFSET, s.payload, s.offset, s.length);
+      this.counters.retransmitSent++;
+      this.pacer.consume(len, now);
+      return this.seal(out, len, DATA_PAYLOAD_OFFSET, pn);
+    }
+    // 2. repairs
+    if (this.repairsReady > 0 && this.fecEnc !== null) {
+      const info = this.repairInfo;
+      const symLen = this.fecEnc.pollRepair(out, REPAIR_SYMBOL_OFFSET, info);
+      this.repairsReady--;
+      if (symLen > 0) {
+        const pn = this.nextPn(now);
+        if (pn < 0) return 0;
+        const len = encodeRepairHeaderInto(out, 0, this.remoteId, pn, info.windowStart, info.windowLength, info.repairIndex, symLen);
+        this.counters.repairSent++;
+        this.pacer.consume(len, now);
+        return this.seal(out, len, REPAIR_SYMBOL_OFFSET, pn);
+      }
+    }
+    // 3. new data
+    const frag = this.frag;
+    const n = this.queue.cutInto(out, DATA_PAYLOAD_OFFSET, this.options.maxPayload, frag);
+    if (n < 0) return 0;
+    const pn = this.nextPn(now);
+    if (pn < 0) return 0;
+    const seq = this.nextSeq;
+    this.nextSeq = seqAdd(seq, 1);
+    const len = encodeDataHeaderInto(out, 0, this.remoteId, pn, frag.flags, seq, frag.timestampUs, frag.frameLength, n);
+    this.sendBuf.add(seq, frag.timestampUs, frag.flags, frag.frameLength, out, DATA_PAYLOAD_OFFSET, n, now);
+    if (this.fecEnc !== null) {
+      this.repairsReady += this.fecEnc.addSource(seq, frag.flags, frag.timestampUs, frag.frameLength, out, DATA_PAYLOAD_OFFSET, n);
+    }
+    this.counters.dataSent++;
+    this.counters.dataBytesSent += n;
+    this.pacer.consume(len, now);
+    return this.seal(out, len, DATA_PAYLOAD_OFFSET, pn);
+  }
+
+  // ------------------------------------------------------------------------------------------
+  // Teardown and statistics
+
+  private finish(reason: number, message: string, byPeer: boolean): void {
+    if (this._state === 'closed') return;
+    this._state = 'closed';
+    this.release();
+    this.events.push({ type: 'closed', reason, message, byPeer });
+  }
+
+  /** Returns every byte to the pool and the accounts. Idempotent. */
+  private release(): void {
+    this.queue.close();
+    this.sendBuf.close();
+    this.fecEnc?.close();
+    this.reorder.close();
+    this.fecDec?.close();
+    this.assembler.close();
+    if (this.accounts !== null) {
+      const a = this.accounts as { closeAccount?(name: string): unknown };
+      if (typeof a.closeAccount === 'function') for (const name of this.accountNames) a.closeAccount(name);
+    }
+  }
+
+  /** Closes at once without telling the peer (endpoint shutdown, fatal error). */
+  abort(message = 'aborted'): void {
+    this.finish(CloseReason.APPLICATION, message, false);
+  }
+
+  /** A plain statistics record. */
+  stats(now: number): ConnectionStats {
+    const c = this.counters;
+    const elapsed = Math.max(1, now - this.openedAt);
+    return {
+      connId: this.localId,
+      remoteConnId: this.remoteId,
+      state: this._state,
+      elapsedMs: now - this.openedAt,
+      sent: {
+        packets: c.packetsSent,
+        bytes: c.bytesSent,
+        data: c.dataSent,
+        dataBytes: c.dataBytesSent,
+        repair: c.repairSent,
+        retransmit: c.retransmitSent,
+        control: c.controlSent,
+        dropNotices: c.dropNoticesSent,
+        framesQueued: c.framesQueued,
+        framesRefused: c.framesRefused,
+        rateBps: (c.bytesSent * 8 * 1000) / elapsed,
+        overhead: c.dataSent === 0 ? 0 : (c.repairSent + c.retransmitSent) / c.dataSent,
+      },
+      received: {
+        packets: c.packetsReceived,
+        bytes: c.bytesReceived,
+        data: c.dataReceived,
+        duplicate: c.duplicate,
+        late: c.late,
+        repair: c.repairReceived,
+        refused: c.refused,
+        framesDelivered: c.framesDelivered,
+        framesLost: c.framesLost,
+      },
+      recovery: {
+        byFec: c.recoveredByFec,
+        byArq: c.recoveredByArq,
+        lost: c.lost,
+        nacksSent: c.nackSent,
+        nackedSequences: c.nackedSequences,
+      },
+      rejected: {
+        decode: { ...c.rejected.decode },
+        auth: c.rejected.auth,
+        replay: c.rejected.replay,
+        unexpected: c.rejected.unexpected,
+      },
+      rtt: { srttMs: this.rtt.srtt, rttvarMs: this.rtt.rttvar, rtoMs: this.rtt.rto, samples: this.rtt.samples },
+      receiveBuffer: {
+        packets: this._state === 'closed' ? 0 : this.reorder.packets,
+        bytes: this._state === 'closed' ? 0 : this.reorder.bytes,
+        ms: this._state === 'closed' ? 0 : this.reorder.spanMs,
+        capacity: this.reorder.capacity,
+      },
+      sendBuffer: {
+        packets: this.sendBuf.packets,
+        bytes: this.sendBuf.bytes,
+        capacityBytes: this.options.sendBufferBytes,
+      },
+      sendQueue: { frames: this.queue.queuedFrames, bytes: this.queue.queuedBytes, limitBytes: this.options.sendQueueBytes },
+      clockOffsetMs: this.clock.offsetMs,
+    };
+  }
+}
+
+const EMPTY = new Uint8Array(0);

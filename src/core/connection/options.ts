@@ -1,0 +1,199 @@
+/**
+ * Connection options: one object, defaults as named constants, validated once
+ * (STYLE.md habit 9). Every buffer bound is derived here from `latency x bitrate`.
+ */
+import { checkInt, checkNumber, SluiceRangeError, SluiceTypeError } from '../errors.js';
+import { pskBytes } from '../auth/keys.js';
+import {
+  DATA_OVERHEAD,
+  DEFAULT_MAX_DATAGRAM,
+  DEFAULT_MAX_FRAME_BYTES,
+  MAX_MAX_DATAGRAM,
+  MIN_MAX_DATAGRAM,
+} from '../wire/constants.js';
+
+/** Default receiver latency (delivery deadline after the sender's timestamp), ms. */
+export const DEFAULT_LATENCY_MS = 120;
+/** Default expected stream bitrate, used to size the buffers: 20 Mbit/s. */
+export const DEFAULT_EXPECTED_RATE_BPS = 20_000_000;
+/** Default pacing ceiling: 1 Gbit/s (the pacer smooths bursts; set it to the link rate). */
+export const DEFAULT_MAX_RATE_BPS = 1_000_000_000;
+/** Default keepalive interval when idle, ms. */
+export const DEFAULT_KEEPALIVE_MS = 1000;
+/** Default RTT probe interval, ms. */
+export const DEFAULT_RTT_PROBE_MS = 250;
+/** Default idle timeout: nothing heard from the peer for this long closes the connection, ms. */
+export const DEFAULT_IDLE_TIMEOUT_MS = 10_000;
+/** Default handshake timeout, ms. */
+export const DEFAULT_HANDSHAKE_TIMEOUT_MS = 5_000;
+/** Default ACK interval, ms (like SRT's 10 ms full ACK). */
+export const DEFAULT_ACK_INTERVAL_MS = 10;
+
+/** FEC configuration: window W, step N, repairs R (see spec/fec.md). */
+export interface FecOptions {
+  /** Source packets covered by each repair, in [1, 128]. */
+  window: number;
+  /** Source packets between repair emissions, in [1, window]. */
+  step: number;
+  /** Repairs per emission, in [1, 128 / ceil(window / step)]. */
+  repairs: number;
+}
+
+/**
+ * Default FEC: repairs over a sliding window of 32 with 2 repairs every 16 packets: 12.5%
+ * overhead, any 2 losses in a window repaired with no waiting for a block, the rest left to ARQ.
+ */
+export const DEFAULT_FEC: Readonly<FecOptions> = Object.freeze({ window: 32, step: 16, repairs: 2 });
+
+export interface ConnectionOptions {
+  /** Pre-shared key (string, UTF-8, or bytes), at least 16 bytes. Required. */
+  key: string | Uint8Array;
+  /** Receiver latency budget in ms, in [20, 60_000]. Default 120. */
+  latencyMs?: number;
+  /** Largest datagram sent, bytes, in [1200, 65507]. Default 1400. */
+  maxDatagram?: number;
+  /** Largest frame, bytes, in [1, 256 MiB]. Default 8 MiB. */
+  maxFrameBytes?: number;
+  /** FEC configuration, or false to disable FEC. */
+  fec?: FecOptions | false;
+  /** Selective retransmission (NACK/DROP). Default true. */
+  arq?: boolean;
+  /** 'hmac' (authenticate) or 'aead' (authenticate and encrypt payloads). Default 'hmac'. */
+  auth?: 'hmac' | 'aead';
+  /** Pacing ceiling, bits/s, in [64k, 10G]. Default 1 Gbit/s. */
+  maxRateBps?: number;
+  /** Expected stream bitrate, bits/s, in [64k, 10G]: sizes the buffers. Default 20 Mbit/s. */
+  expectedRateBps?: number;
+  /** Most bytes of frames queued for sending (held by reference), >= maxFrameBytes. Default 2 x maxFrameBytes. */
+  sendQueueBytes?: number;
+  /** Retransmission budget as a share of the original send rate, in [0, 4]. Default 1 (100%). */
+  retransmitShare?: number;
+  /** Keepalive interval, ms, in [50, 60_000]. */
+  keepaliveMs?: number;
+  /** Idle timeout, ms, in [200, 3_600_000]. */
+  idleTimeoutMs?: number;
+  /** Handshake timeout, ms, in [100, 120_000]. */
+  handshakeTimeoutMs?: number;
+  /** Receive (reorder) capacity in packets, a power of two in [16, 1 << 20]; derived by default. */
+  receiveCapacity?: number;
+  /** Send (retransmission) buffer byte cap; derived by default. */
+  sendBufferBytes?: number;
+}
+
+/** Options after validation and derivation: every field present. */
+export interface ResolvedOptions {
+  readonly psk: Uint8Array;
+  readonly latencyMs: number;
+  readonly maxDatagram: number;
+  readonly maxPayload: number;
+  readonly maxFrameBytes: number;
+  readonly fec: Readonly<FecOptions> | null;
+  readonly arq: boolean;
+  readonly auth: 'hmac' | 'aead';
+  readonly maxRateBps: number;
+  readonly expectedRateBps: number;
+  readonly sendQueueBytes: number;
+  readonly retransmitShare: number;
+  readonly keepaliveMs: number;
+  readonly idleTimeoutMs: number;
+  readonly handshakeTimeoutMs: number;
+  readonly receiveCapacity: number;
+  readonly sendCapacity: number;
+  readonly sendBufferBytes: number;
+}
+
+/**
+ * Largest window (and `repairs x ceil(window / step)`) a session may use: the Cauchy code
+ * gives each source position and each live repair row a distinct GF(2^8) element (spec/fec.md).
+ */
+export const MAX_FEC_WINDOW_SESSION = 128;
+
+/**
+ * Largest DATA payload for a datagram size. With FEC a REPAIR carries the 12-byte symbol prefix
+ * and pads the symbol to 32 bytes, and must fit the same datagram: 1400 -> 1332 (1360 without).
+ */
+export function maxPayloadFor(maxDatagram: number, fec: boolean): number {
+  const room = maxDatagram - DATA_OVERHEAD;
+  return fec ? Math.floor(room / 32) * 32 - 12 : room;
+}
+
+function nextPow2(n: number): number {
+  let p = 1;
+  while (p < n) p *= 2;
+  return p;
+}
+
+/** Packets per second at a bitrate with full-size payloads. */
+function packetRate(rateBps: number, maxPayload: number): number {
+  return rateBps / 8 / maxPayload;
+}
+
+/**
+ * Validates and derives. Buffer sizes follow `latency x bitrate`: the receiver must hold one
+ * latency's worth of packets plus headroom for jitter and bursts (x2); the sender must keep
+ * each packet for its useful life (latency + one RTT margin, bounded by the latency again).
+ * @throws SluiceTypeError / SluiceRangeError naming the option and its allowed range.
+ */
+export function resolveOptions(o: ConnectionOptions): ResolvedOptions {
+  if (o === null || typeof o !== 'object') throw new SluiceTypeError('options: expected an object');
+  const psk = pskBytes(o.key);
+  const latencyMs = checkInt('latencyMs', o.latencyMs ?? DEFAULT_LATENCY_MS, 20, 60_000);
+  const maxDatagram = checkInt('maxDatagram', o.maxDatagram ?? DEFAULT_MAX_DATAGRAM, MIN_MAX_DATAGRAM, MAX_MAX_DATAGRAM);
+  const maxFrameBytes = checkInt('maxFrameBytes', o.maxFrameBytes ?? DEFAULT_MAX_FRAME_BYTES, 1, 256 * 1024 * 1024);
+  let fec: FecOptions | null = null;
+  if (o.fec !== false) {
+    const f = o.fec ?? DEFAULT_FEC;
+    if (typeof f !== 'object' || f === null) throw new SluiceTypeError('fec: expected { window, step, repairs } or false');
+    const window = checkInt('fec.window', f.window, 1, MAX_FEC_WINDOW_SESSION);
+    const step = checkInt('fec.step', f.step, 1, window);
+    const rounds = Math.ceil(window / step);
+    const repairs = checkInt('fec.repairs', f.repairs, 1, Math.floor(MAX_FEC_WINDOW_SESSION / rounds));
+    fec = Object.freeze({ window, step, repairs });
+  }
+  const maxPayload = maxPayloadFor(maxDatagram, fec !== null);
+  const arq = o.arq ?? true;
+  if (typeof arq !== 'boolean') throw new SluiceTypeError('arq: expected a boolean');
+  const auth = o.auth ?? 'hmac';
+  if (auth !== 'hmac' && auth !== 'aead') throw new SluiceRangeError(`auth: expected 'hmac' or 'aead', got ${String(auth)}`);
+  const maxRateBps = checkNumber('maxRateBps', o.maxRateBps ?? DEFAULT_MAX_RATE_BPS, 64_000, 10e9);
+  const expectedRateBps = checkNumber('expectedRateBps', o.expectedRateBps ?? DEFAULT_EXPECTED_RATE_BPS, 64_000, 10e9);
+  const sendQueueBytes = checkInt('sendQueueBytes', o.sendQueueBytes ?? 2 * maxFrameBytes, maxFrameBytes, 2 ** 32 - 1);
+  const retransmitShare = checkNumber('retransmitShare', o.retransmitShare ?? 1, 0, 4);
+  const keepaliveMs = checkInt('keepaliveMs', o.keepaliveMs ?? DEFAULT_KEEPALIVE_MS, 50, 60_000);
+  const idleTimeoutMs = checkInt('idleTimeoutMs', o.idleTimeoutMs ?? DEFAULT_IDLE_TIMEOUT_MS, 200, 3_600_000);
+  const handshakeTimeoutMs = checkInt('handshakeTimeoutMs', o.handshakeTimeoutMs ?? DEFAULT_HANDSHAKE_TIMEOUT_MS, 100, 120_000);
+  const pps = packetRate(expectedRateBps, maxPayload);
+  // One latency of packets, doubled for bursts (keyframes) and FEC/retransmission lag.
+  const derivedRecv = Math.min(1 << 20, Math.max(64, nextPow2(Math.ceil((pps * latencyMs * 2) / 1000))));
+  const receiveCapacity =
+    o.receiveCapacity === undefined ? derivedRecv : checkInt('receiveCapacity', o.receiveCapacity, 16, 1 << 20);
+  if ((receiveCapacity & (receiveCapacity - 1)) !== 0) {
+    throw new SluiceRangeError(`receiveCapacity: expected a power of two in [16, 1048576], got ${receiveCapacity}`);
+  }
+  const sendCapacity = receiveCapacity;
+  const derivedSendBytes = Math.max(64 * 1024, Math.ceil(((expectedRateBps / 8) * latencyMs * 2) / 1000));
+  const sendBufferBytes =
+    o.sendBufferBytes === undefined
+      ? Math.min(derivedSendBytes, sendCapacity * maxPayload)
+      : checkInt('sendBufferBytes', o.sendBufferBytes, 4 * maxPayload, 2 ** 31);
+  return Object.freeze({
+    psk,
+    latencyMs,
+    maxDatagram,
+    maxPayload,
+    maxFrameBytes,
+    fec,
+    arq,
+    auth,
+    maxRateBps,
+    expectedRateBps,
+    sendQueueBytes,
+    retransmitShare,
+    keepaliveMs,
+    idleTimeoutMs,
+    handshakeTimeoutMs,
+    receiveCapacity,
+    sendCapacity,
+    sendBufferBytes,
+  });
+}

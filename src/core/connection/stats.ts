@@ -1,0 +1,123 @@
+/**
+ * Per-connection statistics: the split SRT users ask for between what was recovered (by FEC, by
+ * retransmission) and what was lost for good, plus every reason a datagram was rejected.
+ *
+ * Counters are plain numeric fields on one object per connection (stable shape, no allocation
+ * when incremented). `snapshot()` in the connection copies them into a plain object.
+ */
+
+/** Reasons a datagram addressed to a connection was dropped before use. */
+export interface RejectCounters {
+  /** Structural decode failures, by counter name (`rx_truncated`, ...). */
+  decode: Record<string, number>;
+  /** Tag did not verify: forged or mangled. */
+  auth: number;
+  /** Packet number already seen or too old: replayed. */
+  replay: number;
+  /** A packet type not valid in the connection's state (e.g. HELLO on an open connection). */
+  unexpected: number;
+}
+
+export class ConnectionCounters {
+  // ---- sending
+  /** Datagrams sent (all types). */
+  packetsSent = 0;
+  /** Bytes sent (UDP payload). */
+  bytesSent = 0;
+  /** Original DATA packets sent. */
+  dataSent = 0;
+  /** DATA payload bytes sent (originals). */
+  dataBytesSent = 0;
+  /** REPAIR packets sent. */
+  repairSent = 0;
+  /** DATA retransmissions sent. */
+  retransmitSent = 0;
+  /** ACK/NACK/DROP/KEEPALIVE/CLOSE sent. */
+  controlSent = 0;
+  /** Frames accepted by sendFrame(). */
+  framesQueued = 0;
+  /** Frames refused by sendFrame() because the queue was full. */
+  framesRefused = 0;
+  /** NACKed sequences the send buffer no longer held (answered by DROP). */
+  dropNoticesSent = 0;
+
+  // ---- receiving
+  /** Datagrams received and authenticated. */
+  packetsReceived = 0;
+  /** Bytes received (authenticated datagrams). */
+  bytesReceived = 0;
+  /** Distinct DATA sequences received from the network (originals and retransmissions). */
+  dataReceived = 0;
+  /** DATA packets that were duplicates of one held or delivered. */
+  duplicate = 0;
+  /** DATA packets that arrived after their sequence was given up. */
+  late = 0;
+  /** DATA packets rebuilt by FEC (and not received otherwise before delivery). */
+  recoveredByFec = 0;
+  /** DATA packets that arrived as retransmissions and filled a gap. */
+  recoveredByArq = 0;
+  /** Sequences lost for good (skipped at their deadline). */
+  lost = 0;
+  /** REPAIR packets received. */
+  repairReceived = 0;
+  /** NACK packets sent (receiver side). */
+  nackSent = 0;
+  /** Sequences requested in NACKs. */
+  nackedSequences = 0;
+  /** Frames delivered whole. */
+  framesDelivered = 0;
+  /** Frames reported lost. */
+  framesLost = 0;
+  /** DATA packets refused by the reorder buffer (beyond window with 'drop', oversize, no slot). */
+  refused = 0;
+
+  readonly rejected: RejectCounters = { decode: {}, auth: 0, replay: 0, unexpected: 0 };
+}
+
+/** A point-in-time statistics record, plain data (JSON-friendly). */
+export interface ConnectionStats {
+  readonly connId: number;
+  readonly remoteConnId: number;
+  readonly state: string;
+  readonly elapsedMs: number;
+  readonly sent: {
+    readonly packets: number;
+    readonly bytes: number;
+    readonly data: number;
+    readonly dataBytes: number;
+    readonly repair: number;
+    readonly retransmit: number;
+    readonly control: number;
+    readonly dropNotices: number;
+    readonly framesQueued: number;
+    readonly framesRefused: number;
+    /** Send rate over the connection's life, bits/s. */
+    readonly rateBps: number;
+    /** Forward overhead: (repair + retransmit) / data. */
+    readonly overhead: number;
+  };
+  readonly received: {
+    readonly packets: number;
+    readonly bytes: number;
+    readonly data: number;
+    readonly duplicate: number;
+    readonly late: number;
+    readonly repair: number;
+    readonly refused: number;
+    readonly framesDelivered: number;
+    readonly framesLost: number;
+  };
+  readonly recovery: {
+    readonly byFec: number;
+    readonly byArq: number;
+    readonly lost: number;
+    readonly nacksSent: number;
+    readonly nackedSequences: number;
+  };
+  readonly rejected: RejectCounters;
+  readonly rtt: { readonly srttMs: number; readonly rttvarMs: number; readonly rtoMs: number; readonly samples: number };
+  readonly receiveBuffer: { readonly packets: number; readonly bytes: number; readonly ms: number; readonly capacity: number };
+  readonly sendBuffer: { readonly packets: number; readonly bytes: number; readonly capacityBytes: number };
+  readonly sendQueue: { readonly frames: number; readonly bytes: number; readonly limitBytes: number };
+  readonly clockOffsetMs: number;
+}
