@@ -210,3 +210,18 @@ describe('NodeProtector, misuse and lifecycle', () => {
     expect((createNodeProtector(KEY, 'hmac') as NodeProtector).aead).toBeNull();
   });
 });
+
+describe('NodeProtector AEAD known answers (OpenSSL; same packet/key/index as the HMAC vector)', () => {
+  const key = Buffer.from('915c6cb58cf75ac256072eec46f50d7c4793bef3dfa3bdee3d6c6db3a8a4ed8c', 'hex');
+  it.each([
+    ['chacha20-poly1305', '93964b1ef326b624', '1e38da1f3d9da0513c26481329499e69'],
+    ['aes-128-gcm', '7bfe8cf2410d7ef0', 'ae30edf4fe179cae485ba0a688991a04'],
+  ] as const)('%s', (aead, ct, tag) => {
+    const pkt = new Uint8Array(36);
+    pkt.set(Buffer.from('0109000000000007010203040000000a0000000b', 'hex'));
+    new NodeProtector(key, { mode: 'aead', aead, direction: 1 }).protect(pkt, 0, 36, 12, 2 ** 32 + 0x01020304);
+    expect(Buffer.from(pkt.subarray(0, 12)).toString('hex')).toBe('010900000000000701020304');
+    expect(Buffer.from(pkt.subarray(12, 20)).toString('hex')).toBe(ct);
+    expect(Buffer.from(pkt.subarray(20)).toString('hex')).toBe(tag);
+  });
+});

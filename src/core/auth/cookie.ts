@@ -30,13 +30,17 @@ import { constantTimeEqual } from './protector.js';
 export const COOKIE_LENGTH = 32;
 /** Default bucket length: a cookie is valid for 5 to 10 seconds. */
 export const DEFAULT_COOKIE_BUCKET_MS = 5000;
-/** Allowed bucket lengths in ms. */
+/** Shortest allowed bucket length in ms. */
 export const MIN_COOKIE_BUCKET_MS = 100;
+/** Longest allowed bucket length in ms (one hour). */
 export const MAX_COOKIE_BUCKET_MS = 3_600_000;
 /** Longest client address accepted, in bytes (IPv4 is 4, IPv6 16). */
 export const MAX_COOKIE_ADDRESS_LENGTH = 255;
 
-/** Fills `out` entirely with cryptographically random bytes (e.g. `crypto.getRandomValues`). */
+/**
+ * Fills `out` entirely with cryptographically random bytes. The io layer passes
+ * `(b) => crypto.getRandomValues(b)`; tests pass a seeded generator.
+ */
 export type RandomFill = (out: Uint8Array) => void;
 
 /** Options of {@link CookieIssuer}. */
@@ -51,6 +55,7 @@ export interface CookieIssuerOptions {
 
 /** Counters of a {@link CookieIssuer}; one object, updated in place. */
 export interface CookieStats {
+  /** Cookies written by `mint`. */
   minted: number;
   /** Cookies that verified (current or previous bucket). */
   accepted: number;

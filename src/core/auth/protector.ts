@@ -75,6 +75,7 @@ export interface ProtectorFactory {
  * `buf`: integers, `offset >= 0`, `length >= 16`, `offset + length <= buf.length`,
  * `offset <= payloadOffset <= offset + length - 16`, `0 <= packetNumber <= 2^53 - 1`.
  * Allocation-free; used by `open` (returns false) and `protect` (throws).
+ * @example validRegion(datagram, 0, datagram.length, 24, idx) // false for a 10-byte datagram
  */
 export function validRegion(
   buf: Uint8Array,
@@ -93,6 +94,7 @@ export function validRegion(
 /**
  * Throws the precise misuse error for a region {@link validRegion} rejected.
  * @throws SluiceTypeError / SluiceRangeError, always.
+ * @example if (!validRegion(b, o, n, p, i)) throwBadRegion(b, o, n, p, i);
  */
 export function throwBadRegion(
   buf: unknown,
@@ -116,6 +118,7 @@ export function throwBadRegion(
 /**
  * Writes the 12-byte packet nonce `direction u32 || index u64` (big-endian) into `out` at `at`.
  * `index` must be an integer in [0, 2^53) and `direction` 0 or 1. Allocation-free.
+ * @example writePacketNonce(n, 0, 1, 2 ** 32 + 5) // n = 00000001 00000001 00000005
  */
 export function writePacketNonce(out: Uint8Array, at: number, direction: number, index: number): void {
   // index / 2^32 is exact for safe integers; `>>> 0` takes the low word without BigInt.

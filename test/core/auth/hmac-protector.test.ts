@@ -201,4 +201,12 @@ describe('HmacProtector', () => {
     k.fill(0);
     expect(p.open(b, 0, 64, 12, 5)).toBe(true);
   });
+
+  it('known answer: s2c key of the keys.test.ts vector, 20-byte packet, index 2^32 + 0x01020304, direction 1', () => {
+    const key = Buffer.from('915c6cb58cf75ac256072eec46f50d7c4793bef3dfa3bdee3d6c6db3a8a4ed8c', 'hex');
+    const pkt = new Uint8Array(36);
+    pkt.set(Buffer.from('0109000000000007010203040000000a0000000b', 'hex'));
+    new HmacProtector(key, { direction: 1 }).protect(pkt, 0, 36, 12, 2 ** 32 + 0x01020304);
+    expect(Buffer.from(pkt.subarray(20)).toString('hex')).toBe('0b7dbaa685225197261bac9c1d53df2d');
+  });
 });

@@ -107,3 +107,15 @@ describe('PSK validation (option `key`)', () => {
     }
   });
 });
+
+describe('known-answer values (computed with OpenSSL HKDF; for spec/vectors once the spec lands)', () => {
+  it('psk "sluice test vector psk", clientNonce 00..0f, serverNonce f0..ff', () => {
+    const psk = 'sluice test vector psk';
+    const cn = Buffer.from('000102030405060708090a0b0c0d0e0f', 'hex');
+    const sn = Buffer.from('f0f1f2f3f4f5f6f7f8f9fafbfcfdfeff', 'hex');
+    expect(hex(deriveHandshakeKey(psk))).toBe('6bd50453d7814b0894e4f95fc164b29a7d2bcb9f2ea20cbfb37e57f6cba87abc');
+    const { c2s, s2c } = deriveSessionKeys(psk, cn, sn);
+    expect(hex(c2s)).toBe('9441a38ca5bdbd22b00413514f8e04800b1bfd8f53c5d362cbd37e776071cb2e');
+    expect(hex(s2c)).toBe('915c6cb58cf75ac256072eec46f50d7c4793bef3dfa3bdee3d6c6db3a8a4ed8c');
+  });
+});
