@@ -755,7 +755,9 @@ export class StreamingFecDecoder {
         mat[ro + c] = cauchyCoefficient(seq, idx);
       }
     }
-    // 2. Gauss-Jordan to reduced row echelon form (row ops mirrored on the identity part).
+    // 2. Gauss-Jordan to reduced row echelon form. The row operations are mirrored on the
+    //    identity part, so identity column k of a reduced row says how much of ORIGINAL row k
+    //    (equation rowEq[k], which is never permuted) it contains.
     let rank = 0;
     for (let c = 0; c < cols && rank < rows; c++) {
       let p = -1;
@@ -774,9 +776,6 @@ export class StreamingFecDecoder {
           mat[a + k] = mat[b + k]!;
           mat[b + k] = t;
         }
-        const t = rowEq[p]!;
-        rowEq[p] = rowEq[rank]!;
-        rowEq[rank] = t;
       }
       const pr = rank * stride;
       const inv = GF_INV[mat[pr + c]!]! << 8;
