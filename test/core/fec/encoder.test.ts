@@ -1,0 +1,94 @@
+import { describe, expect, it } from 'vitest';
+import { RepairInfo, StreamingFecEncoder } from '../../../src/core/fec/encoder.js';
+import type { MemoryAccount } from '../../../src/core/memory/types.js';
+import { encodeStream } from './_sim.js';
+
+describe('StreamingFecEncoder', () => {
+  it('emits R repairs after every N sources, each covering the last W (fewer at the start)', () => {
+    const { repairs } = encodeStream({ window: 6, step: 2, repairs: 3, maxPayload: 10, start: 0xffff_fffc, lengths: Array(10).fill(5) });
+    expect(repairs.length).toBe(15);
+    expect(repairs.map((r) => [r.windowStart, r.windowLength, r.repairIndex])).toEqual([
+      [0xffff_fffc, 2, 0], [0xffff_fffc, 2, 1], [0xffff_fffc, 2, 2],
+      [0xffff_fffc, 4, 3], [0xffff_fffc, 4, 4], [0xffff_fffc, 4, 5],
+      [0xffff_fffc, 6, 6], [0xffff_fffc, 6, 7], [0xffff_fffc, 6, 8],
+      [0xffff_fffe, 6, 9], [0xffff_fffe, 6, 10], [0xffff_fffe, 6, 11],
+      [0, 6, 12], [0, 6, 13], [0, 6, 14],
+    ]);
+  });
+
+  it('repair indexes cycle through 0..127', () => {
+    const { repairs } = encodeStream({ window: 1, step: 1, repairs: 1, maxPayload: 0, start: 0, lengths: Array(130).fill(0) });
+    expect(repairs[127]!.repairIndex).toBe(127);
+    expect(repairs[128]!.repairIndex).toBe(0);
+    expect(repairs[129]!.repairIndex).toBe(1);
+  });
+
+  it('symbol length is 12 + the longest payload in the window, rounded up to 32', () => {
+    const { repairs } = encodeStream({ window: 3, step: 1, repairs: 1, maxPayload: 100, start: 7, lengths: [0, 20, 21, 100, 0, 0, 0] });
+    expect(repairs.map((r) => r.symbol.length)).toEqual([32, 32, 64, 128, 128, 128, 32]);
+  });
+
+  it('addSource returns the ready count; pollRepair returns 0 when none, and skipped repairs are counted', () => {
+    const enc = new StreamingFecEncoder({ window: 4, step: 2, repairs: 2, maxPayload: 8 });
+    const p = new Uint8Array(8);
+    const out = new Uint8Array(enc.maxSymbolLength);
+    const info = new RepairInfo();
+    expect(enc.maxSymbolLength).toBe(32);
+    expect(enc.addSource(10, 0, 0, 0, p, 0, 8)).toBe(0);
+    expect(enc.pollRepair(out, 0, info)).toBe(0);
+    expect(enc.addSource(11, 0, 0, 0, p, 0, 8)).toBe(2);
+    expect(enc.pollRepair(out, 0, info)).toBe(32);
+    expect(enc.pendingRepairs).toBe(1);
+    expect(enc.addSource(12, 0, 0, 0, p, 0, 8)).toBe(1);
+    expect(enc.addSource(13, 0, 0, 0, p, 0, 8)).toBe(2);
+    expect(enc.stats.repairsSkipped).toBe(1);
+    expect(() => enc.pollRepair(new Uint8Array(40), 10, info)).toThrow(RangeError);
+  });
+
+  it('throws on misuse: sequence gap, payload too long, bad options, use after close', () => {
+    const enc = new StreamingFecEncoder({ window: 4, step: 4, repairs: 1, maxPayload: 8 });
+    const p = new Uint8Array(16);
+    enc.addSource(0xffff_ffff, 0, 0, 0, p, 0, 1);
+    expect(() => enc.addSource(1, 0, 0, 0, p, 0, 1)).toThrow(/expected seq 0/);
+    expect(() => enc.addSource(0, 0, 0, 0, p, 0, 9)).toThrow(RangeError);
+    expect(() => enc.addSource(0, 0, 0, 0, p, 10, 8)).toThrow(RangeError);
+    enc.close();
+    expect(() => enc.addSource(0, 0, 0, 0, p, 0, 1)).toThrow(/closed/);
+    expect(() => new StreamingFecEncoder({ window: 129, step: 1, repairs: 1, maxPayload: 8 })).toThrow(/window/);
+    expect(() => new StreamingFecEncoder({ window: 8, step: 9, repairs: 1, maxPayload: 8 })).toThrow(/step/);
+    expect(() => new StreamingFecEncoder({ window: 8, step: 1, repairs: 17, maxPayload: 8 })).toThrow(/repairs \* ceil/);
+    expect(() => new StreamingFecEncoder({ window: 8, step: 1, repairs: 16, maxPayload: 70_000 })).toThrow(/maxPayload/);
+    expect(() => new StreamingFecEncoder({ window: 8, step: 1, repairs: 16, maxPayload: 1.5 })).toThrow(/maxPayload/);
+  });
+
+  it('retransmit flag is not protected; the symbol prefix carries FIRST/LAST/KEYFRAME only', () => {
+    const a = encodeStream({ window: 1, step: 1, repairs: 1, maxPayload: 4, start: 0, lengths: [4] });
+    const enc = new StreamingFecEncoder({ window: 1, step: 1, repairs: 1, maxPayload: 4 });
+    const s = a.sources[0]!;
+    enc.addSource(0, s.flags | 0x04 | 0x10, s.timestamp, s.frameLength, s.payload, 0, 4);
+    const out = new Uint8Array(32);
+    enc.pollRepair(out, 0, new RepairInfo());
+    expect(out).toEqual(a.repairs[0]!.symbol);
+  });
+
+  it('reserves its ring on the account and returns everything on close', () => {
+    let reserved = 0;
+    let used = 0;
+    const acct: MemoryAccount = {
+      name: 't',
+      reserve: (b) => void (reserved += b),
+      unreserve: (b) => void (reserved -= b),
+      setCapacity: () => {},
+      use: (b) => void (used += b),
+      setSpanMs: () => {},
+    };
+    const enc = new StreamingFecEncoder({ window: 16, step: 4, repairs: 2, maxPayload: 1332, account: acct });
+    expect(reserved).toBeGreaterThanOrEqual(32 * 1344);
+    const p = new Uint8Array(1332);
+    for (let i = 0; i < 40; i++) enc.addSource(i, 0, 0, 0, p, 0, 1332);
+    expect(used).toBe(16 * 1344);
+    enc.close();
+    expect(reserved).toBe(0);
+    expect(used).toBe(0);
+  });
+});
