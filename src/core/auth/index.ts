@@ -2,6 +2,10 @@
  * Packet authentication for sluice: key schedule (HKDF-SHA256), per-packet protection behind
  * {@link PacketProtector}, the anti-replay window and stateless handshake cookies.
  * Everything here is pure (no node:*); src/io/node-protector.ts adds a node:crypto protector.
+ *
+ * `TAG_LENGTH`, `NONCE_LENGTH` and `COOKIE_LENGTH` are not re-exported here: src/core/wire
+ * exports the same names with the same values (a test pins the equality), and two `export *`
+ * of one name would cancel each other in src/core/index.ts.
  */
 export {
   C2S_INFO,
@@ -12,7 +16,6 @@ export {
   KEY_LENGTH,
   MAX_PSK_LENGTH,
   MIN_PSK_LENGTH,
-  NONCE_LENGTH,
   S2C_INFO,
   deriveHandshakeKey,
   deriveSessionKeys,
@@ -24,7 +27,6 @@ export {
 export {
   MAX_PACKET_INDEX,
   PACKET_NONCE_LENGTH,
-  TAG_LENGTH,
   constantTimeEqual,
   validRegion,
   writePacketNonce,
@@ -49,7 +51,6 @@ export {
 } from './replay-window.js';
 export {
   COOKIE_ISSUER_BYTES,
-  COOKIE_LENGTH,
   CookieIssuer,
   DEFAULT_COOKIE_BUCKET_MS,
   MAX_COOKIE_ADDRESS_LENGTH,
