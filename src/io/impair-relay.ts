@@ -10,8 +10,9 @@
  *
  * - Datagrams received on the listen address go to the target through the `forward` model;
  *   datagrams the target sends back to the upstream socket go to the *last* client address
- *   seen, through the `reverse` model. Datagrams reaching the upstream socket from anyone but
- *   the target are counted (`strayDatagrams`) and dropped.
+ *   seen, through the `reverse` model. The upstream socket is connected to the target, so the
+ *   kernel discards datagrams from anyone else (a check in the relay counts any that slip
+ *   through as `strayDatagrams`).
  * - The I/O shell is thin (aioquic style): the clock is read once per turn, the models are fed,
  *   every due datagram is drained to its socket, and ONE timer is re-armed to the earliest
  *   `nextTimeout()` (only moved earlier; a timer that fires early finds nothing and re-arms).
@@ -245,6 +246,9 @@ export class ImpairRelay extends EventEmitter {
       // The upstream socket talks only to the target: bind it to loopback when the target is.
       const upHost = isLoopbackHost(this._targetIp) ? (targetFamily === 'udp6' ? '::1' : '127.0.0.1') : undefined;
       await _bind(this._upstream, 0, upHost);
+      // Connected: the kernel delivers only the target's datagrams to it, and sends skip the
+      // per-call address handling of dgram.
+      await _connect(this._upstream, this._targetAddr.port, this._targetIp);
     } catch (e) {
       this._state = 'running'; // let close() tear down what was created
       await this.close();
@@ -402,7 +406,7 @@ export class ImpairRelay extends EventEmitter {
         fwd.put(slot);
         break;
       }
-      up.send(buf, 0, n, this._targetAddr.port, this._targetIp, fwd.callbacks[slot]);
+      up.send(buf, 0, n, fwd.callbacks[slot]);
     }
     const rev = this._outRev;
     for (;;) {
@@ -476,6 +480,17 @@ class _OutRing {
   put(slot: number): void {
     this._free[this._top++] = slot;
   }
+}
+
+function _connect(s: Socket, port: number, host: string): Promise<void> {
+  return new Promise((resolve, reject) => {
+    const onError = (err: Error): void => reject(err);
+    s.once('error', onError);
+    s.connect(port, host, () => {
+      s.off('error', onError);
+      resolve();
+    });
+  });
 }
 
 function _bind(s: Socket, port: number, host: string | undefined): Promise<void> {

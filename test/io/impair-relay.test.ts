@@ -147,14 +147,34 @@ describe('ImpairRelay over 127.0.0.1', () => {
     await expect(r.start()).rejects.toThrow(SluiceStateError);
   });
 
-  it('counts datagrams reaching the upstream socket from anyone but the target', async () => {
+  it('relays replies from the target only, never from a stranger hitting the upstream port', async () => {
     const echo = await echoServer();
     const r = relay({ listen: 'udp://127.0.0.1:0', target: `udp://127.0.0.1:${echo.port}` });
-    await r.start();
+    const { port } = await r.start();
     const stranger = await udp();
     for (let i = 0; i < 5; i++) stranger.send(datagram(i, 16), r.upstreamPort(), '127.0.0.1');
-    expect(await until(() => r.stats().strayDatagrams === 5, 2000)).toBe(true);
-    expect(r.stats().reverse.sent).toBe(0);
+    const client = await udp();
+    client.send(datagram(42, 16), port, '127.0.0.1');
+    const [msg] = (await once(client, 'message')) as [Buffer];
+    expect(msg.readUInt32BE(0)).toBe(42);
+    expect(r.stats().reverse.sent).toBe(1);
+    expect(r.stats().strayDatagrams).toBe(0);
+  });
+
+  it('keeps running when the target is not listening (ICMP errors are counted, not fatal)', async () => {
+    const closedPort = await udp();
+    const deadPort = closedPort.address().port;
+    await new Promise<void>((res) => closedPort.close(() => res()));
+    cleanup.pop(); // already closed
+    const r = relay({ listen: 'udp://127.0.0.1:0', target: `udp://127.0.0.1:${deadPort}` });
+    const { port } = await r.start();
+    const client = await udp();
+    for (let i = 0; i < 10; i++) {
+      client.send(datagram(i, 10), port, '127.0.0.1');
+      await new Promise((res) => setTimeout(res, 2));
+    }
+    expect(await until(() => r.stats().forward.delivered === 10, 2000)).toBe(true);
+    expect(r.stats().forward.sent).toBe(10);
   });
 
   it('refuses a non-loopback target unless allowNonLoopback, and bad options by name', () => {
