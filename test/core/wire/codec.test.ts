@@ -2,6 +2,7 @@
  * Unit tests of the codec's edges: encoder misuse throws precise errors, zero-copy encoders,
  * peekHeader routing, view options and memory accounting, status names.
  */
+import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import { SluiceRangeError, SluiceTypeError } from '../../../src/core/errors.js';
 import type { MemoryAccount } from '../../../src/core/memory/types.js';
@@ -194,5 +195,43 @@ describe('statuses', () => {
     for (const [k, code] of Object.entries(DecodeStatus)) {
       expect(DECODE_STATUS_COUNTERS[code]).toBe(`rx_${k.toLowerCase()}`);
     }
+  });
+});
+
+describe('payload copy paths', () => {
+  it('copies exactly for every alignment, length, view offset and buffer sharing', () => {
+    fc.assert(
+      fc.property(
+        fc.integer({ min: 0, max: 7 }), // src view byteOffset
+        fc.integer({ min: 0, max: 7 }), // out view byteOffset
+        fc.integer({ min: 0, max: 300 }), // payloadOffset
+        fc.integer({ min: 0, max: 1360 }), // payloadLength
+        fc.integer({ min: 0, max: 9 }), // out offset
+        fc.boolean(), // share one ArrayBuffer
+        (srcView, outView, po, len, oo, shared) => {
+          const backing = new ArrayBuffer(8192);
+          const src = new Uint8Array(shared ? backing : new ArrayBuffer(4096), srcView, 2000);
+          for (let i = 0; i < src.length; i++) src[i] = (i * 29 + 3) & 0xff;
+          const expected = Array.from(src.subarray(po, po + len));
+          const out = new Uint8Array(backing, 4096 + outView, 1500);
+          out.fill(0xee);
+          const n = encodeDataInto(out, oo, 1, 1, 0, 0, 0, len, src, po, len);
+          expect(n).toBe(40 + len);
+          expect(Array.from(out.subarray(oo + 24, oo + 24 + len))).toEqual(expected);
+          expect(out[oo + n]).toBe(0xee);
+          if (oo > 0) expect(out[oo - 1]).toBe(0xee);
+        },
+      ),
+    );
+  });
+  it('overlapping views of one buffer copy as memmove', () => {
+    const backing = new ArrayBuffer(4096);
+    const all = new Uint8Array(backing);
+    for (let i = 0; i < all.length; i++) all[i] = i & 0xff;
+    const src = new Uint8Array(backing, 100, 1000);
+    const out = new Uint8Array(backing, 90, 1200); // payload lands at 90+24 = 114: overlaps src
+    const expected = Array.from(src.subarray(0, 500));
+    encodeDataInto(out, 0, 1, 1, 0, 0, 0, 500, src, 0, 500);
+    expect(Array.from(out.subarray(24, 524))).toEqual(expected);
   });
 });
