@@ -7,8 +7,9 @@
  * - first NACK at `since + max(reorderToleranceMs, fecHoldMs)`: a short reorder tolerance avoids
  *   NACKing packets that are merely reordered; `fecHoldMs` gives the FEC window covering the gap
  *   its chance first (like SRT's `arq:onreq` policy: retransmit only what FEC could not repair);
- * - then again every `max(minRetryMs, rtt + 4 x rttvar)` (RFC 6298's RTO form, from the RTT the
- *   caller passes in), not on every packet and not on a fixed short loop;
+ * - then again every `max(minRetryMs, retryFactor x (rtt + 4 x rttvar))` (RFC 6298's RTO form,
+ *   from the RTT the caller passes in; SRT's NAK period uses a factor of 1/2), not on every
+ *   packet and not on a fixed short loop;
  * - never when the retransmission could not arrive before the run is given up: `now + rtt`
  *   past the deadline the source reports (`futile`);
  * - it stops by itself when the sequence leaves the loss list: it arrived, FEC recovered it
@@ -25,6 +26,14 @@ import { seqAdd, seqDiff } from './seq.js';
 export const DEFAULT_REORDER_TOLERANCE_MS = 5;
 /** Default FEC hold before the first NACK, ms (0: ARQ does not wait for FEC). */
 export const DEFAULT_FEC_HOLD_MS = 0;
+/**
+ * Default repeat interval as a fraction of `rtt + 4 x rttvar`. SRT repeats its NAK report every
+ * half of that; a quarter is used here because the sender ignores a repeat that reaches it
+ * within one RTT of its last retransmission (so repeats cost a few control bytes, never
+ * duplicate data), while a lost NACK then costs a quarter RTT instead of a whole one: with a
+ * latency of 3 RTT that decides whether a second retransmission still arrives in time.
+ */
+export const DEFAULT_NACK_RETRY_FACTOR = 0.25;
 /** Default floor of the NACK repeat interval, ms. */
 export const DEFAULT_MIN_RETRY_MS = 10;
 /**
@@ -65,6 +74,8 @@ export interface NackSchedulerOptions {
   reorderToleranceMs?: number;
   /** Hold the first NACK this long after the gap for FEC, ms, in [0, 10000]. Default {@link DEFAULT_FEC_HOLD_MS}. */
   fecHoldMs?: number;
+  /** Repeat interval as a fraction of `rtt + 4 x rttvar`, in [0.05, 4]. Default {@link DEFAULT_NACK_RETRY_FACTOR}. */
+  retryFactor?: number;
   /** Floor of the repeat interval, ms, in [0, 10000]. Default {@link DEFAULT_MIN_RETRY_MS}. */
   minRetryMs?: number;
   /** Ranges per NACK, in [1, 65535]. Default {@link DEFAULT_MAX_NACK_RANGES}. */
@@ -108,6 +119,7 @@ export class NackScheduler {
   readonly reorderToleranceMs: number;
   readonly fecHoldMs: number;
   readonly minRetryMs: number;
+  readonly retryFactor: number;
   readonly maxRanges: number;
   /** Per-sequence state ring size, packets. */
   readonly capacity: number;
@@ -149,6 +161,7 @@ export class NackScheduler {
     this.reorderToleranceMs = checkNumber('reorderToleranceMs', options.reorderToleranceMs ?? DEFAULT_REORDER_TOLERANCE_MS, 0, 10_000);
     this.fecHoldMs = checkNumber('fecHoldMs', options.fecHoldMs ?? DEFAULT_FEC_HOLD_MS, 0, 10_000);
     this.minRetryMs = checkNumber('minRetryMs', options.minRetryMs ?? DEFAULT_MIN_RETRY_MS, 0, 10_000);
+    this.retryFactor = checkNumber('retryFactor', options.retryFactor ?? DEFAULT_NACK_RETRY_FACTOR, 0.05, 4);
     this.maxRanges = checkInt('maxRanges', options.maxRanges ?? DEFAULT_MAX_NACK_RANGES, 1, 65_535);
     this.capacity = capacity;
     this._account = options.account ?? DETACHED_ACCOUNT;
@@ -302,7 +315,8 @@ export class NackScheduler {
     this._gapAt = Number.POSITIVE_INFINITY;
     const rtt = rttMs > 0 ? rttMs : 0;
     const var4 = rttVarMs > 0 ? 4 * rttVarMs : 0;
-    const interval = rtt + var4 > this.minRetryMs ? rtt + var4 : this.minRetryMs;
+    const every = this.retryFactor * (rtt + var4);
+    const interval = every > this.minRetryMs ? every : this.minRetryMs;
     const firstDelay = this.firstDelayMs;
     const maxOut = this.maxRanges < outStarts.length ? (this.maxRanges < outCounts.length ? this.maxRanges : outCounts.length) : outStarts.length < outCounts.length ? outStarts.length : outCounts.length;
     const mask = this._mask;

@@ -145,7 +145,8 @@ describe('SendBuffer: unit', () => {
     expect(pollAll(sb, 40)).toEqual([]);
     add(sb, 1, 61); // refills the bucket (share 1)
     nack(sb, 62, [0, 1]);
-    expect(pollAll(sb, 62)).toEqual([0]);
+    expect(pollAll(sb, 62)).toEqual([0, 0]); // a second round gets one more copy
+    expect(sb.stats.retransmitted).toBe(3);
     expect(sb.rtt).toBe(rtt);
   });
 
@@ -177,6 +178,23 @@ describe('SendBuffer: unit', () => {
     expect(sb.stats.rttKarnSkipped).toBe(1);
     expect(sb.rtt.samples).toBe(1);
     expect(sb.packets).toBe(0);
+  });
+
+  it('retransmitCopies: copies per round, one more each later round, each paid with tokens', () => {
+    const sb = make({ retransmitCopies: 2, rtt: { minRtoMs: 0 } });
+    sb.rtt.onSample(10);
+    for (let s = 0; s < 8; s++) add(sb, s, 0, 0, 10); // 80 tokens
+    nack(sb, 1, [0, 2]);
+    expect(pollAll(sb, 1)).toEqual([0, 0, 1, 1]);
+    nack(sb, 20, [0, 1]);
+    expect(pollAll(sb, 20)).toEqual([0, 0, 0]);
+    expect(sb.tokens).toBe(10);
+    nack(sb, 40, [1, 1]);
+    const v = new SentPacketView();
+    expect(sb.pollRetransmit(40, v)).toBe(true); // 1 of 3 copies; the bucket stops the rest
+    expect(sb.hasRetransmit()).toBe(false);
+    expect(sb.pollRetransmit(40, v)).toBe(false);
+    expect(() => make({ retransmitCopies: 5 })).toThrow(/retransmitCopies/);
   });
 
   it('rate limit: tokens come only from original sends; a blocked retransmission waits for them', () => {
