@@ -189,6 +189,21 @@ export type AccountedPoolSetOptions = Omit<PoolSetOptions, 'accountFor' | 'onClo
   readonly prefix?: string;
 };
 
+// Indices into Account._v.
+const _A_RESERVED = 0;
+const _A_CAP_BYTES = 1;
+const _A_CAP_PACKETS = 2;
+const _A_USED_BYTES = 3;
+const _A_USED_PACKETS = 4;
+const _A_HW_BYTES = 5;
+const _A_HW_PACKETS = 6;
+const _A_SPAN_MS = 7;
+// Indices into MemoryAccountant._t.
+const _T_RESERVED = 0;
+const _T_BUDGET = 1;
+const _T_HIGH_WATER = 2;
+const _T_REFUSALS = 3;
+
 function checkAmount(what: string, name: string, v: number): void {
   if (!Number.isSafeInteger(v) || v < 0) {
     throw new SluiceRangeError(`${name}.${what}: expected an integer in [0, 2^53-1], got ${String(v)}`);
@@ -201,22 +216,12 @@ function checkAmount(what: string, name: string, v: number): void {
  */
 export class Account implements MemoryAccount {
   readonly name: string;
-  /** @internal */
-  _reserved: number;
-  /** @internal */
-  _capacityBytes: number;
-  /** @internal */
-  _capacityPackets: number;
-  /** @internal */
-  _usedBytes: number;
-  /** @internal */
-  _usedPackets: number;
-  /** @internal */
-  _highWaterBytes: number;
-  /** @internal */
-  _highWaterPackets: number;
-  /** @internal */
-  _spanMs: number;
+  /**
+   * @internal Figures as doubles in a typed array, indexed by the `_A_*` constants: a double
+   * stored into an object field (the span in ms is fractional; byte counts can pass 2^31)
+   * allocates a HeapNumber per write in V8, a typed-array element store does not.
+   */
+  readonly _v: Float64Array;
   /** @internal */
   _closed: boolean;
   private readonly _owner: MemoryAccountant;
@@ -225,14 +230,7 @@ export class Account implements MemoryAccount {
   constructor(owner: MemoryAccountant, name: string) {
     this.name = name;
     this._owner = owner;
-    this._reserved = 0;
-    this._capacityBytes = 0;
-    this._capacityPackets = 0;
-    this._usedBytes = 0;
-    this._usedPackets = 0;
-    this._highWaterBytes = 0;
-    this._highWaterPackets = 0;
-    this._spanMs = 0;
+    this._v = new Float64Array(8);
     this._closed = false;
   }
 
@@ -254,14 +252,15 @@ export class Account implements MemoryAccount {
   tryReserve(bytes: number): boolean {
     checkAmount('reserve', this.name, bytes);
     if (this._closed) throw new SluiceStateError(`account "${this.name}": reserve() after close()`);
-    const o = this._owner;
-    if (o._reserved + bytes > o._budget) {
-      o._refusals++;
+    const t = this._owner._t;
+    const total = t[_T_RESERVED]! + bytes;
+    if (total > t[_T_BUDGET]!) {
+      t[_T_REFUSALS]!++;
       return false;
     }
-    o._reserved += bytes;
-    if (o._reserved > o._highWater) o._highWater = o._reserved;
-    this._reserved += bytes;
+    t[_T_RESERVED] = total;
+    if (total > t[_T_HIGH_WATER]!) t[_T_HIGH_WATER] = total;
+    this._v[_A_RESERVED]! += bytes;
     return true;
   }
 
@@ -271,13 +270,14 @@ export class Account implements MemoryAccount {
    */
   unreserve(bytes: number): void {
     checkAmount('unreserve', this.name, bytes);
-    if (bytes > this._reserved) {
+    const v = this._v;
+    if (bytes > v[_A_RESERVED]!) {
       throw new SluiceRangeError(
-        `account "${this.name}": unreserve(${bytes}) exceeds the ${this._reserved} bytes it holds`,
+        `account "${this.name}": unreserve(${bytes}) exceeds the ${v[_A_RESERVED]} bytes it holds`,
       );
     }
-    this._reserved -= bytes;
-    this._owner._reserved -= bytes;
+    v[_A_RESERVED]! -= bytes;
+    this._owner._t[_T_RESERVED]! -= bytes;
     if (this._closed) this._owner._settle(this);
   }
 
@@ -288,8 +288,8 @@ export class Account implements MemoryAccount {
   setCapacity(bytes: number, packets: number): void {
     checkAmount('setCapacity', this.name, bytes);
     checkAmount('setCapacity', this.name, packets);
-    this._capacityBytes = bytes;
-    this._capacityPackets = packets;
+    this._v[_A_CAP_BYTES] = bytes;
+    this._v[_A_CAP_PACKETS] = packets;
   }
 
   /**
@@ -297,42 +297,41 @@ export class Account implements MemoryAccount {
    * @throws SluiceRangeError when occupancy would go negative (a release without acquire).
    */
   use(bytes: number, packets: number): void {
-    const b = this._usedBytes + bytes;
-    const p = this._usedPackets + packets;
+    const v = this._v;
+    const b = v[_A_USED_BYTES]! + bytes;
+    const p = v[_A_USED_PACKETS]! + packets;
     if (!(b >= 0 && p >= 0) || !Number.isSafeInteger(b) || !Number.isSafeInteger(p)) {
       throw new SluiceRangeError(
         `account "${this.name}": use(${String(bytes)}, ${String(packets)}) would make occupancy ${b} bytes / ${p} packets (expected integers >= 0)`,
       );
     }
-    this._usedBytes = b;
-    this._usedPackets = p;
-    if (b > this._highWaterBytes) this._highWaterBytes = b;
-    if (p > this._highWaterPackets) this._highWaterPackets = p;
+    v[_A_USED_BYTES] = b;
+    v[_A_USED_PACKETS] = p;
+    if (b > v[_A_HW_BYTES]!) v[_A_HW_BYTES] = b;
+    if (p > v[_A_HW_PACKETS]!) v[_A_HW_PACKETS] = p;
     if (this._closed) this._owner._settle(this);
   }
 
   /**
-   * Span in ms between the oldest and newest item held (time-based buffers).
-   * @throws SluiceRangeError for a negative or non-finite value.
+   * Span in ms between the oldest and newest item held (time-based buffers). A negative,
+   * NaN or infinite value is recorded as 0 rather than thrown: spans are derived from
+   * timestamps a peer controls, and network input must never throw (reporting only).
    */
   setSpanMs(ms: number): void {
-    if (!(ms >= 0) || !Number.isFinite(ms)) {
-      throw new SluiceRangeError(`account "${this.name}".setSpanMs: expected a finite number >= 0, got ${String(ms)}`);
-    }
-    this._spanMs = ms;
+    this._v[_A_SPAN_MS] = ms > 0 && ms !== Infinity ? ms : 0;
   }
 
   /** Bytes reserved by this account. */
   get reservedBytes(): number {
-    return this._reserved;
+    return this._v[_A_RESERVED]!;
   }
   /** Bytes currently used. */
   get usedBytes(): number {
-    return this._usedBytes;
+    return this._v[_A_USED_BYTES]!;
   }
   /** Packets currently used. */
   get usedPackets(): number {
-    return this._usedPackets;
+    return this._v[_A_USED_PACKETS]!;
   }
   /** Whether close() was called. */
   get closed(): boolean {
@@ -340,21 +339,23 @@ export class Account implements MemoryAccount {
   }
   /** True when nothing is reserved or used. */
   get isZero(): boolean {
-    return this._reserved === 0 && this._usedBytes === 0 && this._usedPackets === 0;
+    const v = this._v;
+    return v[_A_RESERVED] === 0 && v[_A_USED_BYTES] === 0 && v[_A_USED_PACKETS] === 0;
   }
 
   /** A copy of this account's figures. */
   snapshot(): MemoryAccountSnapshot {
+    const v = this._v;
     return {
       name: this.name,
-      reservedBytes: this._reserved,
-      capacityBytes: this._capacityBytes,
-      capacityPackets: this._capacityPackets,
-      usedBytes: this._usedBytes,
-      usedPackets: this._usedPackets,
-      highWaterBytes: this._highWaterBytes,
-      highWaterPackets: this._highWaterPackets,
-      spanMs: this._spanMs,
+      reservedBytes: v[_A_RESERVED]!,
+      capacityBytes: v[_A_CAP_BYTES]!,
+      capacityPackets: v[_A_CAP_PACKETS]!,
+      usedBytes: v[_A_USED_BYTES]!,
+      usedPackets: v[_A_USED_PACKETS]!,
+      highWaterBytes: v[_A_HW_BYTES]!,
+      highWaterPackets: v[_A_HW_PACKETS]!,
+      spanMs: v[_A_SPAN_MS]!,
       closed: this._closed,
     };
   }
@@ -367,9 +368,9 @@ export class Account implements MemoryAccount {
   close(): void {
     if (this._closed) return;
     this._closed = true;
-    this._capacityBytes = 0;
-    this._capacityPackets = 0;
-    this._spanMs = 0;
+    this._v[_A_CAP_BYTES] = 0;
+    this._v[_A_CAP_PACKETS] = 0;
+    this._v[_A_SPAN_MS] = 0;
     this._owner._onClose(this);
   }
 }
@@ -397,14 +398,8 @@ interface _RegisteredPool {
  * ```
  */
 export class MemoryAccountant {
-  /** @internal running total of reserved bytes */
-  _reserved: number;
-  /** @internal */
-  _budget: number;
-  /** @internal */
-  _highWater: number;
-  /** @internal */
-  _refusals: number;
+  /** @internal totals indexed by the `_T_*` constants (doubles, see {@link Account._v}). */
+  readonly _t: Float64Array;
   private readonly _topHolders: number;
   private readonly _open: Map<string, Account>;
   private readonly _closedHolding: Set<Account>;
@@ -415,11 +410,9 @@ export class MemoryAccountant {
     if (typeof options !== 'object' || options === null) {
       throw new SluiceTypeError('MemoryAccountant options: expected an object');
     }
-    this._budget = checkInt('MemoryAccountant budgetBytes', options.budgetBytes ?? DEFAULT_BUDGET_BYTES, 0, Number.MAX_SAFE_INTEGER);
+    this._t = new Float64Array(4);
+    this._t[_T_BUDGET] = checkInt('MemoryAccountant budgetBytes', options.budgetBytes ?? DEFAULT_BUDGET_BYTES, 0, Number.MAX_SAFE_INTEGER);
     this._topHolders = checkInt('MemoryAccountant topHolders', options.topHolders ?? DEFAULT_TOP_HOLDERS, 1, 100);
-    this._reserved = 0;
-    this._highWater = 0;
-    this._refusals = 0;
     this._open = new Map();
     this._closedHolding = new Set();
     this._pools = new Set();
@@ -428,15 +421,15 @@ export class MemoryAccountant {
 
   /** The budget in bytes. */
   get budgetBytes(): number {
-    return this._budget;
+    return this._t[_T_BUDGET]!;
   }
   /** Bytes reserved by all accounts (running total). */
   get reservedBytes(): number {
-    return this._reserved;
+    return this._t[_T_RESERVED]!;
   }
   /** Bytes left under the budget (>= 0). */
   get remainingBytes(): number {
-    return Math.max(0, this._budget - this._reserved);
+    return Math.max(0, this._t[_T_BUDGET]! - this._t[_T_RESERVED]!);
   }
 
   /**
@@ -445,7 +438,7 @@ export class MemoryAccountant {
    * @throws SluiceRangeError for a negative or non-integer value.
    */
   setBudgetBytes(bytes: number): void {
-    this._budget = checkInt('MemoryAccountant budgetBytes', bytes, 0, Number.MAX_SAFE_INTEGER);
+    this._t[_T_BUDGET] = checkInt('MemoryAccountant budgetBytes', bytes, 0, Number.MAX_SAFE_INTEGER);
   }
 
   /**
@@ -582,16 +575,16 @@ export class MemoryAccountant {
     return {
       seq: ++this._seq,
       timeMs: nowMs,
-      budgetBytes: this._budget,
-      reservedBytes: this._reserved,
-      remainingBytes: Math.max(0, this._budget - this._reserved),
-      highWaterReservedBytes: this._highWater,
+      budgetBytes: this._t[_T_BUDGET]!,
+      reservedBytes: this._t[_T_RESERVED]!,
+      remainingBytes: Math.max(0, this._t[_T_BUDGET]! - this._t[_T_RESERVED]!),
+      highWaterReservedBytes: this._t[_T_HIGH_WATER]!,
       usedBytes,
       usedPackets,
       capacityBytes,
       capacityPackets,
-      budgetRefusals: this._refusals,
-      reconciled: reserved === this._reserved,
+      budgetRefusals: this._t[_T_REFUSALS]!,
+      reconciled: reserved === this._t[_T_RESERVED]!,
       accounts,
       pools,
       connections,
@@ -612,13 +605,13 @@ export class MemoryAccountant {
     let sum = 0;
     const all = [...this._open.values(), ...this._closedHolding];
     for (const a of all) {
-      sum += a._reserved;
+      sum += a.reservedBytes;
       const pool = poolByAccount.get(a);
       let reason = '';
       if (pool !== undefined && !strict) {
         const st = pool.stats();
-        if (a._reserved !== st.reservedBytes) reason = `reserves ${a._reserved} B but its pool holds ${st.reservedBytes} B`;
-        else if (a._usedBytes !== 0 || a._usedPackets !== 0) reason = 'pool account reports occupancy';
+        if (a.reservedBytes !== st.reservedBytes) reason = `reserves ${a.reservedBytes} B but its pool holds ${st.reservedBytes} B`;
+        else if (a.usedBytes !== 0 || a.usedPackets !== 0) reason = 'pool account reports occupancy';
       } else if (!a.isZero) {
         reason = a._closed ? 'closed while holding' : pool !== undefined ? 'pool still open (strict)' : 'still holding';
       }
@@ -626,9 +619,9 @@ export class MemoryAccountant {
         accounts.push({
           name: a.name,
           closed: a._closed,
-          reservedBytes: a._reserved,
-          usedBytes: a._usedBytes,
-          usedPackets: a._usedPackets,
+          reservedBytes: a.reservedBytes,
+          usedBytes: a.usedBytes,
+          usedPackets: a.usedPackets,
           reason,
         });
       }
@@ -639,7 +632,7 @@ export class MemoryAccountant {
     }
     accounts.sort((x, y) => (x.name < y.name ? -1 : x.name > y.name ? 1 : 0));
     pools.sort((x, y) => (x.name < y.name ? -1 : x.name > y.name ? 1 : 0));
-    const unreconciled = sum !== this._reserved;
+    const unreconciled = sum !== this._t[_T_RESERVED]!;
     const ok = accounts.length === 0 && pools.length === 0 && !unreconciled;
     const parts: string[] = [];
     if (accounts.length > 0) {
@@ -652,7 +645,7 @@ export class MemoryAccountant {
       );
     }
     if (pools.length > 0) parts.push(`${pools.length} pool(s) with slots out: ${pools.map((p) => `${p.name} (${p.inUse})`).join(', ')}`);
-    if (unreconciled) parts.push(`total reserved ${this._reserved} B != sum of accounts ${sum} B`);
+    if (unreconciled) parts.push(`total reserved ${this._t[_T_RESERVED]!} B != sum of accounts ${sum} B`);
     return { ok, accounts, pools, unreconciled, summary: ok ? 'no leaks' : parts.join('; ') };
   }
 
@@ -676,14 +669,14 @@ export class MemoryAccountant {
   /** @internal builds the budget error (called on the refusal path only). */
   _refusal(account: string, requested: number): BudgetExceededError {
     const holders: BudgetHolder[] = [];
-    for (const a of this._open.values()) if (a._reserved > 0) holders.push({ name: a.name, reservedBytes: a._reserved });
-    for (const a of this._closedHolding) if (a._reserved > 0) holders.push({ name: a.name, reservedBytes: a._reserved });
+    for (const a of this._open.values()) if (a.reservedBytes > 0) holders.push({ name: a.name, reservedBytes: a.reservedBytes });
+    for (const a of this._closedHolding) if (a.reservedBytes > 0) holders.push({ name: a.name, reservedBytes: a.reservedBytes });
     holders.sort((x, y) => y.reservedBytes - x.reservedBytes || (x.name < y.name ? -1 : 1));
     return new BudgetExceededError(
       account,
       requested,
-      Math.max(0, this._budget - this._reserved),
-      this._budget,
+      Math.max(0, this._t[_T_BUDGET]! - this._t[_T_RESERVED]!),
+      this._t[_T_BUDGET]!,
       holders.slice(0, this._topHolders),
     );
   }
