@@ -117,7 +117,11 @@ export interface MemorySnapshot {
   readonly remainingBytes: number;
   /** Largest `reservedBytes` ever seen. */
   readonly highWaterReservedBytes: number;
-  /** Sums over accounts. */
+  /**
+   * Sums over accounts. `usedBytes`/`usedPackets` count each held packet once (pools do not
+   * report occupancy). `capacityBytes`/`capacityPackets` add declared caps, and the cap of a
+   * pool overlaps the caps of the components that take slots from it: read them per account.
+   */
   readonly usedBytes: number;
   readonly usedPackets: number;
   readonly capacityBytes: number;
