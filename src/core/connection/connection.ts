@@ -267,6 +267,7 @@ export class Connection {
       ? new NackScheduler({
           capacity: o.receiveCapacity,
           maxRanges: NACK_MAX_RANGES,
+          reorderToleranceMs: 2,
           account: this.acct('nack'),
         })
       : null;
@@ -385,9 +386,12 @@ export class Connection {
       this.counters.rejected.replay++;
       return;
     }
+    // The tag binds the full packet index (the header carries its low 32 bits), so a packet
+    // recorded 2^32 packets ago can never verify again (src/core/auth/protector.ts).
+    const index = this.replay.index(pn);
     const bodyOffset =
       v.type === PacketType.DATA ? offset + DATA_PAYLOAD_OFFSET : v.type === PacketType.REPAIR ? offset + REPAIR_SYMBOL_OFFSET : offset + length - TAG_LENGTH;
-    if (!this.rx.open(buf, offset, length, bodyOffset, pn)) {
+    if (!this.rx.open(buf, offset, length, bodyOffset, index)) {
       this.counters.rejected.auth++;
       return;
     }
@@ -515,6 +519,9 @@ export class Connection {
   private onKeepalive(peerTs: number, echo: number, now: number): void {
     this.peerKeepaliveTs = peerTs;
     this.peerKeepaliveAt = now;
+    // The peer has no RTT sample yet (echo 0): answer at once so both sides have one within a
+    // round trip of the handshake, before the first losses need NACK timing.
+    if (echo === 0 || !this.rtt.hasSample) this.nextProbeAt = now;
     if (echo !== 0) {
       const rttUs = (this.wireNow(now) - echo) >>> 0;
       // A sample beyond 60 s is a stale or bogus echo (the clock wraps every 71 min).
@@ -615,20 +622,23 @@ export class Connection {
     return n;
   }
 
+  /**
+   * Next packet index. The header carries `index >>> 0`; the tag binds the whole index (2^53
+   * packets per key: centuries at any rate), so no (key, nonce) pair ever repeats.
+   */
   private nextPn(now: number): number {
-    const pn = this.txPn;
-    if (pn > 0xffff_ffff) {
-      // 2^32 packets with one key: stop before a (key, nonce) pair could repeat.
-      this.finish(CloseReason.KEY_EXHAUSTED, 'packet number space exhausted', false);
+    const idx = this.txPn;
+    if (idx >= Number.MAX_SAFE_INTEGER) {
+      this.finish(CloseReason.KEY_EXHAUSTED, 'packet index space exhausted', false);
       return -1;
     }
-    this.txPn = pn + 1;
+    this.txPn = idx + 1;
     void now;
-    return pn >>> 0;
+    return idx;
   }
 
-  private seal(out: Uint8Array, length: number, bodyOffset: number, pn: number): number {
-    this.tx.protect(out, 0, length, bodyOffset, pn);
+  private seal(out: Uint8Array, length: number, bodyOffset: number, index: number): number {
+    this.tx.protect(out, 0, length, bodyOffset, index);
     return length;
   }
 
@@ -641,7 +651,7 @@ export class Connection {
       this.closeSendsLeft--;
       const pn = this.nextPn(now);
       if (pn < 0) return 0;
-      const len = encodeCloseInto(out, 0, this.remoteId, pn, this.closeReason, EMPTY, 0, 0);
+      const len = encodeCloseInto(out, 0, this.remoteId, pn >>> 0, this.closeReason, EMPTY, 0, 0);
       this.counters.controlSent++;
       return this.seal(out, len, len - TAG_LENGTH, pn);
     }
@@ -654,18 +664,21 @@ export class Connection {
       const ackSeq = this.ackSeq();
       const delayUs = Math.min(0xffff_ffff, Math.max(0, Math.round((now - this.newestArrival) * 1000)));
       const free = Math.max(0, this.reorder.capacity - this.reorder.packets);
-      const len = encodeAckInto(out, 0, this.remoteId, pn, ackSeq, this.newestTs, delayUs, 0, free);
+      const len = encodeAckInto(out, 0, this.remoteId, pn >>> 0, ackSeq, this.newestTs, delayUs, 0, free);
       this.counters.controlSent++;
       return this.seal(out, len, len - TAG_LENGTH, pn);
     }
     // NACK
     if (this.nack !== null && this.anyData && now >= this.nack.nextTimeout()) {
       const nl = this.reorder.copyLossRanges(this.lossStarts, this.lossCounts, this.lossSince, LOSS_SCAN_MAX, this.lossDeadline);
-      const k = this.nack.poll(now, this.rtt.srtt, this.lossStarts, this.lossCounts, this.lossSince, this.lossDeadline, nl, this.rangeStarts, this.rangeCounts, this.rtt.rttvar);
+      const k = this.nack.poll(now, this.rtt.hasSample ? this.rtt.srtt : 0, this.lossStarts, this.lossCounts, this.lossSince, this.lossDeadline, nl, this.rangeStarts, this.rangeCounts,
+        // The scheduler repeats after rtt + 4 x var (RFC 6298's RTO). For media the cost of a
+        // spare retransmission is small and the deadline is near: repeat after rtt + var.
+        this.rtt.hasSample ? this.rtt.rttvar / 4 : 0);
       if (k > 0) {
         const pn = this.nextPn(now);
         if (pn < 0) return 0;
-        const len = encodeRangesInto(out, 0, PacketType.NACK, this.remoteId, pn, this.rangeStarts, this.rangeCounts, 0, k);
+        const len = encodeRangesInto(out, 0, PacketType.NACK, this.remoteId, pn >>> 0, this.rangeStarts, this.rangeCounts, 0, k);
         this.counters.controlSent++;
         this.counters.nackSent++;
         for (let i = 0; i < k; i++) this.counters.nackedSequences += this.rangeCounts[i]!;
@@ -677,7 +690,7 @@ export class Connection {
     if (d > 0) {
       const pn = this.nextPn(now);
       if (pn < 0) return 0;
-      const len = encodeRangesInto(out, 0, PacketType.DROP, this.remoteId, pn, this.dropStarts, this.dropCounts, 0, d);
+      const len = encodeRangesInto(out, 0, PacketType.DROP, this.remoteId, pn >>> 0, this.dropStarts, this.dropCounts, 0, d);
       this.counters.controlSent++;
       this.counters.dropNoticesSent += d;
       return this.seal(out, len, len - TAG_LENGTH, pn);
@@ -693,7 +706,7 @@ export class Connection {
         echo = (this.peerKeepaliveTs + Math.round((now - this.peerKeepaliveAt) * 1000)) >>> 0;
         if (echo === 0) echo = 1;
       }
-      const len = encodeKeepaliveInto(out, 0, this.remoteId, pn, this.wireNow(now), echo);
+      const len = encodeKeepaliveInto(out, 0, this.remoteId, pn >>> 0, this.wireNow(now), echo);
       this.counters.controlSent++;
       return this.seal(out, len, len - TAG_LENGTH, pn);
     }
@@ -715,7 +728,7 @@ export class Connection {
       const s = this.sent;
       const pn = this.nextPn(now);
       if (pn < 0) return 0;
-      const len = encodeDataHeaderInto(out, 0, this.remoteId, pn, s.flags | DataFlags.RETRANSMIT, s.seq, s.timestamp, s.frameLength, s.length);
+      const len = encodeDataHeaderInto(out, 0, this.remoteId, pn >>> 0, s.flags | DataFlags.RETRANSMIT, s.seq, s.timestamp, s.frameLength, s.length);
       copyBytes(out, DATA_PAYLOAD_OFFSET, s.payload, s.offset, s.length);
       this.counters.retransmitSent++;
       this.pacer.consume(len, now);
@@ -729,7 +742,7 @@ export class Connection {
       if (symLen > 0) {
         const pn = this.nextPn(now);
         if (pn < 0) return 0;
-        const len = encodeRepairHeaderInto(out, 0, this.remoteId, pn, info.windowStart, info.windowLength, info.repairIndex, symLen);
+        const len = encodeRepairHeaderInto(out, 0, this.remoteId, pn >>> 0, info.windowStart, info.windowLength, info.repairIndex, symLen);
         this.counters.repairSent++;
         this.pacer.consume(len, now);
         return this.seal(out, len, REPAIR_SYMBOL_OFFSET, pn);
@@ -743,7 +756,7 @@ export class Connection {
     if (pn < 0) return 0;
     const seq = this.nextSeq;
     this.nextSeq = seqAdd(seq, 1);
-    const len = encodeDataHeaderInto(out, 0, this.remoteId, pn, frag.flags, seq, frag.timestampUs, frag.frameLength, n);
+    const len = encodeDataHeaderInto(out, 0, this.remoteId, pn >>> 0, frag.flags, seq, frag.timestampUs, frag.frameLength, n);
     this.sendBuf.add(seq, frag.timestampUs, frag.flags, frag.frameLength, out, DATA_PAYLOAD_OFFSET, n, now);
     if (this.fecEnc !== null) {
       this.repairsReady += this.fecEnc.addSource(seq, frag.flags, frag.timestampUs, frag.frameLength, out, DATA_PAYLOAD_OFFSET, n);

@@ -40,10 +40,13 @@ export interface FecOptions {
 }
 
 /**
- * Default FEC: repairs over a sliding window of 32 with 2 repairs every 16 packets: 12.5%
- * overhead, any 2 losses in a window repaired with no waiting for a block, the rest left to ARQ.
+ * Default FEC: one repair every 32 packets over a sliding window of 64 (3.1% overhead): every
+ * packet is covered by two repairs, so isolated losses are rebuilt within a few milliseconds
+ * with no round trip, and ARQ repairs the rest. Chosen on the simulated 10 Mbit/s, 20 ms,
+ * 120 ms-latency link (test/core/connection, bench/e2e): no residual loss at 5% and 10% random
+ * loss with 7.6% and 13.9% total overhead.
  */
-export const DEFAULT_FEC: Readonly<FecOptions> = Object.freeze({ window: 32, step: 16, repairs: 2 });
+export const DEFAULT_FEC: Readonly<FecOptions> = Object.freeze({ window: 64, step: 32, repairs: 1 });
 
 export interface ConnectionOptions {
   /** Pre-shared key (string, UTF-8, or bytes), at least 16 bytes. Required. */

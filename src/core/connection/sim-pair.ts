@@ -12,6 +12,7 @@ import { SluiceStateError } from '../errors.js';
 import { Endpoint, Transmit, type EndpointEvent } from './endpoint.js';
 import type { Connection, ConnectionEvent, AccountSource } from './connection.js';
 import type { ConnectionOptions } from './options.js';
+import type { ProtectorFactory } from '../auth/protector.js';
 
 export interface SimPairOptions {
   /** Options of both sides (the caller's proposal is what the listener negotiates from). */
@@ -26,6 +27,8 @@ export interface SimPairOptions {
   seed?: number;
   /** Memory accounts for both endpoints' connections. */
   accounts?: AccountSource;
+  /** Packet protector factory (default: the pure HMAC protector; tests pass node:crypto's). */
+  protector?: ProtectorFactory;
 }
 
 const CLIENT_ADDR = '127.0.0.1';
@@ -66,11 +69,22 @@ export class SimPair {
     };
     const serverOpts = { ...options.connection, ...(options.listener ?? {}) };
     this.server = new Endpoint(
-      { connection: serverOpts, listen: true, random: fill, ...(options.accounts ? { accounts: options.accounts } : {}) },
+      {
+        connection: serverOpts,
+        listen: true,
+        random: fill,
+        ...(options.accounts ? { accounts: options.accounts } : {}),
+        ...(options.protector ? { protector: options.protector } : {}),
+      },
       0,
     );
     this.client = new Endpoint(
-      { connection: options.connection, random: fill, ...(options.accounts ? { accounts: options.accounts } : {}) },
+      {
+        connection: options.connection,
+        random: fill,
+        ...(options.accounts ? { accounts: options.accounts } : {}),
+        ...(options.protector ? { protector: options.protector } : {}),
+      },
       0,
     );
     const fwd: LinkModelOptions = { capacity: 8192, maxDatagram: 65507, ...(options.forward ?? {}) };
