@@ -288,8 +288,12 @@ export class NackScheduler {
     }
     const source = this._source;
     if (source !== null && source.gapsOpened !== this._seenGaps) {
-      // Exact for one new gap; for several the earliest opened no sooner than the last poll.
+      // Exact when called after every insert (one new gap each time, as an I/O loop that re-arms
+      // its timer per datagram does); for several unseen gaps, the earliest opened no sooner
+      // than the last poll. Remembered until the next poll.
       const opened = source.gapsOpened - this._seenGaps === 1 ? source.lastGapAt : this._lastPollAt;
+      this._seenGaps = source.gapsOpened;
+      if (opened < this._gapAt) this._gapAt = opened;
       const due = opened + this.firstDelayMs;
       if (due < t) t = due;
     }
