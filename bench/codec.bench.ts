@@ -124,6 +124,8 @@ export async function run(ctx: BenchContext): Promise<SuiteResult> {
   const heapSlice = await heapOf(dataSlice);
   const heapAck = await heapOf(ack);
   const heapNack = await heapOf(nack);
+  // The same probe on the naive reference shows the check can fail: it allocates per packet.
+  const heapNaive = await heapOf(naive);
   if (sink === -1) console.log(sink);
 
   const figures: Figure[] = [];
@@ -143,6 +145,8 @@ export async function run(ctx: BenchContext): Promise<SuiteResult> {
     figures.push({ name: `Heap_${name}_growth`, value: (h.heapGrowthBytes * 1e6) / h.iterations, unit: 'bytes/1M', note: `${h.gcCount} GCs during ${h.iterations} round trips (empty-function baseline: ${heapNoop.gcCount})` });
     figures.push({ name: `Heap_${name}_alloc`, value: h.allocatedBytesPerOp, unit: 'bytes/op' });
   }
+
+  figures.push({ name: 'Heap_Naive_DATA_1360_alloc', value: heapNaive.allocatedBytesPerOp, unit: 'bytes/op', note: 'reference: what the check catches' });
 
   const checks: Check[] = heaps.map(([name, h]) => ({
     name: `${name}_allocates_nothing`,

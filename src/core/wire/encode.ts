@@ -112,7 +112,8 @@ function _slice(name: string, src: Uint8Array, srcOffset: number, length: number
 const _aliases32 = new WeakMap<ArrayBufferLike, Int32Array>();
 function _alias32(buf: ArrayBufferLike): Int32Array {
   let a = _aliases32.get(buf);
-  if (a === undefined) {
+  // Re-alias when a resizable ArrayBuffer has changed size since the alias was made.
+  if (a === undefined || a.length !== buf.byteLength >>> 2) {
     a = new Int32Array(buf, 0, buf.byteLength >>> 2);
     _aliases32.set(buf, a);
   }
@@ -122,7 +123,7 @@ function _alias32(buf: ArrayBufferLike): Int32Array {
 const _aliases8 = new WeakMap<ArrayBufferLike, Uint8Array>();
 function _alias8(buf: ArrayBufferLike): Uint8Array {
   let a = _aliases8.get(buf);
-  if (a === undefined) {
+  if (a === undefined || a.length !== buf.byteLength) {
     a = new Uint8Array(buf);
     _aliases8.set(buf, a);
   }

@@ -96,7 +96,11 @@ export class PacketView {
   version = 0;
   /** {@link PacketType} code. */
   type = 0;
-  /** Flags byte: for DATA masked to the wire bits (FIRST/LAST/RETRANSMIT/KEYFRAME), else as received. */
+  /**
+   * Flags byte. `peekHeader` leaves it as received; `decodePacket` masks it to the bits defined
+   * for the type (DATA: FIRST/LAST/RETRANSMIT/KEYFRAME; HELLO: COOKIE; others: none), since
+   * undefined flag bits are ignored on receive.
+   */
   flags = 0;
   /** Destination connection id (u32). */
   connId = 0;

@@ -235,3 +235,18 @@ describe('payload copy paths', () => {
     expect(Array.from(out.subarray(24, 524))).toEqual(expected);
   });
 });
+
+describe('payload copy with a resizable ArrayBuffer', () => {
+  it('re-aliases after the source buffer grows', () => {
+    const AB = ArrayBuffer as unknown as new (n: number, o: { maxByteLength: number }) => ArrayBuffer & { resize(n: number): void };
+    const rb = new AB(256, { maxByteLength: 8192 });
+    const src = new Uint8Array(rb); // length-tracking view
+    src.fill(1);
+    const out = new Uint8Array(2048);
+    encodeDataInto(out, 0, 1, 1, 0, 0, 0, 100, src, 4, 100);
+    rb.resize(4096);
+    for (let i = 0; i < src.length; i++) src[i] = (i * 5) & 0xff;
+    encodeDataInto(out, 0, 1, 1, 0, 0, 0, 1000, src, 3000, 1000);
+    expect(Array.from(out.subarray(24, 1024))).toEqual(Array.from(src.subarray(3000, 4000)));
+  });
+});
