@@ -21,9 +21,9 @@
  * 5. bottleneck: when `rateBps` > 0, a drop-tail FIFO of `queueBytes` feeding a link of
  *    `rateBps` bits/s; a datagram that does not fit behind the backlog -> `droppedQueue`;
  *    otherwise it leaves the bottleneck after its serialisation time;
- * 6. storage: the model holds at most `capacity` datagrams in flight (preallocated slots);
- *    when all are taken -> `droppedFull` (a bound of the model, not of the path: size it from
- *    rate x delay);
+ * 6. storage: the model holds at most `capacity` datagrams and `bufferBytes` of payload in
+ *    flight (preallocated); beyond -> `droppedFull` (a bound of the model, not of the path:
+ *    size it from rate x delay);
  * 7. propagation: it arrives `delayMs + U[0, jitterMs)` after leaving the bottleneck, plus
  *    `reorderDelayMs` with probability `reorder` (explicit reordering). Independent jitter
  *    draws reorder packets sent closer together than the jitter, like netem; set
@@ -52,6 +52,8 @@ export const DEFAULT_LINK_CAPACITY = 1024;
 export const DEFAULT_LINK_MAX_DATAGRAM = 1500;
 /** Default bottleneck queue, in bytes (used only when `rateBps` > 0). 64 KiB = 52 ms at 10 Mbit/s. */
 export const DEFAULT_QUEUE_BYTES = 65536;
+/** Storage chunk of a {@link LinkModel} (bytes): a datagram takes ceil(length / chunk) chunks. */
+export const LINK_CHUNK_BYTES = 2048;
 /** Default extra delay of an explicitly reordered datagram, in ms. */
 export const DEFAULT_REORDER_DELAY_MS = 20;
 /** Default loss probability in the bad state of the Gilbert-Elliott chain. */
@@ -123,6 +125,14 @@ export interface LinkModelOptions extends ImpairmentOptions {
    * `slots.slotSize` when `slots` is given (then it must not exceed the slot size).
    */
   readonly maxDatagram?: number;
+  /**
+   * Payload bytes the model can hold in flight in its own storage, [maxDatagram, 2^31 - 1],
+   * rounded up to whole chunks.
+   * Storage is cut into chunks of min(maxDatagram, 2048) bytes and a datagram takes as many as
+   * it needs, so a large `maxDatagram` does not multiply memory by `capacity`. Default
+   * `max(capacity x min(maxDatagram, 2048), maxDatagram)`. Ignored when `slots` is given.
+   */
+  readonly bufferBytes?: number;
   /** The time (same clock as `now`) that outage times count from. Default 0. */
   readonly epochMs?: number;
   /** Memory account charged for the model's arrays and occupancy. Default detached. */
@@ -153,7 +163,7 @@ export interface LinkStats {
   droppedQueue: number;
   /** Dropped during a scheduled outage. */
   droppedOutage: number;
-  /** Dropped because every slot of the model was in use (or the slot pool was empty). */
+  /** Dropped because the model's storage was full: `capacity`, `bufferBytes` or the slot pool. */
   droppedFull: number;
   /** Dropped because longer than `maxDatagram`. */
   droppedOversize: number;
@@ -240,11 +250,18 @@ export class LinkModel {
   private readonly _account: MemoryAccount;
   private readonly _pool: SlotSource | null;
   private readonly _reservedBytes: number;
-  /**
-   * Payload storage by slot index: fixed views of the own slab (made once in the constructor,
-   * so copying needs no per-packet `subarray`), or the pool slot held, `null` when free.
-   */
-  private readonly _views: Array<Uint8Array | null>;
+  /** Pool slot held by each entry (pool mode), `null` when free. */
+  private readonly _poolSlots: Array<Uint8Array | null>;
+  /** Own storage (no pool): chunk size, fixed chunk views made once (no per-packet subarray). */
+  private readonly _chunk: number;
+  private readonly _chunkViews: Uint8Array[];
+  /** Next chunk of the same datagram, -1 at the end. */
+  private readonly _chunkNext: Int32Array;
+  /** Stack of free chunks. */
+  private readonly _chunkFree: Int32Array;
+  private _chunkTop = 0;
+  /** First chunk of each entry's datagram (-1 for an empty datagram). */
+  private readonly _first: Int32Array;
   private readonly _len: Int32Array;
   private readonly _due: Float64Array;
   /** Enqueue counter per entry: FIFO tie-break among equal due times. */
@@ -261,7 +278,7 @@ export class LinkModel {
 
   /**
    * Fractional-ms clock state, [0] = when the bottleneck is free again, [1] = latest due time
-   * handed out in FIFO mode. A Float64Array because V8 boxes a fractional number stored into an
+   * handed out in FIFO mode, [2] = scratch: departure time of the datagram being enqueued. A Float64Array because V8 boxes a fractional number stored into an
    * object field (ES2022 fields start as `undefined`): one heap number per packet otherwise.
    */
   private readonly _clock: Float64Array;
@@ -354,15 +371,28 @@ export class LinkModel {
     const c = this.capacity;
     // Index tables: len 4 + due 8 + enq 8 + idx 8 + flags 1 + heap 4 + free 4 = 37 bytes per slot,
     // plus the payload slab (or 8 bytes per slot of references into the pool).
-    const tableBytes = c * 37 + this._outageStart.byteLength * 2;
-    const payloadBytes = pool === null ? c * this.maxDatagram : c * 8;
+    const chunk = Math.min(this.maxDatagram, LINK_CHUNK_BYTES);
+    const bufferBytes =
+      pool !== null ? 0 : o.bufferBytes === undefined ? Math.max(c * chunk, this.maxDatagram) : checkInt('bufferBytes', o.bufferBytes, this.maxDatagram, 0x7fff_ffff);
+    const chunks = Math.ceil(bufferBytes / chunk);
+    // Index tables: len 4 + due 8 + enq 8 + idx 8 + flags 1 + heap 4 + free 4 + first 4 = 41 bytes
+    // per entry; chunks cost their bytes + 8 (next, free); a pool entry costs one reference (8).
+    const tableBytes = c * 41 + this._outageStart.byteLength * 2;
+    const payloadBytes = pool === null ? chunks * (chunk + 8) : c * 8;
     this._reservedBytes = tableBytes + payloadBytes;
     account.reserve(this._reservedBytes);
-    this._views = new Array<Uint8Array | null>(c).fill(null);
-    if (pool === null) {
-      const slab = new Uint8Array(c * this.maxDatagram);
-      for (let i = 0; i < c; i++) this._views[i] = slab.subarray(i * this.maxDatagram, (i + 1) * this.maxDatagram);
+    this._poolSlots = pool === null ? [] : new Array<Uint8Array | null>(c).fill(null);
+    this._chunk = chunk;
+    this._chunkViews = [];
+    this._chunkNext = new Int32Array(chunks);
+    this._chunkFree = new Int32Array(chunks);
+    const slab = new Uint8Array(chunks * chunk);
+    for (let i = 0; i < chunks; i++) {
+      this._chunkViews.push(slab.subarray(i * chunk, (i + 1) * chunk));
+      this._chunkFree[i] = chunks - 1 - i;
     }
+    this._chunkTop = chunks;
+    this._first = new Int32Array(c);
     this._len = new Int32Array(c);
     this._due = new Float64Array(c);
     this._enq = new Float64Array(c);
@@ -374,10 +404,10 @@ export class LinkModel {
     // Free stack popped from the top: slot 0 is handed out first.
     for (let i = 0; i < c; i++) this._free[i] = c - 1 - i;
     this._freeTop = c;
-    account.setCapacity(c * this.maxDatagram, c);
+    account.setCapacity(pool === null ? chunks * chunk : c * this.maxDatagram, c);
 
     this._bad = false;
-    this._clock = new Float64Array(2);
+    this._clock = new Float64Array(3);
     this._clock[0] = -Infinity;
     this._clock[1] = -Infinity;
     this._enqCounter = 0;
@@ -449,22 +479,9 @@ export class LinkModel {
   /** Passes one copy through the bottleneck, storage and propagation stages. True when accepted. */
   private _enqueue(bytes: Uint8Array, offset: number, length: number, now: number, index: number, flags: number): boolean {
     const st = this.stats;
-    if (this._freeTop === 0) {
+    if (this._freeTop === 0 || (this._pool === null && length > this._chunkTop * this._chunk)) {
       st.droppedFull++;
       return false;
-    }
-    let departure = now;
-    if (this._rateBps > 0) {
-      // Drop-tail FIFO in front of a link of rateBps: the backlog is what the link has not sent yet.
-      const freeAt = this._clock[0] as number;
-      const start = freeAt > now ? freeAt : now;
-      const backlogBytes = ((start - now) * this._rateBps) / 8000;
-      if (backlogBytes + length > this._queueBytes) {
-        st.droppedQueue++;
-        return false;
-      }
-      departure = start + (length * 8000) / this._rateBps;
-      this._clock[0] = departure;
     }
     let slotBuf: Uint8Array | null = null;
     if (this._pool !== null) {
@@ -474,7 +491,25 @@ export class LinkModel {
         return false;
       }
     }
-    let due = departure + this._delayMs;
+    // The departure time goes through _clock[2] rather than a `let`: a local that is an integer
+    // on one path and fractional on the other makes V8 box the fraction (one heap number per
+    // packet, measured); a Float64Array slot is always an unboxed double.
+    this._clock[2] = now;
+    if (this._rateBps > 0) {
+      // Drop-tail FIFO in front of a link of rateBps: the backlog is what the link has not sent yet.
+      const freeAt = this._clock[0] as number;
+      const start = freeAt > now ? freeAt : now;
+      const backlogBytes = ((start - now) * this._rateBps) / 8000;
+      if (backlogBytes + length > this._queueBytes) {
+        if (slotBuf !== null) (this._pool as SlotSource).release(slotBuf);
+        st.droppedQueue++;
+        return false;
+      }
+      const departure = start + (length * 8000) / this._rateBps;
+      this._clock[0] = departure;
+      this._clock[2] = departure;
+    }
+    let due = (this._clock[2] as number) + this._delayMs;
     if (this._jitterMs > 0) due += this._jitterMs * this._rngJitter.nextFloat();
     if (this._preserveOrder) {
       const last = this._clock[1] as number;
@@ -484,11 +519,14 @@ export class LinkModel {
     if (this._rngReorder.chance(this._reorder)) due += this._reorderDelayMs;
 
     const slot = this._free[--this._freeTop] as number;
-    if (slotBuf !== null) this._views[slot] = slotBuf;
-    const view = this._views[slot] as Uint8Array;
-    // set() is a memcpy but needs a view of exactly the source range; a whole buffer is one.
-    if (offset === 0 && length === bytes.length) view.set(bytes, 0);
-    else _copyBytes(view, 0, bytes, offset, length);
+    if (slotBuf !== null) {
+      this._poolSlots[slot] = slotBuf;
+      // set() is a memcpy but needs a view of exactly the source range; a whole buffer is one.
+      if (offset === 0 && length === bytes.length) slotBuf.set(bytes, 0);
+      else _copyBytes(slotBuf, 0, bytes, offset, length);
+    } else {
+      this._first[slot] = this._storeChunks(bytes, offset, length);
+    }
     this._len[slot] = length;
     this._due[slot] = due;
     this._enq[slot] = this._enqCounter++;
@@ -520,14 +558,16 @@ export class LinkModel {
       throw new SluiceRangeError(`poll: out is ${out.length} bytes, the due datagram is ${len}; expected out.length >= maxDatagram (${this.maxDatagram})`);
     }
     this._heapPop();
-    const view = this._views[slot] as Uint8Array;
-    // Copying the whole slot (a memcpy, no allocation) beats a byte loop unless the slot is much
-    // longer than the datagram; the bytes of `out` past `len` are scratch either way.
-    if (out.length >= view.length && view.length <= 4 * len + 256) out.set(view, 0);
-    else _copyBytes(out, 0, view, 0, len);
     if (this._pool !== null) {
-      this._views[slot] = null;
-      this._pool.release(view);
+      const buf = this._poolSlots[slot] as Uint8Array;
+      // Copying the whole slot (a memcpy, no allocation) beats a byte loop unless the slot is
+      // much longer than the datagram; the bytes of `out` past `len` are scratch either way.
+      if (out.length >= buf.length && buf.length <= 4 * len + 256) out.set(buf, 0);
+      else _copyBytes(out, 0, buf, 0, len);
+      this._poolSlots[slot] = null;
+      this._pool.release(buf);
+    } else {
+      this._loadChunks(this._first[slot] as number, len, out);
     }
     const st = this.stats;
     const idx = this._idx[slot] as number;
@@ -559,10 +599,12 @@ export class LinkModel {
     this._closed = true;
     for (let i = 0; i < this._heapSize; i++) {
       const slot = this._heap[i] as number;
-      if (this._pool !== null) {
-        const buf = this._views[slot];
+      if (this._pool === null) {
+        for (let c = this._first[slot] as number; c >= 0; c = this._chunkNext[c] as number) this._chunkFree[this._chunkTop++] = c;
+      } else {
+        const buf = this._poolSlots[slot];
         if (buf) this._pool.release(buf);
-        this._views[slot] = null;
+        this._poolSlots[slot] = null;
       }
     }
     this._heapSize = 0;
@@ -571,6 +613,46 @@ export class LinkModel {
     this.stats.held = 0;
     this._account.setCapacity(0, 0);
     this._account.unreserve(this._reservedBytes);
+  }
+
+  /** Copies a datagram into free chunks (the caller checked there are enough); returns the first. */
+  private _storeChunks(bytes: Uint8Array, offset: number, length: number): number {
+    const chunk = this._chunk;
+    if (length === 0) return -1;
+    let first = -1;
+    let prev = -1;
+    let pos = 0;
+    while (pos < length) {
+      const c = this._chunkFree[--this._chunkTop] as number;
+      if (prev < 0) first = c;
+      else this._chunkNext[prev] = c;
+      const n = length - pos < chunk ? length - pos : chunk;
+      const view = this._chunkViews[c] as Uint8Array;
+      // set() is a memcpy but needs a view of exactly the source range; a whole buffer is one.
+      if (pos === 0 && n === length && offset === 0 && length === bytes.length) view.set(bytes, 0);
+      else _copyBytes(view, 0, bytes, offset + pos, n);
+      pos += n;
+      prev = c;
+    }
+    this._chunkNext[prev] = -1;
+    return first;
+  }
+
+  /** Copies a chunked datagram into `out` from index 0 and frees its chunks. */
+  private _loadChunks(first: number, length: number, out: Uint8Array): void {
+    const chunk = this._chunk;
+    let c = first;
+    let pos = 0;
+    while (c >= 0) {
+      const n = length - pos < chunk ? length - pos : chunk;
+      const view = this._chunkViews[c] as Uint8Array;
+      // Whole-chunk memcpy when it fits and is not mostly padding; the rest of `out` is scratch.
+      if (out.length - pos >= chunk && chunk <= 4 * n + 256) out.set(view, pos);
+      else _copyBytes(out, pos, view, 0, n);
+      pos += n;
+      this._chunkFree[this._chunkTop++] = c;
+      c = this._chunkNext[c] as number;
+    }
   }
 
   /** True when slot a comes out before slot b: earlier due time, then earlier enqueue. */

@@ -1,3 +1,5 @@
+import { execFileSync } from 'node:child_process';
+import { join } from 'node:path';
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import {
@@ -470,6 +472,77 @@ describe('LinkModel: outages, bounds and memory', () => {
     expect(link.stats.held).toBe(2);
   });
 
+  it('stores large datagrams in chunks: byte-exact under reordering, bounded by bufferBytes (property)', () => {
+    fc.assert(
+      fc.property(
+        fc.array(fc.tuple(fc.integer({ min: 0, max: 10_000 }), fc.double({ min: 0, max: 3, noNaN: true })), { maxLength: 60 }),
+        fc.integer({ min: 10_000, max: 40_000 }),
+        fc.integer({ min: 0, max: 0xffff_ffff }),
+        (items, bufferBytes, seed) => {
+          const link = new LinkModel({ maxDatagram: 10_000, bufferBytes, capacity: 32, jitterMs: 5, duplicate: 0.1, seed });
+          const out = new Uint8Array(10_000);
+          const src = new Uint8Array(10_000);
+          const fillFor = (i: number, len: number, buf: Uint8Array): void => {
+            for (let k = 0; k < len; k++) buf[k] = (i * 31 + k * 7) & 0xff;
+          };
+          let t = 0;
+          const check = (n: number): void => {
+            // Which datagram? The length identifies it only with the index, so check the pattern
+            // against every candidate index: the first byte gives i * 31 mod 256.
+            if (n === 0) return;
+            const first = out[0] as number;
+            let ok = false;
+            for (let i = 0; i < items.length && !ok; i++) {
+              if (((i * 31) & 0xff) !== first || (items[i] as [number, number])[0] !== n) continue;
+              fillFor(i, n, src);
+              ok = out.subarray(0, n).every((b, k) => b === src[k]);
+            }
+            expect(ok).toBe(true);
+          };
+          for (let i = 0; i < items.length; i++) {
+            const [len, gap] = items[i] as [number, number];
+            t += gap;
+            for (let n = link.poll(t, out); n >= 0; n = link.poll(t, out)) check(n);
+            fillFor(i, len, src);
+            link.send(src, 0, len, t);
+            expect(link.heldBytes).toBeLessThanOrEqual(Math.ceil(bufferBytes / 2048) * 2048); // whole chunks
+          }
+          for (let tt = link.nextTimeout(); tt !== Infinity; tt = link.nextTimeout()) {
+            for (let n = link.poll(tt, out); n >= 0; n = link.poll(tt, out)) check(n);
+          }
+          const st = link.stats;
+          // Originals are delivered or dropped for lack of room; accepted copies come on top.
+          expect(st.delivered).toBeLessThanOrEqual(st.sent + st.duplicated);
+          expect(st.delivered).toBeGreaterThanOrEqual(st.sent + st.duplicated - st.droppedFull);
+          expect(st.held).toBe(0);
+        },
+      ),
+      { numRuns: 200 },
+    );
+  });
+
+  it('a large maxDatagram does not multiply memory by capacity', () => {
+    const account = new RecordingAccount();
+    const link = new LinkModel({ maxDatagram: 65507, capacity: 8192, account });
+    // 8192 x 2048-byte chunks (+ tables), not 8192 x 65507 (537 MB).
+    expect(account.reserved).toBeLessThan(20_000_000);
+    expect(account.capacityBytes).toBe(8192 * 2048);
+    const big = new Uint8Array(65507).map((_, i) => i & 0xff);
+    link.send(big, 0, big.length, 0);
+    const out = new Uint8Array(65507);
+    expect(link.poll(0, out)).toBe(65507);
+    expect(out).toEqual(big);
+    link.close();
+    expect(account.reserved).toBe(0);
+    expect(() => new LinkModel({ maxDatagram: 5000, bufferBytes: 4999 })).toThrow(/bufferBytes: expected an integer in \[5000, 2147483647\]/);
+    const small = new LinkModel({ maxDatagram: 4096, bufferBytes: 8192, capacity: 16, delayMs: 1 });
+    small.send(big, 0, 4096, 0);
+    small.send(big, 0, 4096, 0);
+    small.send(big, 0, 1, 0);
+    expect(small.stats.droppedFull).toBe(1);
+    expect(small.heldBytes).toBe(8192);
+  });
+
   it('takes payload slots from a SlotSource and returns them all (on poll and on close)', () => {
     const slots = new TestSlots(3, 256);
     const link = new LinkModel({ slots, delayMs: 5, capacity: 8 });
@@ -499,24 +572,31 @@ describe('LinkModel: outages, bounds and memory', () => {
     expect(() => link.poll(0, new Uint8Array(10))).toThrow(SluiceStateError);
   });
 
-  it('send and poll allocate nothing per datagram (heap stays flat over 200k datagrams)', () => {
-    const link = new LinkModel({ loss: 0.1, delayMs: 5, jitterMs: 2.5, duplicate: 0.01, reorder: 0.01, rateBps: 1e7, seed: 3 });
-    const out = new Uint8Array(link.maxDatagram);
-    const buf = new Uint8Array(1200);
-    // Integer times: a fractional `now` passed to a non-inlined call is boxed by the caller,
-    // which is the caller's allocation, not the model's.
-    const step = (i: number): void => {
-      link.send(buf, 0, 1200, i);
-      while (link.poll(i, out) >= 0);
-    };
-    for (let i = 0; i < 50_000; i++) step(i);
-    const g = (globalThis as { gc?: () => void }).gc;
-    g?.();
-    const before = process.memoryUsage().heapUsed;
-    for (let i = 50_000; i < 250_000; i++) step(i);
-    const after = process.memoryUsage().heapUsed;
-    // 200k datagrams: a path allocating even 16 bytes each would grow the heap by 3.2 MB.
-    expect(after - before).toBeLessThan(2_000_000);
+  it('send and poll allocate (next to) nothing per datagram, measured in a fresh process', () => {
+    // A fresh `node --expose-gc` process: inside the test worker, the properties above have fed
+    // the JIT every option shape, and heap figures there mix in the runner's own garbage.
+    // 500k datagrams through loss, jitter, reordering, a bottleneck and duplication; a path that
+    // boxed one number per datagram would show 16 bytes per datagram, an object 32 or more.
+    const code = `
+      const { LinkModel } = await import('./src/core/link-model.ts');
+      const link = new LinkModel({ loss: 0.1, delayMs: 5, jitterMs: 2.5, duplicate: 0.01, reorder: 0.01, rateBps: 1e7, seed: 3 });
+      const out = new Uint8Array(link.maxDatagram);
+      const buf = new Uint8Array(1200);
+      const loop = (a, b) => { for (let i = a; i < b; i++) { link.send(buf, 0, 1200, i); while (link.poll(i, out) >= 0); } };
+      loop(0, 100000);
+      globalThis.gc();
+      const h0 = process.memoryUsage().heapUsed;
+      loop(100000, 600000);
+      const h1 = process.memoryUsage().heapUsed;
+      console.log(JSON.stringify({ bytesPerDatagram: (h1 - h0) / 500000, delivered: link.stats.delivered }));`;
+    const root = join(import.meta.dirname, '..', '..');
+    const stdout = execFileSync(process.execPath, ['--expose-gc', '--import', 'tsx', '--input-type=module', '-e', code], {
+      cwd: root,
+      encoding: 'utf8',
+    });
+    const r = JSON.parse(stdout.trim().split('\n').pop() as string) as { bytesPerDatagram: number; delivered: number };
+    expect(r.delivered).toBeGreaterThan(400_000);
+    expect(r.bytesPerDatagram).toBeLessThan(8);
   });
 });
 
