@@ -26,7 +26,7 @@
  * Buffer ownership: a slot returned by `acquire()` belongs to the caller until it passes the
  * same object to `release()`. Contents are NOT cleared between uses unless `scrub` is set.
  */
-import { SluiceError, SluiceStateError, SluiceTypeError, checkInt } from '../errors.js';
+import { SluiceError, SluiceRangeError, SluiceStateError, SluiceTypeError, checkInt } from '../errors.js';
 import { DETACHED_ACCOUNT, type MemoryAccount, type SlotSource } from './types.js';
 
 /** Default slot size in bytes: 1,472 = 1,500-byte Ethernet MTU - 20 (IPv4) - 8 (UDP), the
@@ -128,6 +128,15 @@ export interface PoolStats {
   readonly closed: boolean;
 }
 
+// Indices into BufferPool._c.
+const _C_HITS = 0;
+const _C_GROWS = 1;
+const _C_REFUSED_CAP = 2;
+const _C_REFUSED_BUDGET = 3;
+const _C_RELEASES = 4;
+const _C_DOUBLE = 5;
+const _C_FOREIGN = 6;
+
 interface _TryReserve {
   tryReserve?: (bytes: number) => boolean;
 }
@@ -182,13 +191,12 @@ export class BufferPool implements SlotSource {
   private _reservedBytes: number;
   private _inUse: number;
   private _highWater: number;
-  private _hits: number;
-  private _grows: number;
-  private _refusedCap: number;
-  private _refusedBudget: number;
-  private _releases: number;
-  private _doubleReleases: number;
-  private _foreignReleases: number;
+  /**
+   * Monotonic counters, indexed by the `_C_*` constants. Doubles in a typed array because a
+   * counter field that passes 2^31 (hours at 100k packets/s) stops being a Smi and then
+   * allocates a HeapNumber on every increment in V8; a Float64Array element never does.
+   */
+  private readonly _c: Float64Array;
   private _closed: boolean;
 
   constructor(options: BufferPoolOptions = {}) {
@@ -205,7 +213,7 @@ export class BufferPool implements SlotSource {
     );
     // A slab is one ArrayBuffer; keep it well under the engine's limit and the budget's scale.
     if (this.slotSize * this.slotsPerSlab > 1 << 30) {
-      throw new SluiceTypeError(
+      throw new SluiceRangeError(
         `BufferPool slotSize x slotsPerSlab: expected at most 2^30 bytes per slab, got ${this.slotSize * this.slotsPerSlab}`,
       );
     }
@@ -244,13 +252,7 @@ export class BufferPool implements SlotSource {
     this._slotsAllocated = 0;
     this._inUse = 0;
     this._highWater = 0;
-    this._hits = 0;
-    this._grows = 0;
-    this._refusedCap = 0;
-    this._refusedBudget = 0;
-    this._releases = 0;
-    this._doubleReleases = 0;
-    this._foreignReleases = 0;
+    this._c = new Float64Array(7);
     this._closed = false;
     this.account.setCapacity(this.maxSlots * this.slotSize, this.maxSlots);
     try {
@@ -274,16 +276,16 @@ export class BufferPool implements SlotSource {
     if (this._closed) throw new SluiceStateError(`BufferPool ${this.name}: acquire() after close()`);
     if (this._freeTop === 0) {
       if (this._slotsAllocated >= this.maxSlots) {
-        this._refusedCap++;
+        this._c[_C_REFUSED_CAP]!++;
         return null;
       }
       if (!this._grow(false)) {
-        this._refusedBudget++;
+        this._c[_C_REFUSED_BUDGET]!++;
         return null;
       }
-      this._grows++;
+      this._c[_C_GROWS]!++;
     } else {
-      this._hits++;
+      this._c[_C_HITS]!++;
     }
     const id = this._free[--this._freeTop]!;
     this._taken[id] = 1;
@@ -302,7 +304,7 @@ export class BufferPool implements SlotSource {
     if (this._closed) throw new SluiceStateError(`BufferPool ${this.name}: release() after close()`);
     const id = this.slotIdOf(buf);
     if (id < 0) {
-      this._foreignReleases++;
+      this._c[_C_FOREIGN]!++;
       if (this.devChecks) {
         throw new PoolReleaseError(
           ERR_POOL_FOREIGN_BUFFER,
@@ -314,7 +316,7 @@ export class BufferPool implements SlotSource {
       return;
     }
     if (this._taken[id] === 0) {
-      this._doubleReleases++;
+      this._c[_C_DOUBLE]!++;
       if (this.devChecks) {
         throw new PoolReleaseError(
           ERR_POOL_DOUBLE_RELEASE,
@@ -329,7 +331,7 @@ export class BufferPool implements SlotSource {
     this._slabInUse[(id / this.slotsPerSlab) | 0]!--;
     this._free[this._freeTop++] = id;
     this._inUse--;
-    this._releases++;
+    this._c[_C_RELEASES]!++;
   }
 
   /**
@@ -398,8 +400,9 @@ export class BufferPool implements SlotSource {
 
   /** A consistent copy of the counters. Allocates one object; not for the packet path. */
   stats(): PoolStats {
-    const misses = this._grows + this._refusedCap + this._refusedBudget;
-    const total = this._hits + misses;
+    const c = this._c;
+    const misses = c[_C_GROWS]! + c[_C_REFUSED_CAP]! + c[_C_REFUSED_BUDGET]!;
+    const total = c[_C_HITS]! + misses;
     return {
       name: this.name,
       slotSize: this.slotSize,
@@ -409,15 +412,15 @@ export class BufferPool implements SlotSource {
       slotsAllocated: this._slotsAllocated,
       inUse: this._inUse,
       highWater: this._highWater,
-      hits: this._hits,
+      hits: c[_C_HITS]!,
       misses,
-      grows: this._grows,
-      refusedCap: this._refusedCap,
-      refusedBudget: this._refusedBudget,
-      reuseRate: total === 0 ? 1 : this._hits / total,
-      releases: this._releases,
-      doubleReleases: this._doubleReleases,
-      foreignReleases: this._foreignReleases,
+      grows: c[_C_GROWS]!,
+      refusedCap: c[_C_REFUSED_CAP]!,
+      refusedBudget: c[_C_REFUSED_BUDGET]!,
+      reuseRate: total === 0 ? 1 : c[_C_HITS]! / total,
+      releases: c[_C_RELEASES]!,
+      doubleReleases: c[_C_DOUBLE]!,
+      foreignReleases: c[_C_FOREIGN]!,
       reservedBytes: this._reservedBytes,
       closed: this._closed,
     };
@@ -563,7 +566,7 @@ export class PoolSet {
   /** Pools, ascending by slot size. */
   readonly pools: readonly BufferPool[];
   /** Releases of a buffer whose length matches no class (counted, ignored unless devChecks). */
-  private _foreign: number;
+  private readonly _foreign: Float64Array;
   private readonly _devChecks: boolean;
 
   constructor(options: PoolSetOptions = {}) {
@@ -598,7 +601,7 @@ export class PoolSet {
       throw err;
     }
     this.pools = pools;
-    this._foreign = 0;
+    this._foreign = new Float64Array(1);
   }
 
   /** Smallest pool whose slots hold `size` bytes, or null when `size` exceeds every class. */
@@ -636,7 +639,7 @@ export class PoolSet {
         return;
       }
     }
-    this._foreign++;
+    this._foreign[0]!++;
     if (this._devChecks) {
       throw new PoolReleaseError(
         ERR_POOL_FOREIGN_BUFFER,
@@ -648,7 +651,7 @@ export class PoolSet {
 
   /** Releases whose length matched no class. */
   get foreignReleases(): number {
-    return this._foreign;
+    return this._foreign[0]!;
   }
 
   /** Stats of every pool, ascending by slot size. */
