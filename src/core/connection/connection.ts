@@ -220,7 +220,7 @@ export class Connection {
     this.openedAt = now;
     this.txPn = setup.firstPacketNumber ?? 0;
     this.accounts = setup.accounts ?? null;
-    this.replay = new ReplayWindow();
+    this.replay = new ReplayWindow(undefined, this.acct('replay'));
     this.view = new PacketView({ maxDatagram: Math.max(o.maxDatagram, 1400), maxFrameBytes: o.maxFrameBytes });
 
     this.rtt = new RttEstimator();
@@ -784,6 +784,8 @@ export class Connection {
     this.fecEnc?.close();
     this.reorder.close();
     this.fecDec?.close();
+    this.nack?.close();
+    this.replay.close();
     this.assembler.close();
     if (this.accounts !== null) {
       const a = this.accounts as { closeAccount?(name: string): unknown };

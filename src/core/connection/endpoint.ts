@@ -24,7 +24,7 @@ import { SluiceError, SluiceRangeError, SluiceStateError, checkInt } from '../er
 import { deriveHandshakeKey, deriveSessionKeys, DIRECTION_C2S, DIRECTION_S2C } from '../auth/keys.js';
 import type { PacketProtector, ProtectorFactory } from '../auth/protector.js';
 import { createHmacProtector } from '../auth/hmac-protector.js';
-import { CookieIssuer } from '../auth/cookie.js';
+import { CookieIssuer, type RandomFill } from '../auth/cookie.js';
 import {
   HELLO_MIN_LENGTH,
   MAX_SUPPORTED_VERSION,
@@ -44,8 +44,6 @@ import { encodeAcceptInto, encodeCookieInto, encodeHelloInto, encodeRejectInto, 
 import { Connection, type AccountSource } from './connection.js';
 import { MAX_FEC_WINDOW_SESSION, maxPayloadFor, resolveOptions, type ConnectionOptions, type ResolvedOptions } from './options.js';
 
-/** Fills `out` with random bytes (crypto.getRandomValues in the Node layer, seeded in tests). */
-export type RandomFill = (out: Uint8Array) => void;
 
 export interface EndpointOptions {
   /** Defaults for every connection of this endpoint (the key is required). */
@@ -75,7 +73,9 @@ export type EndpointEvent =
   | { readonly type: 'connection'; readonly connection: Connection; readonly address: string; readonly port: number }
   | { readonly type: 'connected'; readonly connection: Connection; readonly handle: number }
   | { readonly type: 'connect-failed'; readonly handle: number; readonly error: SluiceError }
-  | { readonly type: 'handshake-rejected'; readonly address: string; readonly port: number; readonly reason: string };
+  | { readonly type: 'handshake-rejected'; readonly address: string; readonly port: number; readonly reason: string }
+  /** A connection closed and left the endpoint; drain its last events (its 'closed'). */
+  | { readonly type: 'connection-closed'; readonly connection: Connection };
 
 /** Counters of datagrams the endpoint dropped before any connection saw them. */
 export class EndpointCounters {
@@ -674,6 +674,7 @@ export class Endpoint {
     const i = this.rr.indexOf(route.conn);
     if (i >= 0) this.rr.splice(i, 1);
     if (this.rrIndex >= this.rr.length) this.rrIndex = 0;
+    this.events.push({ type: 'connection-closed', connection: route.conn });
     return true;
   }
 

@@ -6,8 +6,6 @@
  */
 import { checkInt, checkNumber } from '../errors.js';
 
-/** Default maximum send rate: 100 Mbit/s. */
-export const DEFAULT_MAX_RATE_BPS = 100_000_000;
 /** Default bucket depth: 10 full-size datagrams, so a frame's first packets leave at once. */
 export const DEFAULT_BURST_BYTES = 14_000;
 

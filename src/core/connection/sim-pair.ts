@@ -107,24 +107,24 @@ export class SimPair {
   private drainEvents(): void {
     for (let e = this.server.pollEvent(); e !== undefined; e = this.server.pollEvent()) {
       if (e.type === 'connection') this.serverConn = e.connection;
+      if (e.type === 'connection-closed') this.drainConn('server', e.connection);
       if (this.keepLog) this.log.endpointEvents.push(e);
     }
     for (let e = this.client.pollEvent(); e !== undefined; e = this.client.pollEvent()) {
       if (e.type === 'connected' && e.handle === this.handle) this.clientConn = e.connection;
       if (e.type === 'connect-failed') this.connectError = e.error;
+      if (e.type === 'connection-closed') this.drainConn('client', e.connection);
       if (this.keepLog) this.log.endpointEvents.push(e);
     }
-    if (this.serverConn !== null) {
-      for (let e = this.serverConn.pollEvent(); e !== undefined; e = this.serverConn.pollEvent()) {
-        this.onEvent?.('server', e, this.now);
-        if (this.keepLog) this.log.serverEvents.push(e);
-      }
-    }
-    if (this.clientConn !== null) {
-      for (let e = this.clientConn.pollEvent(); e !== undefined; e = this.clientConn.pollEvent()) {
-        this.onEvent?.('client', e, this.now);
-        if (this.keepLog) this.log.clientEvents.push(e);
-      }
+    if (this.serverConn !== null) this.drainConn('server', this.serverConn);
+    if (this.clientConn !== null) this.drainConn('client', this.clientConn);
+  }
+
+  private drainConn(side: 'server' | 'client', c: Connection): void {
+    const log = side === 'server' ? this.log.serverEvents : this.log.clientEvents;
+    for (let e = c.pollEvent(); e !== undefined; e = c.pollEvent()) {
+      this.onEvent?.(side, e, this.now);
+      if (this.keepLog) log.push(e);
     }
   }
 

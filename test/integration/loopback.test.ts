@@ -1,0 +1,70 @@
+import { afterEach, describe, expect, it } from 'vitest';
+import { connect, listen, type SluiceConnection, type Frame } from '../../src/io/api.js';
+import { MemoryAccountant } from '../../src/core/memory/accountant.js';
+
+const KEY = 'loopback test key, 16+ bytes';
+
+function frame(i: number, size: number): Uint8Array {
+  const b = new Uint8Array(size);
+  for (let k = 0; k < size; k++) b[k] = (k * 7 + i * 13) & 0xff;
+  return b;
+}
+
+describe('listen/connect over real UDP on 127.0.0.1', () => {
+  let cleanup: Array<() => Promise<void>> = [];
+  afterEach(async () => {
+    for (const c of cleanup.reverse()) await c();
+    cleanup = [];
+  });
+
+  it('carries frames bit-exact in order, then closes gracefully and returns every byte', async () => {
+    const accountant = new MemoryAccountant();
+    const server = await listen({ host: '127.0.0.1', port: 0, key: KEY, accountant });
+    cleanup.push(() => server.close());
+    const got: Frame[] = [];
+    const serverSide = new Promise<SluiceConnection>((resolve) => server.once('connection', resolve));
+    const client = await connect({ host: '127.0.0.1', port: server.address().port, key: KEY, accountant });
+    const sconn = await serverSide;
+    sconn.on('frame', (f: Frame) => got.push(f));
+    const sizes = [10, 1332, 1333, 20_000, 150_000, 0, 999];
+    for (let i = 0; i < sizes.length; i++) await client.write(frame(i, sizes[i]!), { keyframe: i === 0 });
+    const deadline = Date.now() + 5000;
+    while (got.length < sizes.length && Date.now() < deadline) await new Promise((r) => setTimeout(r, 10));
+    expect(got.map((f) => f.data.length)).toEqual(sizes);
+    got.forEach((f, i) => expect(Buffer.from(f.data).equals(Buffer.from(frame(i, sizes[i]!)))).toBe(true));
+    expect(got[0]!.keyframe).toBe(true);
+    const closed = new Promise((r) => sconn.once('close', r));
+    await client.close();
+    expect(await closed).toMatchObject({ byPeer: true });
+    await server.close();
+    cleanup = [];
+    const leaks = accountant.leakCheck({ strict: true });
+    expect(leaks.ok, JSON.stringify(leaks)).toBe(true);
+  });
+
+  it('reports a wrong key on both sides', async () => {
+    const server = await listen({ host: '127.0.0.1', port: 0, key: KEY });
+    cleanup.push(() => server.close());
+    const rejected = new Promise<string>((r) => server.once('rejected', (_a: string, _p: number, reason: string) => r(reason)));
+    await expect(connect({ host: '127.0.0.1', port: server.address().port, key: 'a different key of 16+' })).rejects.toMatchObject({
+      code: 'ERR_SLUICE_AUTH_FAILED',
+    });
+    expect(await rejected).toMatch(/authentication failed/);
+  });
+
+  it('times out against an address where nobody listens, naming it', async () => {
+    await expect(connect({ host: '127.0.0.1', port: 9, key: KEY, handshakeTimeoutMs: 300 })).rejects.toMatchObject({
+      code: 'ERR_SLUICE_CONNECT_TIMEOUT',
+      message: expect.stringContaining('127.0.0.1:9'),
+    });
+  });
+
+  it('refuses a port in use with a clear error', async () => {
+    const server = await listen({ host: '127.0.0.1', port: 0, key: KEY });
+    cleanup.push(() => server.close());
+    await expect(listen({ host: '127.0.0.1', port: server.address().port, key: KEY })).rejects.toMatchObject({
+      code: 'ERR_SLUICE_BIND',
+      message: expect.stringContaining('in use'),
+    });
+  });
+});
