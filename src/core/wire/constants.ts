@@ -256,7 +256,10 @@ export const DEFAULT_MAX_FRAME_BYTES = 8 * 1024 * 1024;
 export const MAX_MAX_FRAME_BYTES = 0xffff_ffff;
 /** Largest FEC window (source packets per REPAIR): Cauchy over GF(2^8) needs window + repairs <= 256. */
 export const MAX_FEC_WINDOW = 255;
-/** Largest number of ranges one NACK/DROP can carry at a given datagram size. */
+/**
+ * Largest number of ranges one NACK/DROP can carry at a given datagram size (bytes).
+ * @example maxRangesFor(1400) === 228
+ */
 export function maxRangesFor(maxDatagram: number): number {
   return Math.floor((maxDatagram - RANGES_BASE_LENGTH) / RANGE_ENTRY_LENGTH);
 }

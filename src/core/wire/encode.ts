@@ -349,6 +349,7 @@ export function encodeRepairInto(
  * the 24 header bytes and zeroes the tag slot.
  * @returns datagram length: 40 + symbolLength
  * @throws SluiceRangeError as {@link encodeRepairInto}
+ * @example const len = fec.pollRepair(out, REPAIR_SYMBOL_OFFSET, info); encodeRepairHeaderInto(out, 0, peerId, pn++, info.windowStart, info.windowLength, info.repairIndex, len);
  */
 export function encodeRepairHeaderInto(
   out: Uint8Array,
@@ -493,6 +494,7 @@ export function encodeRangesInto(
  * @param echoTimestamp newest timestamp received from the peer (0 if none)
  * @returns 36
  * @throws SluiceRangeError on a field out of range or `out` too small
+ * @example const n = encodeKeepaliveInto(out, 0, peerId, pn++, nowUs >>> 0, lastPeerTimestamp);
  */
 export function encodeKeepaliveInto(
   out: Uint8Array,
@@ -519,6 +521,7 @@ export function encodeKeepaliveInto(
  * @param reason {@link CloseReason} code (u16)
  * @returns datagram length
  * @throws SluiceRangeError on a field out of range or `out` too small
+ * @example const m = new TextEncoder().encodeInto('bye', scratch).written; const n = encodeCloseInto(out, 0, peerId, pn++, CloseReason.NORMAL, scratch, 0, m);
  */
 export function encodeCloseInto(
   out: Uint8Array,
@@ -591,13 +594,15 @@ export interface HelloFields {
   sourceConnId: number;
   /** Client clock, microseconds (u32), echoed in COOKIE/ACCEPT/REJECT for an RTT sample. */
   timestamp: number;
-  /** Array holding the 16-byte client nonce at `clientNonceOffset`. */
+  /** Array holding the 16-byte client nonce at `clientNonceOffset` (copied, not retained). */
   clientNonce: Uint8Array;
+  /** Index of the nonce in `clientNonce`. */
   clientNonceOffset: number;
   /** The client's proposed session parameters. */
   params: SessionParams;
   /** Array holding the 32-byte cookie at `cookieOffset`, or null for the first HELLO. */
   cookie: Uint8Array | null;
+  /** Index of the cookie in `cookie` (ignored when `cookie` is null). */
   cookieOffset: number;
   /** Datagram length to pad to, >= 1200 (anti-amplification). */
   length: number;
@@ -648,6 +653,7 @@ export function encodeHelloInto(out: Uint8Array, offset: number, packetNumber: n
  * @param echoTimestamp the HELLO's timestamp
  * @returns 84
  * @throws SluiceRangeError on a field out of range or `out` too small
+ * @example const n = encodeCookieInto(out, 0, view.sourceConnId, 0, view.timestamp, view.buf, view.clientNonceOffset, cookie, 0);
  */
 export function encodeCookieInto(
   out: Uint8Array,
@@ -684,9 +690,13 @@ export interface AcceptFields {
   timestamp: number;
   /** The HELLO's timestamp. */
   echoTimestamp: number;
+  /** Array holding the HELLO's 16-byte client nonce at `clientNonceOffset` (copied). */
   clientNonce: Uint8Array;
+  /** Index of the nonce in `clientNonce`. */
   clientNonceOffset: number;
+  /** Array holding the server's fresh 16-byte nonce at `serverNonceOffset` (copied). */
   serverNonce: Uint8Array;
+  /** Index of the nonce in `serverNonce`. */
   serverNonceOffset: number;
   /** The negotiated session parameters (binding on both sides). */
   params: SessionParams;
@@ -697,6 +707,7 @@ export interface AcceptFields {
  * @param connId the HELLO's sourceConnId
  * @returns 92
  * @throws SluiceRangeError on a field out of range or `out` too small
+ * @example const n = encodeAcceptInto(out, 0, clientId, 0, { chosenVersion: 1, sourceConnId: myId, timestamp: 0, echoTimestamp: helloTs, clientNonce: nc, clientNonceOffset: 0, serverNonce: ns, serverNonceOffset: 0, params });
  */
 export function encodeAcceptInto(
   out: Uint8Array,
@@ -739,6 +750,7 @@ export function encodeAcceptInto(
  * @param echoTimestamp the HELLO's timestamp
  * @returns 52
  * @throws SluiceRangeError on a field out of range or `out` too small
+ * @example const n = encodeRejectInto(out, 0, view.sourceConnId, 0, RejectReason.VERSION, 1, 1, view.timestamp, view.buf, view.clientNonceOffset);
  */
 export function encodeRejectInto(
   out: Uint8Array,
