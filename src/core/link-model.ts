@@ -278,7 +278,9 @@ export class LinkModel {
 
   /**
    * Fractional-ms clock state, [0] = when the bottleneck is free again, [1] = latest due time
-   * handed out in FIFO mode, [2] = scratch: departure time of the datagram being enqueued. A Float64Array because V8 boxes a fractional number stored into an
+   * handed out in FIFO mode, [2] = scratch: departure time of the datagram being enqueued,
+   * [3] = highest send index delivered so far (reorder detection; read from a Float64Array,
+   * it would be boxed if stored into a field), [4] = scratch: the jitter draw. A Float64Array because V8 boxes a fractional number stored into an
    * object field (ES2022 fields start as `undefined`): one heap number per packet otherwise.
    */
   private readonly _clock: Float64Array;
@@ -286,7 +288,6 @@ export class LinkModel {
   private _bad = false;
   private _enqCounter = 0;
   private _sendIndex = 0;
-  private _maxDeliveredIdx = -1;
   private _heldBytes = 0;
   private _closed = false;
 
@@ -407,12 +408,12 @@ export class LinkModel {
     account.setCapacity(pool === null ? chunks * chunk : c * this.maxDatagram, c);
 
     this._bad = false;
-    this._clock = new Float64Array(3);
+    this._clock = new Float64Array(5);
     this._clock[0] = -Infinity;
     this._clock[1] = -Infinity;
     this._enqCounter = 0;
     this._sendIndex = 0;
-    this._maxDeliveredIdx = -1;
+    this._clock[3] = -1;
     this._heldBytes = 0;
     this._closed = false;
     this.stats = _newStats();
@@ -510,7 +511,10 @@ export class LinkModel {
       this._clock[2] = departure;
     }
     let due = (this._clock[2] as number) + this._delayMs;
-    if (this._jitterMs > 0) due += this._jitterMs * this._rngJitter.nextFloat();
+    if (this._jitterMs > 0) {
+      this._rngJitter.nextFloatInto(this._clock, 4); // not nextFloat(): see nextFloatInto
+      due += this._jitterMs * (this._clock[4] as number);
+    }
     if (this._preserveOrder) {
       const last = this._clock[1] as number;
       if (due < last) due = last;
@@ -571,10 +575,10 @@ export class LinkModel {
     }
     const st = this.stats;
     const idx = this._idx[slot] as number;
-    if (idx < this._maxDeliveredIdx) {
+    if (idx < (this._clock[3] as number)) {
       if (((this._flags[slot] as number) & FLAG_DUPLICATE) === 0) st.reordered++;
     } else {
-      this._maxDeliveredIdx = idx;
+      this._clock[3] = idx;
     }
     this._free[this._freeTop++] = slot;
     this._heldBytes -= len;

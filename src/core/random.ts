@@ -68,6 +68,8 @@ export class SeededRandom {
    * heap number (an allocation per draw); Int32Array elements are stored unboxed.
    */
   private readonly _s: Int32Array;
+  /** Scratch for the last float drawn (see {@link _drawFloat}). */
+  private readonly _f: Float64Array;
 
   /**
    * @param seed integer in [0, 2^32 - 1] (default {@link DEFAULT_RANDOM_SEED}).
@@ -81,6 +83,7 @@ export class SeededRandom {
     const s1 = _mix32(s0 ^ 0x6a09e667);
     const s2 = _mix32(s1 ^ 0xbb67ae85);
     this._s = new Int32Array(4);
+    this._f = new Float64Array(1);
     this._s[0] = s0;
     this._s[1] = s1;
     this._s[2] = s2;
@@ -106,9 +109,51 @@ export class SeededRandom {
 
   /** Next double in [0, 1), uniformly spaced at 2^-53 (two uint32 draws). */
   nextFloat(): number {
-    const hi = this.next() >>> 5; // 27 bits
-    const lo = this.next() >>> 6; // 26 bits
-    return (hi * 67108864 + lo) * TWO_POW_MINUS_53;
+    this._drawFloat();
+    return this._f[0] as number;
+  }
+
+  /**
+   * Allocation-free form of {@link nextFloat}: writes the same draw into `out[index]`.
+   * A double returned from a call V8 does not inline is boxed (a heap number per call); a
+   * hot caller that cannot rely on inlining (the link model's jitter) uses this instead.
+   * @example rng.nextFloatInto(scratch, 0); const u = scratch[0];
+   */
+  nextFloatInto(out: Float64Array, index: number): void {
+    this._drawFloat();
+    out[index] = this._f[0] as number;
+  }
+
+  /**
+   * Two sfc32 steps (as two {@link next} calls) combined into a 53-bit double in [0, 1),
+   * written to `_f[0]`. Written out rather than calling next(): a uint32 (or a double)
+   * returned across a call V8 did not inline is boxed, which made every draw allocate.
+   */
+  private _drawFloat(): void {
+    const s = this._s;
+    let a = s[0] as number;
+    let b = s[1] as number;
+    let c = s[2] as number;
+    let d = s[3] as number;
+    // Step 1 (hi: top 27 bits).
+    let t = (((a + b) | 0) + d) | 0;
+    d = (d + 1) | 0;
+    a = b ^ (b >>> 9);
+    b = (c + (c << 3)) | 0;
+    c = (((c << 21) | (c >>> 11)) + t) | 0;
+    const hi = t >>> 5;
+    // Step 2 (lo: top 26 bits).
+    t = (((a + b) | 0) + d) | 0;
+    d = (d + 1) | 0;
+    a = b ^ (b >>> 9);
+    b = (c + (c << 3)) | 0;
+    c = (((c << 21) | (c >>> 11)) + t) | 0;
+    const lo = t >>> 6;
+    s[0] = a;
+    s[1] = b;
+    s[2] = c;
+    s[3] = d;
+    this._f[0] = (hi * 67108864 + lo) * TWO_POW_MINUS_53;
   }
 
   /**
@@ -130,7 +175,8 @@ export class SeededRandom {
   chance(p: number): boolean {
     if (p <= 0) return false;
     if (p >= 1) return true;
-    return this.nextFloat() < p;
+    this._drawFloat();
+    return (this._f[0] as number) < p;
   }
 
   /** Uniform double in [lo, hi). */

@@ -596,7 +596,7 @@ describe('LinkModel: outages, bounds and memory', () => {
     });
     const r = JSON.parse(stdout.trim().split('\n').pop() as string) as { bytesPerDatagram: number; delivered: number };
     expect(r.delivered).toBeGreaterThan(400_000);
-    expect(r.bytesPerDatagram).toBeLessThan(8);
+    expect(r.bytesPerDatagram).toBeLessThan(4); // measured ~1.4 (a heap number per ~12 datagrams)
   });
 });
 
