@@ -84,7 +84,7 @@ const rejectArb: fc.Arbitrary<Fields> = fc
   .map(({ versions, ...f }) => ({ type: 'REJECT', ...versions, ...f }));
 
 /** Every packet type, with equal weight. */
-export const anyPacket: fc.Arbitrary<Fields> = fc.oneof(
+const anyPacket: fc.Arbitrary<Fields> = fc.oneof(
   dataArb, repairArb, ackArb, rangesArb('NACK'), rangesArb('DROP'), keepaliveArb, closeArb,
   helloArb, cookieArb, acceptArb, rejectArb,
 );
