@@ -180,6 +180,8 @@ export class ImpairRelay extends EventEmitter {
   private _sendErrors = 0;
   private _socketErrors = 0;
   private readonly _onTimer: () => void;
+  private readonly _account: MemoryAccount;
+  private readonly _ringBytes: number;
 
   /**
    * @throws SluiceRangeError / SluiceTypeError naming the option; SluiceRangeError for a
@@ -213,6 +215,16 @@ export class ImpairRelay extends EventEmitter {
       this.reverse = new LinkModel({ ...rev, capacity, maxDatagram, account });
     } catch (e) {
       this.forward.close();
+      throw e;
+    }
+    // The outgoing rings are memory the relay holds too: charge them to the same account.
+    this._account = account;
+    this._ringBytes = 2 * OUT_RING * maxDatagram;
+    try {
+      account.reserve(this._ringBytes);
+    } catch (e) {
+      this.forward.close();
+      this.reverse.close();
       throw e;
     }
     this._outFwd = new _OutRing(maxDatagram, this);
@@ -325,6 +337,7 @@ export class ImpairRelay extends EventEmitter {
       this._state = 'closed';
       this.forward.close();
       this.reverse.close();
+      this._account.unreserve(this._ringBytes);
       this._resolveClosed(reason);
       this.emit('close', reason);
       return;
@@ -350,6 +363,7 @@ export class ImpairRelay extends EventEmitter {
     await Promise.all(closing);
     this.forward.close();
     this.reverse.close();
+    this._account.unreserve(this._ringBytes);
     this._state = 'closed';
     this._resolveClosed(reason);
     this.emit('close', reason);

@@ -108,6 +108,18 @@ describe('SeededRandom', () => {
     expect(x >= 0 && x < 2 ** 32).toBe(true);
   });
 
+  it('nextFloatInto writes exactly the draw nextFloat would return', () => {
+    const a = new SeededRandom(31);
+    const b = new SeededRandom(31);
+    const out = new Float64Array(3);
+    for (let i = 0; i < 1000; i++) {
+      a.nextFloatInto(out, 1);
+      expect(out[1]).toBe(b.nextFloat());
+      expect(a.chance(0.5)).toBe(b.nextFloat() < 0.5);
+    }
+    expect(a.next()).toBe(b.next());
+  });
+
   it('chance(p) never draws for p <= 0 or p >= 1', () => {
     const a = new SeededRandom(9);
     const b = new SeededRandom(9);
