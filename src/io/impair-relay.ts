@@ -396,7 +396,7 @@ export class ImpairRelay extends EventEmitter {
     this._pump(now);
   }
 
-  /** Called by an out ring when a send completed and the ring had run dry. */
+  /** @internal Called by an out ring when a send completed and the ring had run dry. */
   _resume(): void {
     if (this._state === 'running') this._pump(this._now());
   }
