@@ -61,7 +61,7 @@ export interface HeapReport {
   readonly iterations: number;
   /** Heap used after minus before, both after a full GC, in bytes. */
   readonly heapGrowthBytes: number;
-  /** Bytes allocated per iteration, estimated from heapUsed growth without GC in between. */
+  /** Bytes allocated per iteration: median of short samples taken right after full GCs. */
   readonly allocatedBytesPerOp: number;
   /** Number of GCs observed during the measured loop (needs PerformanceObserver). */
   readonly gcCount: number;
@@ -75,13 +75,33 @@ function gc(): void {
   }
 }
 
+const tick = (): Promise<void> => new Promise((r) => setTimeout(r, 0));
+
+/**
+ * Bytes allocated per call of `fn`: the median of 9 samples of `ops` calls, each taken right after
+ * a full GC (so no scavenge lands inside a sample and hides the allocation), after 3 discarded
+ * warm-up samples (so JIT compilation is not counted). A clean path reads ~0; one that allocates
+ * a view per call reads tens of bytes.
+ */
+export function allocationPerOp(fn: (i: number) => void, ops = 2000): number {
+  const samples: number[] = [];
+  let k = 0;
+  for (let s = 0; s < 12; s++) {
+    gc();
+    const a = process.memoryUsage().heapUsed;
+    for (let i = 0; i < ops; i++) fn(k++);
+    const b = process.memoryUsage().heapUsed;
+    if (s >= 3) samples.push(Math.max(0, (b - a) / ops));
+  }
+  samples.sort((x, y) => x - y);
+  return samples[Math.floor(samples.length / 2)]!;
+}
+
 /**
  * Measures heap growth and GC activity over `iterations` calls of `fn` after `warmup` calls.
- * Run under `node --expose-gc` (the runner does) for exact before/after figures.
- *
- * `allocatedBytesPerOp` is estimated from a short probe loop with GC disabled in practice by
- * keeping it well under the young-generation size: it catches a path that starts allocating
- * per packet (tens of bytes per op) while a clean path reads ~0.
+ * Run under `node --expose-gc` (the runner does) for exact before/after figures. GCs forced by
+ * the harness itself are settled before counting starts, so a clean loop reads 0-1 GCs per
+ * million calls of a small function.
  */
 export async function measureHeap(
   fn: (i: number) => void,
@@ -90,13 +110,7 @@ export async function measureHeap(
 ): Promise<HeapReport> {
   const { PerformanceObserver } = await import('node:perf_hooks');
   for (let i = 0; i < warmup; i++) fn(i);
-  // Probe: allocation per op over a short window without GC in between.
-  const probe = 20_000;
-  gc();
-  const p0 = process.memoryUsage().heapUsed;
-  for (let i = 0; i < probe; i++) fn(i);
-  const p1 = process.memoryUsage().heapUsed;
-  const allocatedBytesPerOp = Math.max(0, (p1 - p0) / probe);
+  const allocatedBytesPerOp = allocationPerOp(fn);
 
   let gcCount = 0;
   const obs = new PerformanceObserver((list) => {
@@ -104,11 +118,14 @@ export async function measureHeap(
   });
   obs.observe({ entryTypes: ['gc'] });
   gc();
-  await new Promise((r) => setImmediate(r));
+  // GC entries are delivered asynchronously: let the forced ones arrive before counting.
+  await tick();
+  await tick();
   gcCount = 0;
   const before = process.memoryUsage().heapUsed;
   for (let i = 0; i < iterations; i++) fn(i);
-  await new Promise((r) => setImmediate(r));
+  await tick();
+  await tick();
   const countDuring = gcCount;
   gc();
   const after = process.memoryUsage().heapUsed;
