@@ -13,16 +13,21 @@
  *   outcome);
  * - a datagram that decodes OK re-encodes with encodeFromView without throwing (decoder and
  *   encoder agree on validity), and the re-encoding decodes OK to the same bytes again
- *   (encode(decode(x)) is a fixed point).
+ *   (encode(decode(x)) is a fixed point);
+ * - for every type but HELLO, that re-encoding equals the input outside the flags byte and the
+ *   tag (no accepted field is dropped or left stale by the decoder).
  *
  * Summary: cases, elapsed time, and the tally of statuses returned.
  */
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import {
+  ACCEPT_OFF_PARAMS,
   DECODE_STATUS_COUNT,
   DecodeStatus,
+  PacketType,
   PacketView,
+  TAG_LENGTH,
   decodePacket,
   decodeStatusName,
   encodeFromView,
@@ -46,6 +51,8 @@ interface Vectors {
 }
 
 const MAX_LEN = 1500;
+/** sessionFlags within the session parameter block (spec/protocol.md, Session parameters). */
+const ACCEPT_SESSION_FLAGS_AT = 12;
 const PAD = 64;
 
 export async function run(ctx: FuzzContext): Promise<string> {
@@ -161,6 +168,20 @@ export async function run(ctx: FuzzContext): Promise<string> {
       if (n2 !== n) throw new Error(`wire fuzz: re-encoding length changed ${n} -> ${n2} on case ${cases}`);
       for (let i = 0; i < n; i++) {
         if (reenc[i] !== reenc2[i]) throw new Error(`wire fuzz: encode(decode(x)) not a fixed point at byte ${i} on case ${cases}`);
+      }
+      // ---- oracle 4: nothing the decoder accepted is lost. Apart from the flags byte (undefined
+      // bits are masked on receive) and the tag slot (left zero by the encoder), the re-encoding
+      // equals the input, so every body field (e.g. KEEPALIVE nextSeq) is read, not left stale.
+      // HELLO is exempt: its padding and, without the COOKIE flag, its cookie slot are ignored.
+      // ACCEPT's sessionFlags byte is a flags byte too (undefined bits ignored).
+      if (view.type !== PacketType.HELLO) {
+        if (n !== len) throw new Error(`wire fuzz: re-encoding length ${n} != input ${len} on case ${cases}`);
+        const skip = view.type === PacketType.ACCEPT ? ACCEPT_OFF_PARAMS + ACCEPT_SESSION_FLAGS_AT : 2;
+        for (let i = 0; i < n - TAG_LENGTH; i++) {
+          if (i !== 2 && i !== skip && reenc[i] !== work[i]) {
+            throw new Error(`wire fuzz: re-encoding differs from the input at byte ${i} on case ${cases} (seed ${ctx.seed}) hex=${Buffer.from(work.subarray(0, len)).toString('hex')}`);
+          }
+        }
       }
       reencoded++;
     }

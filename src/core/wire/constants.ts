@@ -165,8 +165,8 @@ export const ACK_LENGTH = HEADER_LENGTH + 20 + TAG_LENGTH;
 export const RANGES_BASE_LENGTH = HEADER_LENGTH + 2 + TAG_LENGTH;
 /** Bytes per NACK/DROP range. */
 export const RANGE_ENTRY_LENGTH = 6;
-/** KEEPALIVE: timestamp u32 | echoTimestamp u32. */
-export const KEEPALIVE_LENGTH = HEADER_LENGTH + 8 + TAG_LENGTH;
+/** KEEPALIVE: timestamp u32 | echoTimestamp u32 | nextSeq u32 (40 bytes with header and tag). */
+export const KEEPALIVE_LENGTH = HEADER_LENGTH + 12 + TAG_LENGTH;
 /** CLOSE: reason u16 | msgLength u16, then the UTF-8 message. */
 export const CLOSE_BASE_LENGTH = HEADER_LENGTH + 4 + TAG_LENGTH;
 

@@ -250,6 +250,7 @@ function _decodeKeepalive(view: PacketView, b: Uint8Array, o: number, length: nu
   if (length !== KEEPALIVE_LENGTH) return _fixedLength(length, KEEPALIVE_LENGTH);
   view.timestamp = _readU32(b, o + 12);
   view.echoTimestamp = _readU32(b, o + 16);
+  view.nextSeq = _readU32(b, o + 20);
   return DecodeStatus.OK;
 }
 

@@ -78,7 +78,8 @@ export function encodeFromView(out: Uint8Array, offset: number, view: PacketView
       return encodeRangesInto(out, offset, view.type, view.connId, view.packetNumber, view.rangeStarts,
         view.rangeLengths, 0, view.rangeCount);
     case PacketType.KEEPALIVE:
-      return encodeKeepaliveInto(out, offset, view.connId, view.packetNumber, view.timestamp, view.echoTimestamp);
+      return encodeKeepaliveInto(out, offset, view.connId, view.packetNumber, view.timestamp, view.echoTimestamp,
+        view.nextSeq);
     case PacketType.CLOSE:
       return encodeCloseInto(out, offset, view.connId, view.packetNumber, view.reason, b, view.messageOffset,
         view.messageLength);

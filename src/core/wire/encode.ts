@@ -489,12 +489,17 @@ export function encodeRangesInto(
 }
 
 /**
- * Encodes a KEEPALIVE (36 bytes).
+ * Encodes a KEEPALIVE (40 bytes). KEEPALIVE is the liveness signal, the RTT probe and the
+ * lost-tail signal (spec/protocol.md 6.5).
  * @param timestamp sender clock, microseconds since the connection epoch, mod 2^32
- * @param echoTimestamp newest timestamp received from the peer (0 if none)
- * @returns 36
+ * @param echoTimestamp the peer's last KEEPALIVE `timestamp` advanced by the time this side held
+ *   it (`peerTs + (now - receivedAt)` in us, mod 2^32), or 0 if no KEEPALIVE was received yet;
+ *   the peer computes RTT = its clock - echo
+ * @param nextSeq the sender's next DATA seq (u32): one past the highest seq sent, 0 before any
+ *   DATA
+ * @returns 40
  * @throws SluiceRangeError on a field out of range or `out` too small
- * @example const n = encodeKeepaliveInto(out, 0, peerId, pn++, nowUs >>> 0, lastPeerTimestamp);
+ * @example const n = encodeKeepaliveInto(out, 0, peerId, pn++, nowUs >>> 0, echoUs, sendBuffer.nextSeq);
  */
 export function encodeKeepaliveInto(
   out: Uint8Array,
@@ -503,14 +508,17 @@ export function encodeKeepaliveInto(
   packetNumber: number,
   timestamp: number,
   echoTimestamp: number,
+  nextSeq: number,
 ): number {
   _room(out, offset, KEEPALIVE_LENGTH);
   _ids(connId, packetNumber);
   _u32('timestamp', timestamp);
   _u32('echoTimestamp', echoTimestamp);
+  _u32('nextSeq', nextSeq);
   _header(out, offset, PacketType.KEEPALIVE, 0, connId, packetNumber);
   _writeU32(out, offset + 12, timestamp);
   _writeU32(out, offset + 16, echoTimestamp);
+  _writeU32(out, offset + 20, nextSeq);
   _tag(out, offset + KEEPALIVE_LENGTH);
   return KEEPALIVE_LENGTH;
 }

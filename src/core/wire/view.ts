@@ -136,7 +136,10 @@ export class PacketView {
   // ---- ACK (echoTimestamp shared with KEEPALIVE/COOKIE/ACCEPT/REJECT)
   /** ACK: next expected seq. */
   ackSeq = 0;
-  /** Echo of the peer's newest timestamp (u32 microseconds). */
+  /**
+   * Echo of the peer's timestamp (u32 microseconds). ACK: the newest DATA timestamp.
+   * KEEPALIVE: the peer's last KEEPALIVE timestamp advanced by the time it was held (0 = none).
+   */
   echoTimestamp = 0;
   /** ACK: microseconds the receiver held the echoed packet before acknowledging. */
   ackDelayUs = 0;
@@ -144,6 +147,13 @@ export class PacketView {
   recvRatePps = 0;
   /** ACK: free receive-buffer space, packets. */
   bufferFreePackets = 0;
+
+  // ---- KEEPALIVE
+  /**
+   * KEEPALIVE: the sender's next DATA seq (u32, RFC 1982): one past the highest seq it has sent,
+   * 0 before any DATA. Seqs in `[highest received + 1, nextSeq)` are missing (a lost tail).
+   */
+  nextSeq = 0;
 
   // ---- NACK / DROP
   /** Number of valid entries in `rangeStarts`/`rangeLengths`. */

@@ -14,6 +14,7 @@ import {
   DEFAULT_MAX_NACK_RANGES,
   DataFlags,
   DecodeStatus,
+  KEEPALIVE_LENGTH,
   PacketType,
   PacketView,
   REPAIR_SYMBOL_OFFSET,
@@ -22,7 +23,9 @@ import {
   encodeAckInto,
   encodeDataHeaderInto,
   encodeDataInto,
+  encodeFromView,
   encodeHelloInto,
+  encodeKeepaliveInto,
   encodeRangesInto,
   encodeRepairHeaderInto,
   encodeRepairInto,
@@ -127,6 +130,38 @@ describe('peekHeader', () => {
     const v = new PacketView();
     expect(peekHeader(out, 0, 48, v)).toBe(DecodeStatus.BAD_VERSION);
     expect([v.version, v.connId, v.packetNumber]).toEqual([2, 7, 8]);
+  });
+});
+
+describe('KEEPALIVE nextSeq', () => {
+  it('is 40 bytes with nextSeq at offset 20, read back by decode and re-encoded from the view', () => {
+    expect(KEEPALIVE_LENGTH).toBe(40);
+    const out = new Uint8Array(64).fill(0xee);
+    expect(encodeKeepaliveInto(out, 3, 0x0102_0304, 9, 0xffff_fff0, 5, 0xffff_fffe)).toBe(40);
+    expect(Array.from(out.subarray(3 + 20, 3 + 24))).toEqual([0xff, 0xff, 0xff, 0xfe]);
+    expect(out[3 + 40]).toBe(0xee);
+    const v = new PacketView();
+    expect(v.nextSeq).toBe(0);
+    expect(decodePacket(v, out, 3, 40)).toBe(DecodeStatus.OK);
+    expect([v.type, v.timestamp, v.echoTimestamp, v.nextSeq]).toEqual([PacketType.KEEPALIVE, 0xffff_fff0, 5, 0xffff_fffe]);
+    const again = new Uint8Array(40);
+    expect(encodeFromView(again, 0, v)).toBe(40);
+    expect(Array.from(again)).toEqual(Array.from(out.subarray(3, 43)));
+  });
+  it('the old 36-byte layout is TRUNCATED, one extra byte BAD_LENGTH', () => {
+    const out = new Uint8Array(64);
+    encodeKeepaliveInto(out, 0, 1, 1, 1, 2, 3);
+    const v = new PacketView();
+    expect(decodePacket(v, out, 0, 36)).toBe(DecodeStatus.TRUNCATED);
+    expect(decodePacket(v, out, 0, 39)).toBe(DecodeStatus.TRUNCATED);
+    expect(decodePacket(v, out, 0, 41)).toBe(DecodeStatus.BAD_LENGTH);
+  });
+  it('nextSeq must be a u32', () => {
+    const out = new Uint8Array(64);
+    expect(() => encodeKeepaliveInto(out, 0, 1, 0, 0, 0, 2 ** 32)).toThrow(/nextSeq: expected an integer in \[0, 4294967295\], got 4294967296/);
+    expect(() => encodeKeepaliveInto(out, 0, 1, 0, 0, 0, -1)).toThrow(SluiceRangeError);
+    expect(() => encodeKeepaliveInto(out, 0, 1, 0, 0, 0, undefined as unknown as number)).toThrow(/nextSeq/);
+    expect(() => encodeKeepaliveInto(new Uint8Array(39), 0, 1, 0, 0, 0, 0)).toThrow(/out: expected 40 bytes/);
   });
 });
 

@@ -99,7 +99,7 @@ export function encodeFields(out: Uint8Array, offset: number, f: Fields): number
         r.map((x) => x[0]), r.map((x) => x[1]), 0, r.length);
     }
     case 'KEEPALIVE':
-      return encodeKeepaliveInto(out, offset, id, pn, n(f, 'timestamp'), n(f, 'echoTimestamp'));
+      return encodeKeepaliveInto(out, offset, id, pn, n(f, 'timestamp'), n(f, 'echoTimestamp'), n(f, 'nextSeq'));
     case 'CLOSE': {
       const m = h(f, 'message');
       return encodeCloseInto(out, offset, id, pn, n(f, 'reason'), m, 0, m.length);
@@ -167,7 +167,7 @@ export function viewFields(v: PacketView): Fields {
       return { type: v.type === PacketType.NACK ? 'NACK' : 'DROP', ...base, ranges };
     }
     case PacketType.KEEPALIVE:
-      return { type: 'KEEPALIVE', ...base, timestamp: v.timestamp, echoTimestamp: v.echoTimestamp };
+      return { type: 'KEEPALIVE', ...base, timestamp: v.timestamp, echoTimestamp: v.echoTimestamp, nextSeq: v.nextSeq };
     case PacketType.CLOSE:
       return { type: 'CLOSE', ...base, reason: v.reason, message: hex(v.messageOffset, v.messageLength) };
     case PacketType.HELLO:

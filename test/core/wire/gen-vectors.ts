@@ -155,8 +155,31 @@ const invalid: Invalid[] = [];
 
 // ---- KEEPALIVE
 {
-  const f = { type: 'KEEPALIVE', connId: 3, packetNumber: 4, timestamp: 0xfffffff0, echoTimestamp: 5 };
-  valid.push({ name: 'keepalive', hex: header(9, 0, 3, 4) + u32(f.timestamp) + u32(5) + TAG, fields: f });
+  const f = { type: 'KEEPALIVE', connId: 3, packetNumber: 4, timestamp: 0xfffffff0, echoTimestamp: 5, nextSeq: 1001 };
+  valid.push({
+    name: 'keepalive',
+    note: 'nextSeq 1001: the sender has sent seqs up to 1000',
+    hex: header(9, 0, 3, 4) + u32(f.timestamp) + u32(5) + u32(1001) + TAG,
+    fields: f,
+  });
+}
+{
+  const f = { type: 'KEEPALIVE', connId: 0x01020304, packetNumber: 1, timestamp: 250, echoTimestamp: 0, nextSeq: 0 };
+  valid.push({
+    name: 'keepalive-first',
+    note: 'the first KEEPALIVE after connecting: no peer KEEPALIVE to echo yet (echo 0, which asks for an immediate reply), no DATA sent yet (nextSeq 0)',
+    hex: header(9, 0, f.connId, 1) + u32(250) + u32(0) + u32(0) + TAG,
+    fields: f,
+  });
+}
+{
+  const f = { type: 'KEEPALIVE', connId: 7, packetNumber: 0xffffffff, timestamp: 0xffffffff, echoTimestamp: 0xffffffff, nextSeq: 0xffffffff };
+  valid.push({
+    name: 'keepalive-all-ones',
+    note: 'every body field at 2^32-1 (nextSeq 2^32-1: the last seq sent was 2^32-2)',
+    hex: header(9, 0, 7, 0xffffffff) + u32(0xffffffff) + u32(0xffffffff) + u32(0xffffffff) + TAG,
+    fields: f,
+  });
 }
 
 // ---- CLOSE
@@ -236,7 +259,9 @@ invalid.push({ name: 'reserved-header-byte', hex: '010600' + '01' + ack.slice(8)
 invalid.push({ name: 'conn-id-0-on-ack', hex: header(6, 0, 0, 1) + zeros(20) + TAG, status: 'rx_bad_conn_id' });
 invalid.push({ name: 'ack-short', hex: header(6, 0, 1, 1) + zeros(19) + TAG, status: 'rx_truncated' });
 invalid.push({ name: 'ack-long', hex: header(6, 0, 1, 1) + zeros(21) + TAG, status: 'rx_bad_length' });
-invalid.push({ name: 'keepalive-long', hex: header(9, 0, 1, 1) + zeros(9) + TAG, status: 'rx_bad_length' });
+invalid.push({ name: 'keepalive-long', note: '41 bytes: one byte after nextSeq', hex: header(9, 0, 1, 1) + zeros(13) + TAG, status: 'rx_bad_length' });
+invalid.push({ name: 'keepalive-pre-next-seq-36', note: 'the 36-byte KEEPALIVE of the first v1 draft (no nextSeq): shorter than the fixed 40 bytes', hex: header(9, 0, 3, 4) + u32(0xfffffff0) + u32(5) + TAG, status: 'rx_truncated' });
+invalid.push({ name: 'keepalive-short-by-one', hex: header(9, 0, 1, 1) + zeros(11) + TAG, status: 'rx_truncated' });
 invalid.push({ name: 'data-short', hex: header(4, 0, 1, 1) + zeros(11) + TAG, status: 'rx_truncated' });
 invalid.push({ name: 'data-payload-longer-than-frame', hex: header(4, 0, 1, 1) + u32(0) + u32(0) + u32(3) + 'aabbccdd' + TAG, status: 'rx_bad_frame' });
 invalid.push({ name: 'data-first-last-partial', note: 'FIRST|LAST but payload (2) != frameLength (4)', hex: header(4, 3, 1, 1) + u32(0) + u32(0) + u32(4) + 'aabb' + TAG, status: 'rx_bad_frame' });

@@ -43,7 +43,7 @@ const rangesArb = (type: 'NACK' | 'DROP'): fc.Arbitrary<Fields> =>
   fc
     .record({ ...header, ranges: fc.array(fc.tuple(u32, fc.integer({ min: 1, max: 0xffff })), { minLength: 1, maxLength: 228 }) })
     .map((f) => ({ type, ...f }));
-const keepaliveArb: fc.Arbitrary<Fields> = fc.record({ ...header, timestamp: u32, echoTimestamp: u32 }).map((f) => ({ type: 'KEEPALIVE', ...f }));
+const keepaliveArb: fc.Arbitrary<Fields> = fc.record({ ...header, timestamp: u32, echoTimestamp: u32, nextSeq: u32 }).map((f) => ({ type: 'KEEPALIVE', ...f }));
 const closeArb: fc.Arbitrary<Fields> = fc.record({ ...header, reason: u16, message: bytesHex(0, 1368) }).map((f) => ({ type: 'CLOSE', ...f }));
 const paramsArb = fc
   .record({

@@ -44,6 +44,6 @@ describe('spec/protocol.md examples', () => {
     expect(spec).toContain(`s2cKey       = ${toHex(keys.s2c)}`);
     const pkt = fromHex(vectors.get('keepalive')!);
     createHmacProtector(keys.c2s, 'hmac', 0).protect(pkt, 0, pkt.length, pkt.length - 16, 4);
-    expect(spec).toContain(`01 09 00 00 00000003 00000004  fffffff0 00000005  ${toHex(pkt, 20, 16)}`);
+    expect(spec).toContain(`01 09 00 00 00000003 00000004  fffffff0 00000005 000003e9  ${toHex(pkt, 24, 16)}`);
   });
 });
