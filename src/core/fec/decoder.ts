@@ -27,7 +27,15 @@ import { seqAdd, seqDiff, seqLt } from '../seq.js';
 import { cauchyCoefficient, FEC_MAX_WINDOW, FEC_REPAIR_INDEXES } from './cauchy.js';
 import { GF_INV, GF_MUL } from './gf256.js';
 import { FAST_KERNELS } from './kernels-generated.js';
-import { FEC_MAX_PAYLOAD, FEC_PROTECTED_FLAGS, FEC_SYMBOL_ALIGN, FEC_SYMBOL_PREFIX, fecSymbolLength, writeSourceSymbol } from './symbol.js';
+import {
+  copyBytes,
+  FEC_MAX_PAYLOAD,
+  FEC_PROTECTED_FLAGS,
+  FEC_SYMBOL_ALIGN,
+  FEC_SYMBOL_PREFIX,
+  fecSymbolLength,
+  writeSourceSymbol,
+} from './symbol.js';
 
 /** Options of {@link StreamingFecDecoder}. */
 export interface FecDecoderOptions {
@@ -236,6 +244,8 @@ export class StreamingFecDecoder {
   private _needEq: Uint8Array;
   private _scratch8: Uint8Array;
   private _scratch32: Uint32Array;
+  /** `_scratchViews[b]` = the first b * 32 bytes of the scratch symbol. */
+  private _scratchViews: Uint8Array[];
 
   // Recovered queue (seqs).
   private _recQ: Uint32Array;
@@ -335,6 +345,8 @@ export class StreamingFecDecoder {
     this._needEq = new Uint8Array(E);
     this._scratch8 = new Uint8Array(slot);
     this._scratch32 = new Uint32Array(this._scratch8.buffer);
+    this._scratchViews = [];
+    for (let b = 0; b <= slot >>> 5; b++) this._scratchViews.push(this._scratch8.subarray(0, b * 32));
     this._recQ = new Uint32Array(span);
     this._recHead = 0;
     this._recCount = 0;
@@ -483,7 +495,7 @@ export class StreamingFecDecoder {
     }
     const base = e * this._slot;
     const eq8 = this._eq8;
-    for (let i = 0; i < length; i++) eq8[base + i] = symbol[offset + i]!;
+    copyBytes(eq8, base, symbol, offset, length);
     const dirty = this._eqDirty[e]!;
     if (dirty > length) eq8.fill(0, base + length, base + dirty);
     this._eqDirty[e] = length;
@@ -538,8 +550,9 @@ export class StreamingFecDecoder {
       rec.flags = (src[base]! & FEC_PROTECTED_FLAGS) | FEC_RECOVERED_FLAG;
       rec.timestamp = ((src[base + 4]! << 24) | (src[base + 5]! << 16) | (src[base + 6]! << 8) | src[base + 7]!) >>> 0;
       rec.frameLength = ((src[base + 8]! << 24) | (src[base + 9]! << 16) | (src[base + 10]! << 8) | src[base + 11]!) >>> 0;
-      const from = base + FEC_SYMBOL_PREFIX - offset;
-      for (let i = offset, e = offset + len; i < e; i++) out[i] = src[from + i]!;
+      // A memcpy through one temporary view (see copyBytes): recovered packets only exist after
+      // a loss, and a JavaScript byte loop here cost more than the whole decode.
+      copyBytes(out, offset, src, base + FEC_SYMBOL_PREFIX, len);
       return len;
     }
     return -1;
@@ -577,6 +590,7 @@ export class StreamingFecDecoder {
     this._mat = new Uint8Array(0);
     this._scratch8 = new Uint8Array(0);
     this._scratch32 = new Uint32Array(0);
+    this._scratchViews = [];
   }
 
   // ---------------------------------------------------------------------------------------
@@ -728,7 +742,9 @@ export class StreamingFecDecoder {
     const colSeq = this._colSeq;
     const rowEq = this._rowEq;
     const mask = this._mask;
-    // 1. Rows = pending equations, columns = their unknown sources.
+    // 1. Rows = pending equations, columns = their unknown sources. Rows are cleared up to the
+    //    column count of the widest possible system (all unknowns of all windows), bounded below.
+    const lastCols = this._maxCols();
     let rows = 0;
     let cols = 0;
     for (let e = 0; e < this.maxRepairs; e++) {
@@ -736,7 +752,8 @@ export class StreamingFecDecoder {
       const r = rows++;
       rowEq[r] = e;
       const ro = r * stride;
-      mat.fill(0, ro, ro + stride);
+      mat.fill(0, ro, ro + lastCols);
+      mat.fill(0, ro + width, ro + width + this._eqCount);
       mat[ro + width + r] = 1;
       const start = this._eqStart[e]!;
       const len = this._eqLen[e]!;
@@ -759,6 +776,7 @@ export class StreamingFecDecoder {
     //    identity part, so identity column k of a reduced row says how much of ORIGINAL row k
     //    (equation rowEq[k], which is never permuted) it contains.
     let rank = 0;
+    const idEnd = width + rows;
     for (let c = 0; c < cols && rank < rows; c++) {
       let p = -1;
       for (let r = rank; r < rows; r++) {
@@ -771,22 +789,30 @@ export class StreamingFecDecoder {
       if (p !== rank) {
         const a = p * stride;
         const b = rank * stride;
-        for (let k = 0; k < stride; k++) {
+        for (let k = c; k < cols; k++) {
+          const t = mat[a + k]!;
+          mat[a + k] = mat[b + k]!;
+          mat[b + k] = t;
+        }
+        for (let k = width; k < idEnd; k++) {
           const t = mat[a + k]!;
           mat[a + k] = mat[b + k]!;
           mat[b + k] = t;
         }
       }
+      // Only the live columns: unknowns [c, cols) and the identity part [width, width + rows).
       const pr = rank * stride;
       const inv = GF_INV[mat[pr + c]!]! << 8;
-      for (let k = c; k < stride; k++) mat[pr + k] = GF_MUL[inv | mat[pr + k]!]!;
+      for (let k = c; k < cols; k++) mat[pr + k] = GF_MUL[inv | mat[pr + k]!]!;
+      for (let k = width; k < idEnd; k++) mat[pr + k] = GF_MUL[inv | mat[pr + k]!]!;
       for (let r = 0; r < rows; r++) {
         if (r === rank) continue;
         const ro = r * stride;
         const f = mat[ro + c]!;
         if (f === 0) continue;
         const fm = f << 8;
-        for (let k = c; k < stride; k++) mat[ro + k] = mat[ro + k]! ^ GF_MUL[fm | mat[pr + k]!]!;
+        for (let k = c; k < cols; k++) mat[ro + k] = mat[ro + k]! ^ GF_MUL[fm | mat[pr + k]!]!;
+        for (let k = width; k < idEnd; k++) mat[ro + k] = mat[ro + k]! ^ GF_MUL[fm | mat[pr + k]!]!;
       }
       this._pivotCol[rank] = c;
       rank++;
@@ -835,6 +861,13 @@ export class StreamingFecDecoder {
     }
   }
 
+  /** Upper bound of the unknown columns of the next system: sum of pending unknown counts. */
+  private _maxCols(): number {
+    let n = 0;
+    for (let e = 0; e < this.maxRepairs; e++) if (this._eqActive[e] === 1) n += this._eqMissing[e]!;
+    return n < this._width ? n : this._width;
+  }
+
   /** Computes unknown `seq` from RREF row r (combination of the rows' equations) into its slot. */
   private _recover(r: number, seq: number, rows: number): void {
     const mat = this._mat;
@@ -875,9 +908,11 @@ export class StreamingFecDecoder {
     const slot = seq & this._mask;
     const base = slot * this._slot;
     const src = this._src8;
-    for (let i = 0; i < written; i++) src[base + i] = s8[i]!;
+    // Whole blocks through a preallocated view (a memcpy), then re-zero past the symbol.
+    src.set(this._scratchViews[symLen >>> 5]!, base);
     const dirty = this._srcDirty[slot]!;
-    if (dirty > written) src.fill(0, base + written, base + dirty);
+    const end = dirty > symLen ? dirty : symLen;
+    if (end > written) src.fill(0, base + written, base + end);
     this._srcDirty[slot] = written;
     this._srcLen[slot] = fecSymbolLength(len);
     this._srcSeq[slot] = seq;

@@ -113,6 +113,8 @@ export class StreamingFecEncoder {
   private _symLen: Uint16Array;
   private _scratch: Uint8Array;
   private _scratch32: Uint32Array;
+  /** `_scratchViews[b]` = the first b * 32 bytes of the scratch symbol. */
+  private _scratchViews: Uint8Array[];
   private _started: boolean;
   /** Seq of the newest source added. */
   private _last: number;
@@ -163,6 +165,8 @@ export class StreamingFecEncoder {
     this._symLen = new Uint16Array(slots);
     this._scratch = new Uint8Array(this.maxSymbolLength);
     this._scratch32 = new Uint32Array(this._scratch.buffer);
+    this._scratchViews = [];
+    for (let b = 0; b <= this.maxSymbolLength >>> 5; b++) this._scratchViews.push(this._scratch.subarray(0, b * 32));
     this._account.setCapacity(window * this.maxSymbolLength, window);
     this._started = false;
     this._last = 0;
@@ -267,8 +271,8 @@ export class StreamingFecEncoder {
       const seq = (start + i) >>> 0;
       FAST_KERNELS[cauchyCoefficient(seq, index)]!(ring32, (seq & mask) * slotWords, scratch32, 0, blocks);
     }
-    const s8 = this._scratch;
-    for (let i = 0; i < symLen; i++) out[offset + i] = s8[i]!;
+    // A preallocated view per possible length: the copy out is a memcpy with no allocation.
+    out.set(this._scratchViews[blocks]!, offset);
     info.windowStart = start;
     info.windowLength = this._pLen;
     info.repairIndex = index;
@@ -293,6 +297,7 @@ export class StreamingFecEncoder {
     this._ring32 = new Uint32Array(0);
     this._scratch = new Uint8Array(0);
     this._scratch32 = new Uint32Array(0);
+    this._scratchViews = [];
     this._dirty = new Uint16Array(0);
     this._symLen = new Uint16Array(0);
   }

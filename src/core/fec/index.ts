@@ -5,7 +5,7 @@
 export { GF_POLY, GF_EXP, GF_LOG, GF_MUL, GF_INV, gfMul, gfDiv, gfInv, gfPow } from './gf256.js';
 export { GF_BITMATRIX, bitMatrixWeight } from './bitmatrix.js';
 export { cauchyCoefficient, FEC_MAX_WINDOW, FEC_REPAIR_INDEXES } from './cauchy.js';
-export { FEC_BLOCK_BYTES, FAST_KERNELS, mulAdd, mulAddRef, mulAddElementwise, type Kernel } from './kernels.js';
+export { FEC_BLOCK_BYTES, FAST_KERNELS, mulAdd, mulAddRef, mulAddElementwise, warmUpKernels, type Kernel } from './kernels.js';
 export {
   FEC_SYMBOL_PREFIX,
   FEC_SYMBOL_ALIGN,

@@ -60,10 +60,11 @@ function _k03(src: Uint32Array, s: number, dst: Uint32Array, d: number, blocks: 
     const a5 = src[s + 5]!;
     const a6 = src[s + 6]!;
     const a7 = src[s + 7]!;
+    const t0 = a2 ^ a7;
     dst[d]! ^= a0 ^ a7;
     dst[d + 1]! ^= a0 ^ a1;
-    dst[d + 2]! ^= a1 ^ a2 ^ a7;
-    dst[d + 3]! ^= a2 ^ a3 ^ a7;
+    dst[d + 2]! ^= a1 ^ t0;
+    dst[d + 3]! ^= a3 ^ t0;
     dst[d + 4]! ^= a3 ^ a4 ^ a7;
     dst[d + 5]! ^= a4 ^ a5;
     dst[d + 6]! ^= a5 ^ a6;
@@ -80,11 +81,12 @@ function _k04(src: Uint32Array, s: number, dst: Uint32Array, d: number, blocks: 
     const a5 = src[s + 5]!;
     const a6 = src[s + 6]!;
     const a7 = src[s + 7]!;
+    const t0 = a6 ^ a7;
     dst[d]! ^= a6;
     dst[d + 1]! ^= a7;
     dst[d + 2]! ^= a0 ^ a6;
-    dst[d + 3]! ^= a1 ^ a6 ^ a7;
-    dst[d + 4]! ^= a2 ^ a6 ^ a7;
+    dst[d + 3]! ^= a1 ^ t0;
+    dst[d + 4]! ^= a2 ^ t0;
     dst[d + 5]! ^= a3 ^ a7;
     dst[d + 6]! ^= a4;
     dst[d + 7]! ^= a5;
@@ -100,14 +102,18 @@ function _k05(src: Uint32Array, s: number, dst: Uint32Array, d: number, blocks: 
     const a5 = src[s + 5]!;
     const a6 = src[s + 6]!;
     const a7 = src[s + 7]!;
-    dst[d]! ^= a0 ^ a6;
-    dst[d + 1]! ^= a1 ^ a7;
-    dst[d + 2]! ^= a0 ^ a2 ^ a6;
-    dst[d + 3]! ^= a1 ^ a3 ^ a6 ^ a7;
-    dst[d + 4]! ^= a2 ^ a4 ^ a6 ^ a7;
-    dst[d + 5]! ^= a3 ^ a5 ^ a7;
-    dst[d + 6]! ^= a4 ^ a6;
-    dst[d + 7]! ^= a5 ^ a7;
+    const t0 = a0 ^ a6;
+    const t1 = a1 ^ a7;
+    const t2 = a4 ^ a6;
+    const t3 = a5 ^ a7;
+    dst[d]! ^= t0;
+    dst[d + 1]! ^= t1;
+    dst[d + 2]! ^= a2 ^ t0;
+    dst[d + 3]! ^= a3 ^ a6 ^ t1;
+    dst[d + 4]! ^= a2 ^ a7 ^ t2;
+    dst[d + 5]! ^= a3 ^ t3;
+    dst[d + 6]! ^= t2;
+    dst[d + 7]! ^= t3;
   }
 }
 function _k06(src: Uint32Array, s: number, dst: Uint32Array, d: number, blocks: number): void {
@@ -120,10 +126,12 @@ function _k06(src: Uint32Array, s: number, dst: Uint32Array, d: number, blocks: 
     const a5 = src[s + 5]!;
     const a6 = src[s + 6]!;
     const a7 = src[s + 7]!;
+    const t0 = a0 ^ a7;
+    const t1 = a1 ^ a6;
     dst[d]! ^= a6 ^ a7;
-    dst[d + 1]! ^= a0 ^ a7;
-    dst[d + 2]! ^= a0 ^ a1 ^ a6 ^ a7;
-    dst[d + 3]! ^= a1 ^ a2 ^ a6;
+    dst[d + 1]! ^= t0;
+    dst[d + 2]! ^= t0 ^ t1;
+    dst[d + 3]! ^= a2 ^ t1;
     dst[d + 4]! ^= a2 ^ a3 ^ a6;
     dst[d + 5]! ^= a3 ^ a4 ^ a7;
     dst[d + 6]! ^= a4 ^ a5;
@@ -140,14 +148,19 @@ function _k07(src: Uint32Array, s: number, dst: Uint32Array, d: number, blocks: 
     const a5 = src[s + 5]!;
     const a6 = src[s + 6]!;
     const a7 = src[s + 7]!;
-    dst[d]! ^= a0 ^ a6 ^ a7;
-    dst[d + 1]! ^= a0 ^ a1 ^ a7;
-    dst[d + 2]! ^= a0 ^ a1 ^ a2 ^ a6 ^ a7;
-    dst[d + 3]! ^= a1 ^ a2 ^ a3 ^ a6;
-    dst[d + 4]! ^= a2 ^ a3 ^ a4 ^ a6;
-    dst[d + 5]! ^= a3 ^ a4 ^ a5 ^ a7;
-    dst[d + 6]! ^= a4 ^ a5 ^ a6;
-    dst[d + 7]! ^= a5 ^ a6 ^ a7;
+    const t0 = a0 ^ a7;
+    const t1 = a2 ^ a6;
+    const t2 = a1 ^ t0;
+    const t3 = a3 ^ a4;
+    const t4 = a5 ^ a6;
+    dst[d]! ^= a6 ^ t0;
+    dst[d + 1]! ^= t2;
+    dst[d + 2]! ^= t1 ^ t2;
+    dst[d + 3]! ^= a1 ^ a3 ^ t1;
+    dst[d + 4]! ^= t1 ^ t3;
+    dst[d + 5]! ^= a5 ^ a7 ^ t3;
+    dst[d + 6]! ^= a4 ^ t4;
+    dst[d + 7]! ^= a7 ^ t4;
   }
 }
 function _k08(src: Uint32Array, s: number, dst: Uint32Array, d: number, blocks: number): void {
@@ -160,11 +173,12 @@ function _k08(src: Uint32Array, s: number, dst: Uint32Array, d: number, blocks: 
     const a5 = src[s + 5]!;
     const a6 = src[s + 6]!;
     const a7 = src[s + 7]!;
+    const t0 = a5 ^ a6;
     dst[d]! ^= a5;
     dst[d + 1]! ^= a6;
     dst[d + 2]! ^= a5 ^ a7;
-    dst[d + 3]! ^= a0 ^ a5 ^ a6;
-    dst[d + 4]! ^= a1 ^ a5 ^ a6 ^ a7;
+    dst[d + 3]! ^= a0 ^ t0;
+    dst[d + 4]! ^= a1 ^ a7 ^ t0;
     dst[d + 5]! ^= a2 ^ a6 ^ a7;
     dst[d + 6]! ^= a3 ^ a7;
     dst[d + 7]! ^= a4;
@@ -180,14 +194,17 @@ function _k09(src: Uint32Array, s: number, dst: Uint32Array, d: number, blocks: 
     const a5 = src[s + 5]!;
     const a6 = src[s + 6]!;
     const a7 = src[s + 7]!;
+    const t0 = a5 ^ a6;
+    const t1 = a2 ^ a7;
+    const t2 = a4 ^ a7;
     dst[d]! ^= a0 ^ a5;
     dst[d + 1]! ^= a1 ^ a6;
-    dst[d + 2]! ^= a2 ^ a5 ^ a7;
-    dst[d + 3]! ^= a0 ^ a3 ^ a5 ^ a6;
-    dst[d + 4]! ^= a1 ^ a4 ^ a5 ^ a6 ^ a7;
-    dst[d + 5]! ^= a2 ^ a5 ^ a6 ^ a7;
+    dst[d + 2]! ^= a5 ^ t1;
+    dst[d + 3]! ^= a0 ^ a3 ^ t0;
+    dst[d + 4]! ^= a1 ^ t0 ^ t2;
+    dst[d + 5]! ^= t0 ^ t1;
     dst[d + 6]! ^= a3 ^ a6 ^ a7;
-    dst[d + 7]! ^= a4 ^ a7;
+    dst[d + 7]! ^= t2;
   }
 }
 function _k0a(src: Uint32Array, s: number, dst: Uint32Array, d: number, blocks: number): void {
@@ -200,14 +217,18 @@ function _k0a(src: Uint32Array, s: number, dst: Uint32Array, d: number, blocks: 
     const a5 = src[s + 5]!;
     const a6 = src[s + 6]!;
     const a7 = src[s + 7]!;
-    dst[d]! ^= a5 ^ a7;
-    dst[d + 1]! ^= a0 ^ a6;
-    dst[d + 2]! ^= a1 ^ a5;
-    dst[d + 3]! ^= a0 ^ a2 ^ a5 ^ a6 ^ a7;
-    dst[d + 4]! ^= a1 ^ a3 ^ a5 ^ a6;
-    dst[d + 5]! ^= a2 ^ a4 ^ a6 ^ a7;
-    dst[d + 6]! ^= a3 ^ a5 ^ a7;
-    dst[d + 7]! ^= a4 ^ a6;
+    const t0 = a5 ^ a7;
+    const t1 = a0 ^ a6;
+    const t2 = a1 ^ a5;
+    const t3 = a4 ^ a6;
+    dst[d]! ^= t0;
+    dst[d + 1]! ^= t1;
+    dst[d + 2]! ^= t2;
+    dst[d + 3]! ^= a2 ^ t0 ^ t1;
+    dst[d + 4]! ^= a3 ^ a6 ^ t2;
+    dst[d + 5]! ^= a2 ^ a7 ^ t3;
+    dst[d + 6]! ^= a3 ^ t0;
+    dst[d + 7]! ^= t3;
   }
 }
 function _k0b(src: Uint32Array, s: number, dst: Uint32Array, d: number, blocks: number): void {
@@ -220,14 +241,18 @@ function _k0b(src: Uint32Array, s: number, dst: Uint32Array, d: number, blocks: 
     const a5 = src[s + 5]!;
     const a6 = src[s + 6]!;
     const a7 = src[s + 7]!;
-    dst[d]! ^= a0 ^ a5 ^ a7;
+    const t0 = a5 ^ a6;
+    const t1 = a3 ^ t0;
+    const t2 = a0 ^ a7;
+    const t3 = a4 ^ a7;
+    dst[d]! ^= a5 ^ t2;
     dst[d + 1]! ^= a0 ^ a1 ^ a6;
     dst[d + 2]! ^= a1 ^ a2 ^ a5;
-    dst[d + 3]! ^= a0 ^ a2 ^ a3 ^ a5 ^ a6 ^ a7;
-    dst[d + 4]! ^= a1 ^ a3 ^ a4 ^ a5 ^ a6;
-    dst[d + 5]! ^= a2 ^ a4 ^ a5 ^ a6 ^ a7;
-    dst[d + 6]! ^= a3 ^ a5 ^ a6 ^ a7;
-    dst[d + 7]! ^= a4 ^ a6 ^ a7;
+    dst[d + 3]! ^= a2 ^ t1 ^ t2;
+    dst[d + 4]! ^= a1 ^ a4 ^ t1;
+    dst[d + 5]! ^= a2 ^ t0 ^ t3;
+    dst[d + 6]! ^= a7 ^ t1;
+    dst[d + 7]! ^= a6 ^ t3;
   }
 }
 function _k0c(src: Uint32Array, s: number, dst: Uint32Array, d: number, blocks: number): void {
@@ -240,10 +265,12 @@ function _k0c(src: Uint32Array, s: number, dst: Uint32Array, d: number, blocks: 
     const a5 = src[s + 5]!;
     const a6 = src[s + 6]!;
     const a7 = src[s + 7]!;
+    const t0 = a0 ^ a5;
+    const t1 = a6 ^ a7;
     dst[d]! ^= a5 ^ a6;
-    dst[d + 1]! ^= a6 ^ a7;
-    dst[d + 2]! ^= a0 ^ a5 ^ a6 ^ a7;
-    dst[d + 3]! ^= a0 ^ a1 ^ a5 ^ a7;
+    dst[d + 1]! ^= t1;
+    dst[d + 2]! ^= t0 ^ t1;
+    dst[d + 3]! ^= a1 ^ a7 ^ t0;
     dst[d + 4]! ^= a1 ^ a2 ^ a5;
     dst[d + 5]! ^= a2 ^ a3 ^ a6;
     dst[d + 6]! ^= a3 ^ a4 ^ a7;
@@ -260,13 +287,16 @@ function _k0d(src: Uint32Array, s: number, dst: Uint32Array, d: number, blocks: 
     const a5 = src[s + 5]!;
     const a6 = src[s + 6]!;
     const a7 = src[s + 7]!;
-    dst[d]! ^= a0 ^ a5 ^ a6;
-    dst[d + 1]! ^= a1 ^ a6 ^ a7;
-    dst[d + 2]! ^= a0 ^ a2 ^ a5 ^ a6 ^ a7;
-    dst[d + 3]! ^= a0 ^ a1 ^ a3 ^ a5 ^ a7;
-    dst[d + 4]! ^= a1 ^ a2 ^ a4 ^ a5;
-    dst[d + 5]! ^= a2 ^ a3 ^ a5 ^ a6;
-    dst[d + 6]! ^= a3 ^ a4 ^ a6 ^ a7;
+    const t0 = a0 ^ a5;
+    const t1 = a6 ^ a7;
+    const t2 = a2 ^ a5;
+    dst[d]! ^= a6 ^ t0;
+    dst[d + 1]! ^= a1 ^ t1;
+    dst[d + 2]! ^= a2 ^ t0 ^ t1;
+    dst[d + 3]! ^= a1 ^ a3 ^ a7 ^ t0;
+    dst[d + 4]! ^= a1 ^ a4 ^ t2;
+    dst[d + 5]! ^= a3 ^ a6 ^ t2;
+    dst[d + 6]! ^= a3 ^ a4 ^ t1;
     dst[d + 7]! ^= a4 ^ a5 ^ a7;
   }
 }
@@ -280,14 +310,18 @@ function _k0e(src: Uint32Array, s: number, dst: Uint32Array, d: number, blocks: 
     const a5 = src[s + 5]!;
     const a6 = src[s + 6]!;
     const a7 = src[s + 7]!;
+    const t0 = a1 ^ a5;
+    const t1 = a0 ^ a6;
+    const t2 = a2 ^ a3;
+    const t3 = a4 ^ a5;
     dst[d]! ^= a5 ^ a6 ^ a7;
-    dst[d + 1]! ^= a0 ^ a6 ^ a7;
-    dst[d + 2]! ^= a0 ^ a1 ^ a5 ^ a6;
-    dst[d + 3]! ^= a0 ^ a1 ^ a2 ^ a5;
-    dst[d + 4]! ^= a1 ^ a2 ^ a3 ^ a5 ^ a7;
-    dst[d + 5]! ^= a2 ^ a3 ^ a4 ^ a6;
-    dst[d + 6]! ^= a3 ^ a4 ^ a5 ^ a7;
-    dst[d + 7]! ^= a4 ^ a5 ^ a6;
+    dst[d + 1]! ^= a7 ^ t1;
+    dst[d + 2]! ^= t0 ^ t1;
+    dst[d + 3]! ^= a0 ^ a2 ^ t0;
+    dst[d + 4]! ^= a7 ^ t0 ^ t2;
+    dst[d + 5]! ^= a4 ^ a6 ^ t2;
+    dst[d + 6]! ^= a3 ^ a7 ^ t3;
+    dst[d + 7]! ^= a6 ^ t3;
   }
 }
 function _k0f(src: Uint32Array, s: number, dst: Uint32Array, d: number, blocks: number): void {
@@ -300,14 +334,20 @@ function _k0f(src: Uint32Array, s: number, dst: Uint32Array, d: number, blocks: 
     const a5 = src[s + 5]!;
     const a6 = src[s + 6]!;
     const a7 = src[s + 7]!;
-    dst[d]! ^= a0 ^ a5 ^ a6 ^ a7;
-    dst[d + 1]! ^= a0 ^ a1 ^ a6 ^ a7;
-    dst[d + 2]! ^= a0 ^ a1 ^ a2 ^ a5 ^ a6;
-    dst[d + 3]! ^= a0 ^ a1 ^ a2 ^ a3 ^ a5;
-    dst[d + 4]! ^= a1 ^ a2 ^ a3 ^ a4 ^ a5 ^ a7;
-    dst[d + 5]! ^= a2 ^ a3 ^ a4 ^ a5 ^ a6;
-    dst[d + 6]! ^= a3 ^ a4 ^ a5 ^ a6 ^ a7;
-    dst[d + 7]! ^= a4 ^ a5 ^ a6 ^ a7;
+    const t0 = a5 ^ a6;
+    const t1 = a0 ^ a1;
+    const t2 = a2 ^ a3;
+    const t3 = a4 ^ a7;
+    const t4 = a5 ^ t2;
+    const t5 = t0 ^ t3;
+    dst[d]! ^= a0 ^ a7 ^ t0;
+    dst[d + 1]! ^= a6 ^ a7 ^ t1;
+    dst[d + 2]! ^= a2 ^ t0 ^ t1;
+    dst[d + 3]! ^= t1 ^ t4;
+    dst[d + 4]! ^= a1 ^ t3 ^ t4;
+    dst[d + 5]! ^= a4 ^ t0 ^ t2;
+    dst[d + 6]! ^= a3 ^ t5;
+    dst[d + 7]! ^= t5;
   }
 }
 function _k10(src: Uint32Array, s: number, dst: Uint32Array, d: number, blocks: number): void {
@@ -320,13 +360,15 @@ function _k10(src: Uint32Array, s: number, dst: Uint32Array, d: number, blocks: 
     const a5 = src[s + 5]!;
     const a6 = src[s + 6]!;
     const a7 = src[s + 7]!;
+    const t0 = a4 ^ a5;
+    const t1 = a6 ^ a7;
     dst[d]! ^= a4;
     dst[d + 1]! ^= a5;
     dst[d + 2]! ^= a4 ^ a6;
-    dst[d + 3]! ^= a4 ^ a5 ^ a7;
-    dst[d + 4]! ^= a0 ^ a4 ^ a5 ^ a6;
-    dst[d + 5]! ^= a1 ^ a5 ^ a6 ^ a7;
-    dst[d + 6]! ^= a2 ^ a6 ^ a7;
+    dst[d + 3]! ^= a7 ^ t0;
+    dst[d + 4]! ^= a0 ^ a6 ^ t0;
+    dst[d + 5]! ^= a1 ^ a5 ^ t1;
+    dst[d + 6]! ^= a2 ^ t1;
     dst[d + 7]! ^= a3 ^ a7;
   }
 }
@@ -360,14 +402,18 @@ function _k12(src: Uint32Array, s: number, dst: Uint32Array, d: number, blocks: 
     const a5 = src[s + 5]!;
     const a6 = src[s + 6]!;
     const a7 = src[s + 7]!;
+    const t0 = a6 ^ a7;
+    const t1 = a4 ^ a5;
+    const t2 = a1 ^ t0;
+    const t3 = a3 ^ t0;
     dst[d]! ^= a4 ^ a7;
     dst[d + 1]! ^= a0 ^ a5;
-    dst[d + 2]! ^= a1 ^ a4 ^ a6 ^ a7;
-    dst[d + 3]! ^= a2 ^ a4 ^ a5;
-    dst[d + 4]! ^= a0 ^ a3 ^ a4 ^ a5 ^ a6 ^ a7;
-    dst[d + 5]! ^= a1 ^ a4 ^ a5 ^ a6 ^ a7;
-    dst[d + 6]! ^= a2 ^ a5 ^ a6 ^ a7;
-    dst[d + 7]! ^= a3 ^ a6 ^ a7;
+    dst[d + 2]! ^= a4 ^ t2;
+    dst[d + 3]! ^= a2 ^ t1;
+    dst[d + 4]! ^= a0 ^ t1 ^ t3;
+    dst[d + 5]! ^= t1 ^ t2;
+    dst[d + 6]! ^= a2 ^ a5 ^ t0;
+    dst[d + 7]! ^= t3;
   }
 }
 function _k13(src: Uint32Array, s: number, dst: Uint32Array, d: number, blocks: number): void {
@@ -380,14 +426,20 @@ function _k13(src: Uint32Array, s: number, dst: Uint32Array, d: number, blocks: 
     const a5 = src[s + 5]!;
     const a6 = src[s + 6]!;
     const a7 = src[s + 7]!;
-    dst[d]! ^= a0 ^ a4 ^ a7;
-    dst[d + 1]! ^= a0 ^ a1 ^ a5;
-    dst[d + 2]! ^= a1 ^ a2 ^ a4 ^ a6 ^ a7;
-    dst[d + 3]! ^= a2 ^ a3 ^ a4 ^ a5;
-    dst[d + 4]! ^= a0 ^ a3 ^ a5 ^ a6 ^ a7;
-    dst[d + 5]! ^= a1 ^ a4 ^ a6 ^ a7;
-    dst[d + 6]! ^= a2 ^ a5 ^ a7;
-    dst[d + 7]! ^= a3 ^ a6;
+    const t0 = a4 ^ a7;
+    const t1 = a0 ^ a5;
+    const t2 = a1 ^ a6;
+    const t3 = a2 ^ a5;
+    const t4 = a3 ^ a6;
+    const t5 = t0 ^ t2;
+    dst[d]! ^= a0 ^ t0;
+    dst[d + 1]! ^= a1 ^ t1;
+    dst[d + 2]! ^= a2 ^ t5;
+    dst[d + 3]! ^= a3 ^ a4 ^ t3;
+    dst[d + 4]! ^= a7 ^ t1 ^ t4;
+    dst[d + 5]! ^= t5;
+    dst[d + 6]! ^= a7 ^ t3;
+    dst[d + 7]! ^= t4;
   }
 }
 function _k14(src: Uint32Array, s: number, dst: Uint32Array, d: number, blocks: number): void {
@@ -400,14 +452,18 @@ function _k14(src: Uint32Array, s: number, dst: Uint32Array, d: number, blocks: 
     const a5 = src[s + 5]!;
     const a6 = src[s + 6]!;
     const a7 = src[s + 7]!;
-    dst[d]! ^= a4 ^ a6;
-    dst[d + 1]! ^= a5 ^ a7;
-    dst[d + 2]! ^= a0 ^ a4;
-    dst[d + 3]! ^= a1 ^ a4 ^ a5 ^ a6;
-    dst[d + 4]! ^= a0 ^ a2 ^ a4 ^ a5 ^ a7;
-    dst[d + 5]! ^= a1 ^ a3 ^ a5 ^ a6;
-    dst[d + 6]! ^= a2 ^ a4 ^ a6 ^ a7;
-    dst[d + 7]! ^= a3 ^ a5 ^ a7;
+    const t0 = a4 ^ a6;
+    const t1 = a5 ^ a7;
+    const t2 = a0 ^ a4;
+    const t3 = a1 ^ a5;
+    dst[d]! ^= t0;
+    dst[d + 1]! ^= t1;
+    dst[d + 2]! ^= t2;
+    dst[d + 3]! ^= t0 ^ t3;
+    dst[d + 4]! ^= a2 ^ t1 ^ t2;
+    dst[d + 5]! ^= a3 ^ a6 ^ t3;
+    dst[d + 6]! ^= a2 ^ a7 ^ t0;
+    dst[d + 7]! ^= a3 ^ t1;
   }
 }
 function _k15(src: Uint32Array, s: number, dst: Uint32Array, d: number, blocks: number): void {
@@ -420,12 +476,16 @@ function _k15(src: Uint32Array, s: number, dst: Uint32Array, d: number, blocks: 
     const a5 = src[s + 5]!;
     const a6 = src[s + 6]!;
     const a7 = src[s + 7]!;
-    dst[d]! ^= a0 ^ a4 ^ a6;
-    dst[d + 1]! ^= a1 ^ a5 ^ a7;
-    dst[d + 2]! ^= a0 ^ a2 ^ a4;
-    dst[d + 3]! ^= a1 ^ a3 ^ a4 ^ a5 ^ a6;
-    dst[d + 4]! ^= a0 ^ a2 ^ a5 ^ a7;
-    dst[d + 5]! ^= a1 ^ a3 ^ a6;
+    const t0 = a0 ^ a2;
+    const t1 = a1 ^ a3;
+    const t2 = a4 ^ a6;
+    const t3 = a5 ^ a7;
+    dst[d]! ^= a0 ^ t2;
+    dst[d + 1]! ^= a1 ^ t3;
+    dst[d + 2]! ^= a4 ^ t0;
+    dst[d + 3]! ^= a5 ^ t1 ^ t2;
+    dst[d + 4]! ^= t0 ^ t3;
+    dst[d + 5]! ^= a6 ^ t1;
     dst[d + 6]! ^= a2 ^ a4 ^ a7;
     dst[d + 7]! ^= a3 ^ a5;
   }
@@ -440,14 +500,19 @@ function _k16(src: Uint32Array, s: number, dst: Uint32Array, d: number, blocks: 
     const a5 = src[s + 5]!;
     const a6 = src[s + 6]!;
     const a7 = src[s + 7]!;
-    dst[d]! ^= a4 ^ a6 ^ a7;
-    dst[d + 1]! ^= a0 ^ a5 ^ a7;
-    dst[d + 2]! ^= a0 ^ a1 ^ a4 ^ a7;
-    dst[d + 3]! ^= a1 ^ a2 ^ a4 ^ a5 ^ a6 ^ a7;
-    dst[d + 4]! ^= a0 ^ a2 ^ a3 ^ a4 ^ a5;
-    dst[d + 5]! ^= a1 ^ a3 ^ a4 ^ a5 ^ a6;
-    dst[d + 6]! ^= a2 ^ a4 ^ a5 ^ a6 ^ a7;
-    dst[d + 7]! ^= a3 ^ a5 ^ a6 ^ a7;
+    const t0 = a4 ^ a5;
+    const t1 = a6 ^ a7;
+    const t2 = a2 ^ t0;
+    const t3 = a0 ^ a7;
+    const t4 = t1 ^ t2;
+    dst[d]! ^= a4 ^ t1;
+    dst[d + 1]! ^= a5 ^ t3;
+    dst[d + 2]! ^= a1 ^ a4 ^ t3;
+    dst[d + 3]! ^= a1 ^ t4;
+    dst[d + 4]! ^= a0 ^ a3 ^ t2;
+    dst[d + 5]! ^= a1 ^ a3 ^ a6 ^ t0;
+    dst[d + 6]! ^= t4;
+    dst[d + 7]! ^= a3 ^ a5 ^ t1;
   }
 }
 function _k17(src: Uint32Array, s: number, dst: Uint32Array, d: number, blocks: number): void {
@@ -460,14 +525,20 @@ function _k17(src: Uint32Array, s: number, dst: Uint32Array, d: number, blocks: 
     const a5 = src[s + 5]!;
     const a6 = src[s + 6]!;
     const a7 = src[s + 7]!;
-    dst[d]! ^= a0 ^ a4 ^ a6 ^ a7;
-    dst[d + 1]! ^= a0 ^ a1 ^ a5 ^ a7;
-    dst[d + 2]! ^= a0 ^ a1 ^ a2 ^ a4 ^ a7;
-    dst[d + 3]! ^= a1 ^ a2 ^ a3 ^ a4 ^ a5 ^ a6 ^ a7;
-    dst[d + 4]! ^= a0 ^ a2 ^ a3 ^ a5;
-    dst[d + 5]! ^= a1 ^ a3 ^ a4 ^ a6;
-    dst[d + 6]! ^= a2 ^ a4 ^ a5 ^ a7;
-    dst[d + 7]! ^= a3 ^ a5 ^ a6;
+    const t0 = a4 ^ a7;
+    const t1 = a2 ^ a5;
+    const t2 = a3 ^ a6;
+    const t3 = a0 ^ a1;
+    const t4 = a1 ^ t2;
+    const t5 = t0 ^ t1;
+    dst[d]! ^= a0 ^ a6 ^ t0;
+    dst[d + 1]! ^= a5 ^ a7 ^ t3;
+    dst[d + 2]! ^= a2 ^ t0 ^ t3;
+    dst[d + 3]! ^= t4 ^ t5;
+    dst[d + 4]! ^= a0 ^ a3 ^ t1;
+    dst[d + 5]! ^= a4 ^ t4;
+    dst[d + 6]! ^= t5;
+    dst[d + 7]! ^= a5 ^ t2;
   }
 }
 function _k18(src: Uint32Array, s: number, dst: Uint32Array, d: number, blocks: number): void {
@@ -480,14 +551,17 @@ function _k18(src: Uint32Array, s: number, dst: Uint32Array, d: number, blocks: 
     const a5 = src[s + 5]!;
     const a6 = src[s + 6]!;
     const a7 = src[s + 7]!;
+    const t0 = a4 ^ a7;
+    const t1 = a0 ^ t0;
+    const t2 = a5 ^ a6;
     dst[d]! ^= a4 ^ a5;
-    dst[d + 1]! ^= a5 ^ a6;
-    dst[d + 2]! ^= a4 ^ a5 ^ a6 ^ a7;
-    dst[d + 3]! ^= a0 ^ a4 ^ a6 ^ a7;
-    dst[d + 4]! ^= a0 ^ a1 ^ a4 ^ a7;
+    dst[d + 1]! ^= t2;
+    dst[d + 2]! ^= t0 ^ t2;
+    dst[d + 3]! ^= a6 ^ t1;
+    dst[d + 4]! ^= a1 ^ t1;
     dst[d + 5]! ^= a1 ^ a2 ^ a5;
     dst[d + 6]! ^= a2 ^ a3 ^ a6;
-    dst[d + 7]! ^= a3 ^ a4 ^ a7;
+    dst[d + 7]! ^= a3 ^ t0;
   }
 }
 function _k19(src: Uint32Array, s: number, dst: Uint32Array, d: number, blocks: number): void {
@@ -500,10 +574,12 @@ function _k19(src: Uint32Array, s: number, dst: Uint32Array, d: number, blocks: 
     const a5 = src[s + 5]!;
     const a6 = src[s + 6]!;
     const a7 = src[s + 7]!;
-    dst[d]! ^= a0 ^ a4 ^ a5;
-    dst[d + 1]! ^= a1 ^ a5 ^ a6;
-    dst[d + 2]! ^= a2 ^ a4 ^ a5 ^ a6 ^ a7;
-    dst[d + 3]! ^= a0 ^ a3 ^ a4 ^ a6 ^ a7;
+    const t0 = a0 ^ a4;
+    const t1 = a5 ^ a6;
+    dst[d]! ^= a5 ^ t0;
+    dst[d + 1]! ^= a1 ^ t1;
+    dst[d + 2]! ^= a2 ^ a4 ^ a7 ^ t1;
+    dst[d + 3]! ^= a3 ^ a6 ^ a7 ^ t0;
     dst[d + 4]! ^= a0 ^ a1 ^ a7;
     dst[d + 5]! ^= a1 ^ a2;
     dst[d + 6]! ^= a2 ^ a3;
@@ -520,14 +596,17 @@ function _k1a(src: Uint32Array, s: number, dst: Uint32Array, d: number, blocks: 
     const a5 = src[s + 5]!;
     const a6 = src[s + 6]!;
     const a7 = src[s + 7]!;
+    const t0 = a1 ^ a4;
+    const t1 = a5 ^ a6;
+    const t2 = a4 ^ a6;
     dst[d]! ^= a4 ^ a5 ^ a7;
-    dst[d + 1]! ^= a0 ^ a5 ^ a6;
-    dst[d + 2]! ^= a1 ^ a4 ^ a5 ^ a6;
-    dst[d + 3]! ^= a0 ^ a2 ^ a4 ^ a6;
-    dst[d + 4]! ^= a0 ^ a1 ^ a3 ^ a4;
-    dst[d + 5]! ^= a1 ^ a2 ^ a4 ^ a5;
-    dst[d + 6]! ^= a2 ^ a3 ^ a5 ^ a6;
-    dst[d + 7]! ^= a3 ^ a4 ^ a6 ^ a7;
+    dst[d + 1]! ^= a0 ^ t1;
+    dst[d + 2]! ^= t0 ^ t1;
+    dst[d + 3]! ^= a0 ^ a2 ^ t2;
+    dst[d + 4]! ^= a0 ^ a3 ^ t0;
+    dst[d + 5]! ^= a2 ^ a5 ^ t0;
+    dst[d + 6]! ^= a2 ^ a3 ^ t1;
+    dst[d + 7]! ^= a3 ^ a7 ^ t2;
   }
 }
 function _k1b(src: Uint32Array, s: number, dst: Uint32Array, d: number, blocks: number): void {
@@ -540,14 +619,19 @@ function _k1b(src: Uint32Array, s: number, dst: Uint32Array, d: number, blocks: 
     const a5 = src[s + 5]!;
     const a6 = src[s + 6]!;
     const a7 = src[s + 7]!;
+    const t0 = a2 ^ a4;
+    const t1 = a0 ^ a1;
+    const t2 = a1 ^ t0;
+    const t3 = a3 ^ a6;
+    const t4 = a5 ^ a6;
     dst[d]! ^= a0 ^ a4 ^ a5 ^ a7;
-    dst[d + 1]! ^= a0 ^ a1 ^ a5 ^ a6;
-    dst[d + 2]! ^= a1 ^ a2 ^ a4 ^ a5 ^ a6;
-    dst[d + 3]! ^= a0 ^ a2 ^ a3 ^ a4 ^ a6;
-    dst[d + 4]! ^= a0 ^ a1 ^ a3;
-    dst[d + 5]! ^= a1 ^ a2 ^ a4;
+    dst[d + 1]! ^= t1 ^ t4;
+    dst[d + 2]! ^= t2 ^ t4;
+    dst[d + 3]! ^= a0 ^ t0 ^ t3;
+    dst[d + 4]! ^= a3 ^ t1;
+    dst[d + 5]! ^= t2;
     dst[d + 6]! ^= a2 ^ a3 ^ a5;
-    dst[d + 7]! ^= a3 ^ a4 ^ a6;
+    dst[d + 7]! ^= a4 ^ t3;
   }
 }
 function _k1c(src: Uint32Array, s: number, dst: Uint32Array, d: number, blocks: number): void {
@@ -560,14 +644,18 @@ function _k1c(src: Uint32Array, s: number, dst: Uint32Array, d: number, blocks: 
     const a5 = src[s + 5]!;
     const a6 = src[s + 6]!;
     const a7 = src[s + 7]!;
+    const t0 = a5 ^ a7;
+    const t1 = a0 ^ a4;
+    const t2 = a1 ^ a2;
+    const t3 = a3 ^ a4;
     dst[d]! ^= a4 ^ a5 ^ a6;
-    dst[d + 1]! ^= a5 ^ a6 ^ a7;
-    dst[d + 2]! ^= a0 ^ a4 ^ a5 ^ a7;
-    dst[d + 3]! ^= a0 ^ a1 ^ a4;
-    dst[d + 4]! ^= a0 ^ a1 ^ a2 ^ a4 ^ a6;
-    dst[d + 5]! ^= a1 ^ a2 ^ a3 ^ a5 ^ a7;
-    dst[d + 6]! ^= a2 ^ a3 ^ a4 ^ a6;
-    dst[d + 7]! ^= a3 ^ a4 ^ a5 ^ a7;
+    dst[d + 1]! ^= a6 ^ t0;
+    dst[d + 2]! ^= t0 ^ t1;
+    dst[d + 3]! ^= a1 ^ t1;
+    dst[d + 4]! ^= a6 ^ t1 ^ t2;
+    dst[d + 5]! ^= a3 ^ t0 ^ t2;
+    dst[d + 6]! ^= a2 ^ a6 ^ t3;
+    dst[d + 7]! ^= t0 ^ t3;
   }
 }
 function _k1d(src: Uint32Array, s: number, dst: Uint32Array, d: number, blocks: number): void {
@@ -580,14 +668,18 @@ function _k1d(src: Uint32Array, s: number, dst: Uint32Array, d: number, blocks: 
     const a5 = src[s + 5]!;
     const a6 = src[s + 6]!;
     const a7 = src[s + 7]!;
-    dst[d]! ^= a0 ^ a4 ^ a5 ^ a6;
-    dst[d + 1]! ^= a1 ^ a5 ^ a6 ^ a7;
-    dst[d + 2]! ^= a0 ^ a2 ^ a4 ^ a5 ^ a7;
-    dst[d + 3]! ^= a0 ^ a1 ^ a3 ^ a4;
-    dst[d + 4]! ^= a0 ^ a1 ^ a2 ^ a6;
-    dst[d + 5]! ^= a1 ^ a2 ^ a3 ^ a7;
-    dst[d + 6]! ^= a2 ^ a3 ^ a4;
-    dst[d + 7]! ^= a3 ^ a4 ^ a5;
+    const t0 = a0 ^ a4;
+    const t1 = a1 ^ a2;
+    const t2 = a3 ^ a4;
+    const t3 = a5 ^ a6;
+    dst[d]! ^= t0 ^ t3;
+    dst[d + 1]! ^= a1 ^ a7 ^ t3;
+    dst[d + 2]! ^= a2 ^ a5 ^ a7 ^ t0;
+    dst[d + 3]! ^= a1 ^ a3 ^ t0;
+    dst[d + 4]! ^= a0 ^ a6 ^ t1;
+    dst[d + 5]! ^= a3 ^ a7 ^ t1;
+    dst[d + 6]! ^= a2 ^ t2;
+    dst[d + 7]! ^= a5 ^ t2;
   }
 }
 function _k1e(src: Uint32Array, s: number, dst: Uint32Array, d: number, blocks: number): void {
@@ -600,14 +692,21 @@ function _k1e(src: Uint32Array, s: number, dst: Uint32Array, d: number, blocks: 
     const a5 = src[s + 5]!;
     const a6 = src[s + 6]!;
     const a7 = src[s + 7]!;
-    dst[d]! ^= a4 ^ a5 ^ a6 ^ a7;
-    dst[d + 1]! ^= a0 ^ a5 ^ a6 ^ a7;
-    dst[d + 2]! ^= a0 ^ a1 ^ a4 ^ a5;
-    dst[d + 3]! ^= a0 ^ a1 ^ a2 ^ a4 ^ a7;
-    dst[d + 4]! ^= a0 ^ a1 ^ a2 ^ a3 ^ a4 ^ a6 ^ a7;
-    dst[d + 5]! ^= a1 ^ a2 ^ a3 ^ a4 ^ a5 ^ a7;
-    dst[d + 6]! ^= a2 ^ a3 ^ a4 ^ a5 ^ a6;
-    dst[d + 7]! ^= a3 ^ a4 ^ a5 ^ a6 ^ a7;
+    const t0 = a4 ^ a5;
+    const t1 = a6 ^ a7;
+    const t2 = a0 ^ a1;
+    const t3 = a2 ^ a3;
+    const t4 = a4 ^ t2;
+    const t5 = t0 ^ t1;
+    const t6 = t0 ^ t3;
+    dst[d]! ^= t5;
+    dst[d + 1]! ^= a0 ^ a5 ^ t1;
+    dst[d + 2]! ^= t0 ^ t2;
+    dst[d + 3]! ^= a2 ^ a7 ^ t4;
+    dst[d + 4]! ^= t1 ^ t3 ^ t4;
+    dst[d + 5]! ^= a1 ^ a7 ^ t6;
+    dst[d + 6]! ^= a6 ^ t6;
+    dst[d + 7]! ^= a3 ^ t5;
   }
 }
 function _k1f(src: Uint32Array, s: number, dst: Uint32Array, d: number, blocks: number): void {
@@ -620,14 +719,20 @@ function _k1f(src: Uint32Array, s: number, dst: Uint32Array, d: number, blocks: 
     const a5 = src[s + 5]!;
     const a6 = src[s + 6]!;
     const a7 = src[s + 7]!;
-    dst[d]! ^= a0 ^ a4 ^ a5 ^ a6 ^ a7;
-    dst[d + 1]! ^= a0 ^ a1 ^ a5 ^ a6 ^ a7;
-    dst[d + 2]! ^= a0 ^ a1 ^ a2 ^ a4 ^ a5;
-    dst[d + 3]! ^= a0 ^ a1 ^ a2 ^ a3 ^ a4 ^ a7;
-    dst[d + 4]! ^= a0 ^ a1 ^ a2 ^ a3 ^ a6 ^ a7;
-    dst[d + 5]! ^= a1 ^ a2 ^ a3 ^ a4 ^ a7;
-    dst[d + 6]! ^= a2 ^ a3 ^ a4 ^ a5;
-    dst[d + 7]! ^= a3 ^ a4 ^ a5 ^ a6;
+    const t0 = a0 ^ a1;
+    const t1 = a2 ^ a3;
+    const t2 = a4 ^ a5;
+    const t3 = a6 ^ a7;
+    const t4 = a4 ^ a7;
+    const t5 = t0 ^ t1;
+    dst[d]! ^= a0 ^ t2 ^ t3;
+    dst[d + 1]! ^= a5 ^ t0 ^ t3;
+    dst[d + 2]! ^= a2 ^ t0 ^ t2;
+    dst[d + 3]! ^= t4 ^ t5;
+    dst[d + 4]! ^= t3 ^ t5;
+    dst[d + 5]! ^= a1 ^ t1 ^ t4;
+    dst[d + 6]! ^= t1 ^ t2;
+    dst[d + 7]! ^= a3 ^ a6 ^ t2;
   }
 }
 function _k20(src: Uint32Array, s: number, dst: Uint32Array, d: number, blocks: number): void {
@@ -640,14 +745,17 @@ function _k20(src: Uint32Array, s: number, dst: Uint32Array, d: number, blocks: 
     const a5 = src[s + 5]!;
     const a6 = src[s + 6]!;
     const a7 = src[s + 7]!;
-    dst[d]! ^= a3 ^ a7;
+    const t0 = a3 ^ a7;
+    const t1 = a4 ^ a5;
+    const t2 = a6 ^ a7;
+    dst[d]! ^= t0;
     dst[d + 1]! ^= a4;
-    dst[d + 2]! ^= a3 ^ a5 ^ a7;
-    dst[d + 3]! ^= a3 ^ a4 ^ a6 ^ a7;
-    dst[d + 4]! ^= a3 ^ a4 ^ a5;
-    dst[d + 5]! ^= a0 ^ a4 ^ a5 ^ a6;
-    dst[d + 6]! ^= a1 ^ a5 ^ a6 ^ a7;
-    dst[d + 7]! ^= a2 ^ a6 ^ a7;
+    dst[d + 2]! ^= a5 ^ t0;
+    dst[d + 3]! ^= a4 ^ a6 ^ t0;
+    dst[d + 4]! ^= a3 ^ t1;
+    dst[d + 5]! ^= a0 ^ a6 ^ t1;
+    dst[d + 6]! ^= a1 ^ a5 ^ t2;
+    dst[d + 7]! ^= a2 ^ t2;
   }
 }
 function _k21(src: Uint32Array, s: number, dst: Uint32Array, d: number, blocks: number): void {
@@ -660,12 +768,14 @@ function _k21(src: Uint32Array, s: number, dst: Uint32Array, d: number, blocks: 
     const a5 = src[s + 5]!;
     const a6 = src[s + 6]!;
     const a7 = src[s + 7]!;
+    const t0 = a3 ^ a5;
+    const t1 = a4 ^ a6;
     dst[d]! ^= a0 ^ a3 ^ a7;
     dst[d + 1]! ^= a1 ^ a4;
-    dst[d + 2]! ^= a2 ^ a3 ^ a5 ^ a7;
-    dst[d + 3]! ^= a4 ^ a6 ^ a7;
-    dst[d + 4]! ^= a3 ^ a5;
-    dst[d + 5]! ^= a0 ^ a4 ^ a6;
+    dst[d + 2]! ^= a2 ^ a7 ^ t0;
+    dst[d + 3]! ^= a7 ^ t1;
+    dst[d + 4]! ^= t0;
+    dst[d + 5]! ^= a0 ^ t1;
     dst[d + 6]! ^= a1 ^ a5 ^ a7;
     dst[d + 7]! ^= a2 ^ a6;
   }
@@ -720,14 +830,19 @@ function _k24(src: Uint32Array, s: number, dst: Uint32Array, d: number, blocks: 
     const a5 = src[s + 5]!;
     const a6 = src[s + 6]!;
     const a7 = src[s + 7]!;
-    dst[d]! ^= a3 ^ a6 ^ a7;
+    const t0 = a6 ^ a7;
+    const t1 = a5 ^ t0;
+    const t2 = a3 ^ a4;
+    const t3 = a0 ^ t1;
+    const t4 = a2 ^ t1;
+    dst[d]! ^= a3 ^ t0;
     dst[d + 1]! ^= a4 ^ a7;
-    dst[d + 2]! ^= a0 ^ a3 ^ a5 ^ a6 ^ a7;
-    dst[d + 3]! ^= a1 ^ a3 ^ a4;
-    dst[d + 4]! ^= a2 ^ a3 ^ a4 ^ a5 ^ a6 ^ a7;
-    dst[d + 5]! ^= a0 ^ a3 ^ a4 ^ a5 ^ a6 ^ a7;
-    dst[d + 6]! ^= a1 ^ a4 ^ a5 ^ a6 ^ a7;
-    dst[d + 7]! ^= a2 ^ a5 ^ a6 ^ a7;
+    dst[d + 2]! ^= a3 ^ t3;
+    dst[d + 3]! ^= a1 ^ t2;
+    dst[d + 4]! ^= t2 ^ t4;
+    dst[d + 5]! ^= t2 ^ t3;
+    dst[d + 6]! ^= a1 ^ a4 ^ t1;
+    dst[d + 7]! ^= t4;
   }
 }
 function _k25(src: Uint32Array, s: number, dst: Uint32Array, d: number, blocks: number): void {
@@ -740,14 +855,20 @@ function _k25(src: Uint32Array, s: number, dst: Uint32Array, d: number, blocks: 
     const a5 = src[s + 5]!;
     const a6 = src[s + 6]!;
     const a7 = src[s + 7]!;
-    dst[d]! ^= a0 ^ a3 ^ a6 ^ a7;
-    dst[d + 1]! ^= a1 ^ a4 ^ a7;
-    dst[d + 2]! ^= a0 ^ a2 ^ a3 ^ a5 ^ a6 ^ a7;
-    dst[d + 3]! ^= a1 ^ a4;
-    dst[d + 4]! ^= a2 ^ a3 ^ a5 ^ a6 ^ a7;
-    dst[d + 5]! ^= a0 ^ a3 ^ a4 ^ a6 ^ a7;
-    dst[d + 6]! ^= a1 ^ a4 ^ a5 ^ a7;
-    dst[d + 7]! ^= a2 ^ a5 ^ a6;
+    const t0 = a3 ^ a6;
+    const t1 = a7 ^ t0;
+    const t2 = a0 ^ t1;
+    const t3 = a1 ^ a4;
+    const t4 = a2 ^ a5;
+    const t5 = a7 ^ t3;
+    dst[d]! ^= t2;
+    dst[d + 1]! ^= t5;
+    dst[d + 2]! ^= t2 ^ t4;
+    dst[d + 3]! ^= t3;
+    dst[d + 4]! ^= t1 ^ t4;
+    dst[d + 5]! ^= a4 ^ t2;
+    dst[d + 6]! ^= a5 ^ t5;
+    dst[d + 7]! ^= a6 ^ t4;
   }
 }
 function _k26(src: Uint32Array, s: number, dst: Uint32Array, d: number, blocks: number): void {
@@ -760,14 +881,20 @@ function _k26(src: Uint32Array, s: number, dst: Uint32Array, d: number, blocks: 
     const a5 = src[s + 5]!;
     const a6 = src[s + 6]!;
     const a7 = src[s + 7]!;
-    dst[d]! ^= a3 ^ a6;
-    dst[d + 1]! ^= a0 ^ a4 ^ a7;
-    dst[d + 2]! ^= a0 ^ a1 ^ a3 ^ a5 ^ a6;
-    dst[d + 3]! ^= a1 ^ a2 ^ a3 ^ a4 ^ a7;
-    dst[d + 4]! ^= a2 ^ a4 ^ a5 ^ a6;
-    dst[d + 5]! ^= a0 ^ a3 ^ a5 ^ a6 ^ a7;
-    dst[d + 6]! ^= a1 ^ a4 ^ a6 ^ a7;
-    dst[d + 7]! ^= a2 ^ a5 ^ a7;
+    const t0 = a3 ^ a6;
+    const t1 = a4 ^ a7;
+    const t2 = a0 ^ a5;
+    const t3 = a1 ^ t1;
+    const t4 = a2 ^ a5;
+    const t5 = t0 ^ t2;
+    dst[d]! ^= t0;
+    dst[d + 1]! ^= a0 ^ t1;
+    dst[d + 2]! ^= a1 ^ t5;
+    dst[d + 3]! ^= a2 ^ a3 ^ t3;
+    dst[d + 4]! ^= a4 ^ a6 ^ t4;
+    dst[d + 5]! ^= a7 ^ t5;
+    dst[d + 6]! ^= a6 ^ t3;
+    dst[d + 7]! ^= a7 ^ t4;
   }
 }
 function _k27(src: Uint32Array, s: number, dst: Uint32Array, d: number, blocks: number): void {
@@ -780,14 +907,19 @@ function _k27(src: Uint32Array, s: number, dst: Uint32Array, d: number, blocks: 
     const a5 = src[s + 5]!;
     const a6 = src[s + 6]!;
     const a7 = src[s + 7]!;
-    dst[d]! ^= a0 ^ a3 ^ a6;
-    dst[d + 1]! ^= a0 ^ a1 ^ a4 ^ a7;
-    dst[d + 2]! ^= a0 ^ a1 ^ a2 ^ a3 ^ a5 ^ a6;
-    dst[d + 3]! ^= a1 ^ a2 ^ a4 ^ a7;
-    dst[d + 4]! ^= a2 ^ a5 ^ a6;
-    dst[d + 5]! ^= a0 ^ a3 ^ a6 ^ a7;
-    dst[d + 6]! ^= a1 ^ a4 ^ a7;
-    dst[d + 7]! ^= a2 ^ a5;
+    const t0 = a0 ^ a3;
+    const t1 = a1 ^ a4;
+    const t2 = a2 ^ a5;
+    const t3 = a6 ^ t0;
+    const t4 = a7 ^ t1;
+    dst[d]! ^= t3;
+    dst[d + 1]! ^= a0 ^ t4;
+    dst[d + 2]! ^= a1 ^ t2 ^ t3;
+    dst[d + 3]! ^= a2 ^ t4;
+    dst[d + 4]! ^= a6 ^ t2;
+    dst[d + 5]! ^= a7 ^ t3;
+    dst[d + 6]! ^= t4;
+    dst[d + 7]! ^= t2;
   }
 }
 function _k28(src: Uint32Array, s: number, dst: Uint32Array, d: number, blocks: number): void {
@@ -800,14 +932,18 @@ function _k28(src: Uint32Array, s: number, dst: Uint32Array, d: number, blocks: 
     const a5 = src[s + 5]!;
     const a6 = src[s + 6]!;
     const a7 = src[s + 7]!;
-    dst[d]! ^= a3 ^ a5 ^ a7;
+    const t0 = a4 ^ a7;
+    const t1 = a3 ^ a5;
+    const t2 = a0 ^ t0;
+    const t3 = a1 ^ a6;
+    dst[d]! ^= a7 ^ t1;
     dst[d + 1]! ^= a4 ^ a6;
     dst[d + 2]! ^= a3;
-    dst[d + 3]! ^= a0 ^ a3 ^ a4 ^ a5 ^ a7;
-    dst[d + 4]! ^= a1 ^ a3 ^ a4 ^ a6 ^ a7;
-    dst[d + 5]! ^= a0 ^ a2 ^ a4 ^ a5 ^ a7;
-    dst[d + 6]! ^= a1 ^ a3 ^ a5 ^ a6;
-    dst[d + 7]! ^= a2 ^ a4 ^ a6 ^ a7;
+    dst[d + 3]! ^= t1 ^ t2;
+    dst[d + 4]! ^= a3 ^ t0 ^ t3;
+    dst[d + 5]! ^= a2 ^ a5 ^ t2;
+    dst[d + 6]! ^= t1 ^ t3;
+    dst[d + 7]! ^= a2 ^ a6 ^ t0;
   }
 }
 function _k29(src: Uint32Array, s: number, dst: Uint32Array, d: number, blocks: number): void {
@@ -820,14 +956,18 @@ function _k29(src: Uint32Array, s: number, dst: Uint32Array, d: number, blocks: 
     const a5 = src[s + 5]!;
     const a6 = src[s + 6]!;
     const a7 = src[s + 7]!;
-    dst[d]! ^= a0 ^ a3 ^ a5 ^ a7;
+    const t0 = a0 ^ a7;
+    const t1 = a1 ^ a3;
+    const t2 = a2 ^ a4;
+    const t3 = a5 ^ t0;
+    dst[d]! ^= a3 ^ t3;
     dst[d + 1]! ^= a1 ^ a4 ^ a6;
     dst[d + 2]! ^= a2 ^ a3;
-    dst[d + 3]! ^= a0 ^ a4 ^ a5 ^ a7;
-    dst[d + 4]! ^= a1 ^ a3 ^ a6 ^ a7;
-    dst[d + 5]! ^= a0 ^ a2 ^ a4 ^ a7;
-    dst[d + 6]! ^= a1 ^ a3 ^ a5;
-    dst[d + 7]! ^= a2 ^ a4 ^ a6;
+    dst[d + 3]! ^= a4 ^ t3;
+    dst[d + 4]! ^= a6 ^ a7 ^ t1;
+    dst[d + 5]! ^= t0 ^ t2;
+    dst[d + 6]! ^= a5 ^ t1;
+    dst[d + 7]! ^= a6 ^ t2;
   }
 }
 function _k2a(src: Uint32Array, s: number, dst: Uint32Array, d: number, blocks: number): void {
@@ -840,13 +980,17 @@ function _k2a(src: Uint32Array, s: number, dst: Uint32Array, d: number, blocks: 
     const a5 = src[s + 5]!;
     const a6 = src[s + 6]!;
     const a7 = src[s + 7]!;
-    dst[d]! ^= a3 ^ a5;
-    dst[d + 1]! ^= a0 ^ a4 ^ a6;
-    dst[d + 2]! ^= a1 ^ a3 ^ a7;
-    dst[d + 3]! ^= a0 ^ a2 ^ a3 ^ a4 ^ a5;
-    dst[d + 4]! ^= a1 ^ a4 ^ a6;
-    dst[d + 5]! ^= a0 ^ a2 ^ a5 ^ a7;
-    dst[d + 6]! ^= a1 ^ a3 ^ a6;
+    const t0 = a0 ^ a2;
+    const t1 = a1 ^ a3;
+    const t2 = a3 ^ a5;
+    const t3 = a4 ^ a6;
+    dst[d]! ^= t2;
+    dst[d + 1]! ^= a0 ^ t3;
+    dst[d + 2]! ^= a7 ^ t1;
+    dst[d + 3]! ^= a4 ^ t0 ^ t2;
+    dst[d + 4]! ^= a1 ^ t3;
+    dst[d + 5]! ^= a5 ^ a7 ^ t0;
+    dst[d + 6]! ^= a6 ^ t1;
     dst[d + 7]! ^= a2 ^ a4 ^ a7;
   }
 }
@@ -860,13 +1004,16 @@ function _k2b(src: Uint32Array, s: number, dst: Uint32Array, d: number, blocks: 
     const a5 = src[s + 5]!;
     const a6 = src[s + 6]!;
     const a7 = src[s + 7]!;
+    const t0 = a0 ^ a2;
+    const t1 = a1 ^ a3;
+    const t2 = a1 ^ a6;
     dst[d]! ^= a0 ^ a3 ^ a5;
-    dst[d + 1]! ^= a0 ^ a1 ^ a4 ^ a6;
-    dst[d + 2]! ^= a1 ^ a2 ^ a3 ^ a7;
-    dst[d + 3]! ^= a0 ^ a2 ^ a4 ^ a5;
-    dst[d + 4]! ^= a1 ^ a6;
-    dst[d + 5]! ^= a0 ^ a2 ^ a7;
-    dst[d + 6]! ^= a1 ^ a3;
+    dst[d + 1]! ^= a0 ^ a4 ^ t2;
+    dst[d + 2]! ^= a2 ^ a7 ^ t1;
+    dst[d + 3]! ^= a4 ^ a5 ^ t0;
+    dst[d + 4]! ^= t2;
+    dst[d + 5]! ^= a7 ^ t0;
+    dst[d + 6]! ^= t1;
     dst[d + 7]! ^= a2 ^ a4;
   }
 }
@@ -880,14 +1027,19 @@ function _k2c(src: Uint32Array, s: number, dst: Uint32Array, d: number, blocks: 
     const a5 = src[s + 5]!;
     const a6 = src[s + 6]!;
     const a7 = src[s + 7]!;
-    dst[d]! ^= a3 ^ a5 ^ a6 ^ a7;
-    dst[d + 1]! ^= a4 ^ a6 ^ a7;
+    const t0 = a3 ^ a4;
+    const t1 = a5 ^ a6;
+    const t2 = a1 ^ t0;
+    const t3 = a4 ^ a7;
+    const t4 = t1 ^ t2;
+    dst[d]! ^= a3 ^ a7 ^ t1;
+    dst[d + 1]! ^= a6 ^ t3;
     dst[d + 2]! ^= a0 ^ a3 ^ a6;
-    dst[d + 3]! ^= a0 ^ a1 ^ a3 ^ a4 ^ a5 ^ a6;
-    dst[d + 4]! ^= a1 ^ a2 ^ a3 ^ a4;
-    dst[d + 5]! ^= a0 ^ a2 ^ a3 ^ a4 ^ a5;
-    dst[d + 6]! ^= a1 ^ a3 ^ a4 ^ a5 ^ a6;
-    dst[d + 7]! ^= a2 ^ a4 ^ a5 ^ a6 ^ a7;
+    dst[d + 3]! ^= a0 ^ t4;
+    dst[d + 4]! ^= a2 ^ t2;
+    dst[d + 5]! ^= a0 ^ a2 ^ a5 ^ t0;
+    dst[d + 6]! ^= t4;
+    dst[d + 7]! ^= a2 ^ t1 ^ t3;
   }
 }
 function _k2d(src: Uint32Array, s: number, dst: Uint32Array, d: number, blocks: number): void {
@@ -900,14 +1052,18 @@ function _k2d(src: Uint32Array, s: number, dst: Uint32Array, d: number, blocks: 
     const a5 = src[s + 5]!;
     const a6 = src[s + 6]!;
     const a7 = src[s + 7]!;
-    dst[d]! ^= a0 ^ a3 ^ a5 ^ a6 ^ a7;
-    dst[d + 1]! ^= a1 ^ a4 ^ a6 ^ a7;
-    dst[d + 2]! ^= a0 ^ a2 ^ a3 ^ a6;
-    dst[d + 3]! ^= a0 ^ a1 ^ a4 ^ a5 ^ a6;
+    const t0 = a0 ^ a3;
+    const t1 = a1 ^ a4;
+    const t2 = a5 ^ a6;
+    const t3 = a2 ^ a4;
+    dst[d]! ^= a7 ^ t0 ^ t2;
+    dst[d + 1]! ^= a6 ^ a7 ^ t1;
+    dst[d + 2]! ^= a2 ^ a6 ^ t0;
+    dst[d + 3]! ^= a0 ^ t1 ^ t2;
     dst[d + 4]! ^= a1 ^ a2 ^ a3;
-    dst[d + 5]! ^= a0 ^ a2 ^ a3 ^ a4;
-    dst[d + 6]! ^= a1 ^ a3 ^ a4 ^ a5;
-    dst[d + 7]! ^= a2 ^ a4 ^ a5 ^ a6;
+    dst[d + 5]! ^= t0 ^ t3;
+    dst[d + 6]! ^= a3 ^ a5 ^ t1;
+    dst[d + 7]! ^= t2 ^ t3;
   }
 }
 function _k2e(src: Uint32Array, s: number, dst: Uint32Array, d: number, blocks: number): void {
@@ -920,14 +1076,19 @@ function _k2e(src: Uint32Array, s: number, dst: Uint32Array, d: number, blocks: 
     const a5 = src[s + 5]!;
     const a6 = src[s + 6]!;
     const a7 = src[s + 7]!;
-    dst[d]! ^= a3 ^ a5 ^ a6;
-    dst[d + 1]! ^= a0 ^ a4 ^ a6 ^ a7;
-    dst[d + 2]! ^= a0 ^ a1 ^ a3 ^ a6 ^ a7;
-    dst[d + 3]! ^= a0 ^ a1 ^ a2 ^ a3 ^ a4 ^ a5 ^ a6 ^ a7;
-    dst[d + 4]! ^= a1 ^ a2 ^ a4 ^ a7;
-    dst[d + 5]! ^= a0 ^ a2 ^ a3 ^ a5;
-    dst[d + 6]! ^= a1 ^ a3 ^ a4 ^ a6;
-    dst[d + 7]! ^= a2 ^ a4 ^ a5 ^ a7;
+    const t0 = a3 ^ a6;
+    const t1 = a4 ^ a7;
+    const t2 = a1 ^ t0;
+    const t3 = a2 ^ a5;
+    const t4 = a0 ^ t1;
+    dst[d]! ^= a5 ^ t0;
+    dst[d + 1]! ^= a6 ^ t4;
+    dst[d + 2]! ^= a0 ^ a7 ^ t2;
+    dst[d + 3]! ^= t2 ^ t3 ^ t4;
+    dst[d + 4]! ^= a1 ^ a2 ^ t1;
+    dst[d + 5]! ^= a0 ^ a3 ^ t3;
+    dst[d + 6]! ^= a4 ^ t2;
+    dst[d + 7]! ^= t1 ^ t3;
   }
 }
 function _k2f(src: Uint32Array, s: number, dst: Uint32Array, d: number, blocks: number): void {
@@ -940,14 +1101,19 @@ function _k2f(src: Uint32Array, s: number, dst: Uint32Array, d: number, blocks: 
     const a5 = src[s + 5]!;
     const a6 = src[s + 6]!;
     const a7 = src[s + 7]!;
-    dst[d]! ^= a0 ^ a3 ^ a5 ^ a6;
-    dst[d + 1]! ^= a0 ^ a1 ^ a4 ^ a6 ^ a7;
-    dst[d + 2]! ^= a0 ^ a1 ^ a2 ^ a3 ^ a6 ^ a7;
-    dst[d + 3]! ^= a0 ^ a1 ^ a2 ^ a4 ^ a5 ^ a6 ^ a7;
-    dst[d + 4]! ^= a1 ^ a2 ^ a7;
+    const t0 = a0 ^ a6;
+    const t1 = a1 ^ a7;
+    const t2 = a2 ^ t1;
+    const t3 = a3 ^ t0;
+    const t4 = a4 ^ a5;
+    dst[d]! ^= a5 ^ t3;
+    dst[d + 1]! ^= a4 ^ t0 ^ t1;
+    dst[d + 2]! ^= t2 ^ t3;
+    dst[d + 3]! ^= t0 ^ t2 ^ t4;
+    dst[d + 4]! ^= t2;
     dst[d + 5]! ^= a0 ^ a2 ^ a3;
     dst[d + 6]! ^= a1 ^ a3 ^ a4;
-    dst[d + 7]! ^= a2 ^ a4 ^ a5;
+    dst[d + 7]! ^= a2 ^ t4;
   }
 }
 function _k30(src: Uint32Array, s: number, dst: Uint32Array, d: number, blocks: number): void {
@@ -960,14 +1126,17 @@ function _k30(src: Uint32Array, s: number, dst: Uint32Array, d: number, blocks: 
     const a5 = src[s + 5]!;
     const a6 = src[s + 6]!;
     const a7 = src[s + 7]!;
-    dst[d]! ^= a3 ^ a4 ^ a7;
+    const t0 = a3 ^ a6;
+    const t1 = a4 ^ a7;
+    const t2 = a5 ^ t0;
+    dst[d]! ^= a3 ^ t1;
     dst[d + 1]! ^= a4 ^ a5;
-    dst[d + 2]! ^= a3 ^ a4 ^ a5 ^ a6 ^ a7;
-    dst[d + 3]! ^= a3 ^ a5 ^ a6;
-    dst[d + 4]! ^= a0 ^ a3 ^ a6;
-    dst[d + 5]! ^= a0 ^ a1 ^ a4 ^ a7;
+    dst[d + 2]! ^= t1 ^ t2;
+    dst[d + 3]! ^= t2;
+    dst[d + 4]! ^= a0 ^ t0;
+    dst[d + 5]! ^= a0 ^ a1 ^ t1;
     dst[d + 6]! ^= a1 ^ a2 ^ a5;
-    dst[d + 7]! ^= a2 ^ a3 ^ a6;
+    dst[d + 7]! ^= a2 ^ t0;
   }
 }
 function _k31(src: Uint32Array, s: number, dst: Uint32Array, d: number, blocks: number): void {
@@ -980,14 +1149,19 @@ function _k31(src: Uint32Array, s: number, dst: Uint32Array, d: number, blocks: 
     const a5 = src[s + 5]!;
     const a6 = src[s + 6]!;
     const a7 = src[s + 7]!;
-    dst[d]! ^= a0 ^ a3 ^ a4 ^ a7;
-    dst[d + 1]! ^= a1 ^ a4 ^ a5;
-    dst[d + 2]! ^= a2 ^ a3 ^ a4 ^ a5 ^ a6 ^ a7;
+    const t0 = a0 ^ a4;
+    const t1 = a1 ^ a5;
+    const t2 = a2 ^ a6;
+    const t3 = a3 ^ a7;
+    const t4 = t2 ^ t3;
+    dst[d]! ^= t0 ^ t3;
+    dst[d + 1]! ^= a4 ^ t1;
+    dst[d + 2]! ^= a4 ^ a5 ^ t4;
     dst[d + 3]! ^= a5 ^ a6;
-    dst[d + 4]! ^= a0 ^ a3 ^ a4 ^ a6;
-    dst[d + 5]! ^= a0 ^ a1 ^ a4 ^ a5 ^ a7;
-    dst[d + 6]! ^= a1 ^ a2 ^ a5 ^ a6;
-    dst[d + 7]! ^= a2 ^ a3 ^ a6 ^ a7;
+    dst[d + 4]! ^= a3 ^ a6 ^ t0;
+    dst[d + 5]! ^= a7 ^ t0 ^ t1;
+    dst[d + 6]! ^= t1 ^ t2;
+    dst[d + 7]! ^= t4;
   }
 }
 function _k32(src: Uint32Array, s: number, dst: Uint32Array, d: number, blocks: number): void {
@@ -1000,14 +1174,18 @@ function _k32(src: Uint32Array, s: number, dst: Uint32Array, d: number, blocks: 
     const a5 = src[s + 5]!;
     const a6 = src[s + 6]!;
     const a7 = src[s + 7]!;
-    dst[d]! ^= a3 ^ a4;
+    const t0 = a0 ^ a7;
+    const t1 = a2 ^ a3;
+    const t2 = a3 ^ a4;
+    const t3 = a5 ^ a6;
+    dst[d]! ^= t2;
     dst[d + 1]! ^= a0 ^ a4 ^ a5;
-    dst[d + 2]! ^= a1 ^ a3 ^ a4 ^ a5 ^ a6;
-    dst[d + 3]! ^= a2 ^ a3 ^ a5 ^ a6 ^ a7;
-    dst[d + 4]! ^= a0 ^ a6 ^ a7;
-    dst[d + 5]! ^= a0 ^ a1 ^ a7;
+    dst[d + 2]! ^= a1 ^ t2 ^ t3;
+    dst[d + 3]! ^= a7 ^ t1 ^ t3;
+    dst[d + 4]! ^= a6 ^ t0;
+    dst[d + 5]! ^= a1 ^ t0;
     dst[d + 6]! ^= a1 ^ a2;
-    dst[d + 7]! ^= a2 ^ a3;
+    dst[d + 7]! ^= t1;
   }
 }
 function _k33(src: Uint32Array, s: number, dst: Uint32Array, d: number, blocks: number): void {
@@ -1020,13 +1198,16 @@ function _k33(src: Uint32Array, s: number, dst: Uint32Array, d: number, blocks: 
     const a5 = src[s + 5]!;
     const a6 = src[s + 6]!;
     const a7 = src[s + 7]!;
-    dst[d]! ^= a0 ^ a3 ^ a4;
-    dst[d + 1]! ^= a0 ^ a1 ^ a4 ^ a5;
-    dst[d + 2]! ^= a1 ^ a2 ^ a3 ^ a4 ^ a5 ^ a6;
-    dst[d + 3]! ^= a2 ^ a5 ^ a6 ^ a7;
-    dst[d + 4]! ^= a0 ^ a4 ^ a6 ^ a7;
-    dst[d + 5]! ^= a0 ^ a1 ^ a5 ^ a7;
-    dst[d + 6]! ^= a1 ^ a2 ^ a6;
+    const t0 = a0 ^ a4;
+    const t1 = a1 ^ a5;
+    const t2 = a2 ^ a6;
+    dst[d]! ^= a3 ^ t0;
+    dst[d + 1]! ^= t0 ^ t1;
+    dst[d + 2]! ^= a3 ^ a4 ^ t1 ^ t2;
+    dst[d + 3]! ^= a5 ^ a7 ^ t2;
+    dst[d + 4]! ^= a6 ^ a7 ^ t0;
+    dst[d + 5]! ^= a0 ^ a7 ^ t1;
+    dst[d + 6]! ^= a1 ^ t2;
     dst[d + 7]! ^= a2 ^ a3 ^ a7;
   }
 }
@@ -1040,13 +1221,16 @@ function _k34(src: Uint32Array, s: number, dst: Uint32Array, d: number, blocks: 
     const a5 = src[s + 5]!;
     const a6 = src[s + 6]!;
     const a7 = src[s + 7]!;
-    dst[d]! ^= a3 ^ a4 ^ a6 ^ a7;
-    dst[d + 1]! ^= a4 ^ a5 ^ a7;
-    dst[d + 2]! ^= a0 ^ a3 ^ a4 ^ a5 ^ a7;
-    dst[d + 3]! ^= a1 ^ a3 ^ a5 ^ a7;
-    dst[d + 4]! ^= a0 ^ a2 ^ a3 ^ a7;
+    const t0 = a3 ^ a7;
+    const t1 = a4 ^ a5;
+    const t2 = a0 ^ t0;
+    dst[d]! ^= a4 ^ a6 ^ t0;
+    dst[d + 1]! ^= a7 ^ t1;
+    dst[d + 2]! ^= t1 ^ t2;
+    dst[d + 3]! ^= a1 ^ a5 ^ t0;
+    dst[d + 4]! ^= a2 ^ t2;
     dst[d + 5]! ^= a0 ^ a1 ^ a3 ^ a4;
-    dst[d + 6]! ^= a1 ^ a2 ^ a4 ^ a5;
+    dst[d + 6]! ^= a1 ^ a2 ^ t1;
     dst[d + 7]! ^= a2 ^ a3 ^ a5 ^ a6;
   }
 }
@@ -1060,14 +1244,20 @@ function _k35(src: Uint32Array, s: number, dst: Uint32Array, d: number, blocks: 
     const a5 = src[s + 5]!;
     const a6 = src[s + 6]!;
     const a7 = src[s + 7]!;
-    dst[d]! ^= a0 ^ a3 ^ a4 ^ a6 ^ a7;
-    dst[d + 1]! ^= a1 ^ a4 ^ a5 ^ a7;
-    dst[d + 2]! ^= a0 ^ a2 ^ a3 ^ a4 ^ a5 ^ a7;
-    dst[d + 3]! ^= a1 ^ a5 ^ a7;
-    dst[d + 4]! ^= a0 ^ a2 ^ a3 ^ a4 ^ a7;
-    dst[d + 5]! ^= a0 ^ a1 ^ a3 ^ a4 ^ a5;
-    dst[d + 6]! ^= a1 ^ a2 ^ a4 ^ a5 ^ a6;
-    dst[d + 7]! ^= a2 ^ a3 ^ a5 ^ a6 ^ a7;
+    const t0 = a0 ^ a3;
+    const t1 = a1 ^ a5;
+    const t2 = a4 ^ a7;
+    const t3 = t0 ^ t2;
+    const t4 = a2 ^ a5;
+    const t5 = a4 ^ t1;
+    dst[d]! ^= a6 ^ t3;
+    dst[d + 1]! ^= t1 ^ t2;
+    dst[d + 2]! ^= t3 ^ t4;
+    dst[d + 3]! ^= a7 ^ t1;
+    dst[d + 4]! ^= a2 ^ t3;
+    dst[d + 5]! ^= t0 ^ t5;
+    dst[d + 6]! ^= a2 ^ a6 ^ t5;
+    dst[d + 7]! ^= a3 ^ a6 ^ a7 ^ t4;
   }
 }
 function _k36(src: Uint32Array, s: number, dst: Uint32Array, d: number, blocks: number): void {
@@ -1080,14 +1270,18 @@ function _k36(src: Uint32Array, s: number, dst: Uint32Array, d: number, blocks: 
     const a5 = src[s + 5]!;
     const a6 = src[s + 6]!;
     const a7 = src[s + 7]!;
+    const t0 = a1 ^ a3;
+    const t1 = a0 ^ a4;
+    const t2 = a2 ^ a5;
+    const t3 = a5 ^ t1;
     dst[d]! ^= a3 ^ a4 ^ a6;
-    dst[d + 1]! ^= a0 ^ a4 ^ a5 ^ a7;
-    dst[d + 2]! ^= a0 ^ a1 ^ a3 ^ a4 ^ a5;
-    dst[d + 3]! ^= a1 ^ a2 ^ a3 ^ a5;
+    dst[d + 1]! ^= a7 ^ t3;
+    dst[d + 2]! ^= t0 ^ t3;
+    dst[d + 3]! ^= t0 ^ t2;
     dst[d + 4]! ^= a0 ^ a2;
-    dst[d + 5]! ^= a0 ^ a1 ^ a3;
+    dst[d + 5]! ^= a0 ^ t0;
     dst[d + 6]! ^= a1 ^ a2 ^ a4;
-    dst[d + 7]! ^= a2 ^ a3 ^ a5;
+    dst[d + 7]! ^= a3 ^ t2;
   }
 }
 function _k37(src: Uint32Array, s: number, dst: Uint32Array, d: number, blocks: number): void {
@@ -1100,14 +1294,18 @@ function _k37(src: Uint32Array, s: number, dst: Uint32Array, d: number, blocks: 
     const a5 = src[s + 5]!;
     const a6 = src[s + 6]!;
     const a7 = src[s + 7]!;
-    dst[d]! ^= a0 ^ a3 ^ a4 ^ a6;
-    dst[d + 1]! ^= a0 ^ a1 ^ a4 ^ a5 ^ a7;
-    dst[d + 2]! ^= a0 ^ a1 ^ a2 ^ a3 ^ a4 ^ a5;
-    dst[d + 3]! ^= a1 ^ a2 ^ a5;
-    dst[d + 4]! ^= a0 ^ a2 ^ a4;
-    dst[d + 5]! ^= a0 ^ a1 ^ a3 ^ a5;
+    const t0 = a0 ^ a4;
+    const t1 = a1 ^ a5;
+    const t2 = a2 ^ a3;
+    const t3 = t0 ^ t1;
+    dst[d]! ^= a3 ^ a6 ^ t0;
+    dst[d + 1]! ^= a7 ^ t3;
+    dst[d + 2]! ^= t2 ^ t3;
+    dst[d + 3]! ^= a2 ^ t1;
+    dst[d + 4]! ^= a2 ^ t0;
+    dst[d + 5]! ^= a0 ^ a3 ^ t1;
     dst[d + 6]! ^= a1 ^ a2 ^ a4 ^ a6;
-    dst[d + 7]! ^= a2 ^ a3 ^ a5 ^ a7;
+    dst[d + 7]! ^= a5 ^ a7 ^ t2;
   }
 }
 function _k38(src: Uint32Array, s: number, dst: Uint32Array, d: number, blocks: number): void {
@@ -1120,14 +1318,19 @@ function _k38(src: Uint32Array, s: number, dst: Uint32Array, d: number, blocks: 
     const a5 = src[s + 5]!;
     const a6 = src[s + 6]!;
     const a7 = src[s + 7]!;
-    dst[d]! ^= a3 ^ a4 ^ a5 ^ a7;
-    dst[d + 1]! ^= a4 ^ a5 ^ a6;
-    dst[d + 2]! ^= a3 ^ a4 ^ a6;
+    const t0 = a4 ^ a6;
+    const t1 = a3 ^ a5;
+    const t2 = a7 ^ t1;
+    const t3 = a0 ^ a1;
+    const t4 = a2 ^ t0;
+    dst[d]! ^= a4 ^ t2;
+    dst[d + 1]! ^= a5 ^ t0;
+    dst[d + 2]! ^= a3 ^ t0;
     dst[d + 3]! ^= a0 ^ a3;
-    dst[d + 4]! ^= a0 ^ a1 ^ a3 ^ a5 ^ a7;
-    dst[d + 5]! ^= a0 ^ a1 ^ a2 ^ a4 ^ a6;
-    dst[d + 6]! ^= a1 ^ a2 ^ a3 ^ a5 ^ a7;
-    dst[d + 7]! ^= a2 ^ a3 ^ a4 ^ a6;
+    dst[d + 4]! ^= t2 ^ t3;
+    dst[d + 5]! ^= t3 ^ t4;
+    dst[d + 6]! ^= a1 ^ a2 ^ t2;
+    dst[d + 7]! ^= a3 ^ t4;
   }
 }
 function _k39(src: Uint32Array, s: number, dst: Uint32Array, d: number, blocks: number): void {
@@ -1140,14 +1343,19 @@ function _k39(src: Uint32Array, s: number, dst: Uint32Array, d: number, blocks: 
     const a5 = src[s + 5]!;
     const a6 = src[s + 6]!;
     const a7 = src[s + 7]!;
-    dst[d]! ^= a0 ^ a3 ^ a4 ^ a5 ^ a7;
-    dst[d + 1]! ^= a1 ^ a4 ^ a5 ^ a6;
-    dst[d + 2]! ^= a2 ^ a3 ^ a4 ^ a6;
+    const t0 = a1 ^ a5;
+    const t1 = a2 ^ a6;
+    const t2 = a3 ^ a4;
+    const t3 = a7 ^ t2;
+    const t4 = a0 ^ t0;
+    dst[d]! ^= a0 ^ a5 ^ t3;
+    dst[d + 1]! ^= a4 ^ a6 ^ t0;
+    dst[d + 2]! ^= t1 ^ t2;
     dst[d + 3]! ^= a0;
-    dst[d + 4]! ^= a0 ^ a1 ^ a3 ^ a4 ^ a5 ^ a7;
-    dst[d + 5]! ^= a0 ^ a1 ^ a2 ^ a4 ^ a5 ^ a6;
-    dst[d + 6]! ^= a1 ^ a2 ^ a3 ^ a5 ^ a6 ^ a7;
-    dst[d + 7]! ^= a2 ^ a3 ^ a4 ^ a6 ^ a7;
+    dst[d + 4]! ^= t3 ^ t4;
+    dst[d + 5]! ^= a4 ^ t1 ^ t4;
+    dst[d + 6]! ^= a3 ^ a7 ^ t0 ^ t1;
+    dst[d + 7]! ^= t1 ^ t3;
   }
 }
 function _k3a(src: Uint32Array, s: number, dst: Uint32Array, d: number, blocks: number): void {
@@ -1160,14 +1368,18 @@ function _k3a(src: Uint32Array, s: number, dst: Uint32Array, d: number, blocks: 
     const a5 = src[s + 5]!;
     const a6 = src[s + 6]!;
     const a7 = src[s + 7]!;
-    dst[d]! ^= a3 ^ a4 ^ a5;
+    const t0 = a2 ^ a3;
+    const t1 = a0 ^ a1;
+    const t2 = a1 ^ a7;
+    const t3 = a3 ^ a4;
+    dst[d]! ^= a5 ^ t3;
     dst[d + 1]! ^= a0 ^ a4 ^ a5 ^ a6;
-    dst[d + 2]! ^= a1 ^ a3 ^ a4 ^ a6 ^ a7;
-    dst[d + 3]! ^= a0 ^ a2 ^ a3 ^ a7;
-    dst[d + 4]! ^= a0 ^ a1 ^ a5;
-    dst[d + 5]! ^= a0 ^ a1 ^ a2 ^ a6;
-    dst[d + 6]! ^= a1 ^ a2 ^ a3 ^ a7;
-    dst[d + 7]! ^= a2 ^ a3 ^ a4;
+    dst[d + 2]! ^= a6 ^ t2 ^ t3;
+    dst[d + 3]! ^= a0 ^ a7 ^ t0;
+    dst[d + 4]! ^= a5 ^ t1;
+    dst[d + 5]! ^= a2 ^ a6 ^ t1;
+    dst[d + 6]! ^= t0 ^ t2;
+    dst[d + 7]! ^= a4 ^ t0;
   }
 }
 function _k3b(src: Uint32Array, s: number, dst: Uint32Array, d: number, blocks: number): void {
@@ -1180,14 +1392,20 @@ function _k3b(src: Uint32Array, s: number, dst: Uint32Array, d: number, blocks: 
     const a5 = src[s + 5]!;
     const a6 = src[s + 6]!;
     const a7 = src[s + 7]!;
-    dst[d]! ^= a0 ^ a3 ^ a4 ^ a5;
-    dst[d + 1]! ^= a0 ^ a1 ^ a4 ^ a5 ^ a6;
-    dst[d + 2]! ^= a1 ^ a2 ^ a3 ^ a4 ^ a6 ^ a7;
-    dst[d + 3]! ^= a0 ^ a2 ^ a7;
-    dst[d + 4]! ^= a0 ^ a1 ^ a4 ^ a5;
-    dst[d + 5]! ^= a0 ^ a1 ^ a2 ^ a5 ^ a6;
-    dst[d + 6]! ^= a1 ^ a2 ^ a3 ^ a6 ^ a7;
-    dst[d + 7]! ^= a2 ^ a3 ^ a4 ^ a7;
+    const t0 = a0 ^ a5;
+    const t1 = a1 ^ a6;
+    const t2 = a2 ^ a7;
+    const t3 = a3 ^ a4;
+    const t4 = a4 ^ t0;
+    const t5 = t1 ^ t2;
+    dst[d]! ^= t0 ^ t3;
+    dst[d + 1]! ^= t1 ^ t4;
+    dst[d + 2]! ^= t3 ^ t5;
+    dst[d + 3]! ^= a0 ^ t2;
+    dst[d + 4]! ^= a1 ^ t4;
+    dst[d + 5]! ^= a2 ^ t0 ^ t1;
+    dst[d + 6]! ^= a3 ^ t5;
+    dst[d + 7]! ^= t2 ^ t3;
   }
 }
 function _k3c(src: Uint32Array, s: number, dst: Uint32Array, d: number, blocks: number): void {
@@ -1200,14 +1418,21 @@ function _k3c(src: Uint32Array, s: number, dst: Uint32Array, d: number, blocks: 
     const a5 = src[s + 5]!;
     const a6 = src[s + 6]!;
     const a7 = src[s + 7]!;
-    dst[d]! ^= a3 ^ a4 ^ a5 ^ a6 ^ a7;
-    dst[d + 1]! ^= a4 ^ a5 ^ a6 ^ a7;
-    dst[d + 2]! ^= a0 ^ a3 ^ a4;
-    dst[d + 3]! ^= a0 ^ a1 ^ a3 ^ a6 ^ a7;
-    dst[d + 4]! ^= a0 ^ a1 ^ a2 ^ a3 ^ a5 ^ a6;
-    dst[d + 5]! ^= a0 ^ a1 ^ a2 ^ a3 ^ a4 ^ a6 ^ a7;
-    dst[d + 6]! ^= a1 ^ a2 ^ a3 ^ a4 ^ a5 ^ a7;
-    dst[d + 7]! ^= a2 ^ a3 ^ a4 ^ a5 ^ a6;
+    const t0 = a3 ^ a4;
+    const t1 = a5 ^ a6;
+    const t2 = a0 ^ a1;
+    const t3 = a2 ^ t0;
+    const t4 = a3 ^ t2;
+    const t5 = a6 ^ a7;
+    const t6 = a7 ^ t1;
+    dst[d]! ^= t0 ^ t6;
+    dst[d + 1]! ^= a4 ^ t6;
+    dst[d + 2]! ^= a0 ^ t0;
+    dst[d + 3]! ^= t4 ^ t5;
+    dst[d + 4]! ^= a2 ^ t1 ^ t4;
+    dst[d + 5]! ^= t2 ^ t3 ^ t5;
+    dst[d + 6]! ^= a1 ^ a5 ^ a7 ^ t3;
+    dst[d + 7]! ^= t1 ^ t3;
   }
 }
 function _k3d(src: Uint32Array, s: number, dst: Uint32Array, d: number, blocks: number): void {
@@ -1220,14 +1445,20 @@ function _k3d(src: Uint32Array, s: number, dst: Uint32Array, d: number, blocks: 
     const a5 = src[s + 5]!;
     const a6 = src[s + 6]!;
     const a7 = src[s + 7]!;
-    dst[d]! ^= a0 ^ a3 ^ a4 ^ a5 ^ a6 ^ a7;
-    dst[d + 1]! ^= a1 ^ a4 ^ a5 ^ a6 ^ a7;
-    dst[d + 2]! ^= a0 ^ a2 ^ a3 ^ a4;
-    dst[d + 3]! ^= a0 ^ a1 ^ a6 ^ a7;
-    dst[d + 4]! ^= a0 ^ a1 ^ a2 ^ a3 ^ a4 ^ a5 ^ a6;
-    dst[d + 5]! ^= a0 ^ a1 ^ a2 ^ a3 ^ a4 ^ a5 ^ a6 ^ a7;
-    dst[d + 6]! ^= a1 ^ a2 ^ a3 ^ a4 ^ a5 ^ a6 ^ a7;
-    dst[d + 7]! ^= a2 ^ a3 ^ a4 ^ a5 ^ a6 ^ a7;
+    const t0 = a3 ^ a4;
+    const t1 = a5 ^ a6;
+    const t2 = a2 ^ t0;
+    const t3 = a7 ^ t1;
+    const t4 = a0 ^ a1;
+    const t5 = t2 ^ t3;
+    dst[d]! ^= a0 ^ t0 ^ t3;
+    dst[d + 1]! ^= a1 ^ a4 ^ t3;
+    dst[d + 2]! ^= a0 ^ t2;
+    dst[d + 3]! ^= a6 ^ a7 ^ t4;
+    dst[d + 4]! ^= t1 ^ t2 ^ t4;
+    dst[d + 5]! ^= t4 ^ t5;
+    dst[d + 6]! ^= a1 ^ t5;
+    dst[d + 7]! ^= t5;
   }
 }
 function _k3e(src: Uint32Array, s: number, dst: Uint32Array, d: number, blocks: number): void {
@@ -1240,14 +1471,20 @@ function _k3e(src: Uint32Array, s: number, dst: Uint32Array, d: number, blocks: 
     const a5 = src[s + 5]!;
     const a6 = src[s + 6]!;
     const a7 = src[s + 7]!;
-    dst[d]! ^= a3 ^ a4 ^ a5 ^ a6;
-    dst[d + 1]! ^= a0 ^ a4 ^ a5 ^ a6 ^ a7;
-    dst[d + 2]! ^= a0 ^ a1 ^ a3 ^ a4 ^ a7;
-    dst[d + 3]! ^= a0 ^ a1 ^ a2 ^ a3 ^ a6;
-    dst[d + 4]! ^= a0 ^ a1 ^ a2 ^ a5 ^ a6 ^ a7;
-    dst[d + 5]! ^= a0 ^ a1 ^ a2 ^ a3 ^ a6 ^ a7;
-    dst[d + 6]! ^= a1 ^ a2 ^ a3 ^ a4 ^ a7;
-    dst[d + 7]! ^= a2 ^ a3 ^ a4 ^ a5;
+    const t0 = a0 ^ a1;
+    const t1 = a2 ^ a3;
+    const t2 = a4 ^ a5;
+    const t3 = a6 ^ a7;
+    const t4 = a4 ^ a7;
+    const t5 = t0 ^ t1;
+    dst[d]! ^= a3 ^ a6 ^ t2;
+    dst[d + 1]! ^= a0 ^ t2 ^ t3;
+    dst[d + 2]! ^= a3 ^ t0 ^ t4;
+    dst[d + 3]! ^= a6 ^ t5;
+    dst[d + 4]! ^= a2 ^ a5 ^ t0 ^ t3;
+    dst[d + 5]! ^= t3 ^ t5;
+    dst[d + 6]! ^= a1 ^ t1 ^ t4;
+    dst[d + 7]! ^= t1 ^ t2;
   }
 }
 function _k3f(src: Uint32Array, s: number, dst: Uint32Array, d: number, blocks: number): void {
@@ -1260,14 +1497,21 @@ function _k3f(src: Uint32Array, s: number, dst: Uint32Array, d: number, blocks: 
     const a5 = src[s + 5]!;
     const a6 = src[s + 6]!;
     const a7 = src[s + 7]!;
-    dst[d]! ^= a0 ^ a3 ^ a4 ^ a5 ^ a6;
-    dst[d + 1]! ^= a0 ^ a1 ^ a4 ^ a5 ^ a6 ^ a7;
-    dst[d + 2]! ^= a0 ^ a1 ^ a2 ^ a3 ^ a4 ^ a7;
-    dst[d + 3]! ^= a0 ^ a1 ^ a2 ^ a6;
-    dst[d + 4]! ^= a0 ^ a1 ^ a2 ^ a4 ^ a5 ^ a6 ^ a7;
-    dst[d + 5]! ^= a0 ^ a1 ^ a2 ^ a3 ^ a5 ^ a6 ^ a7;
-    dst[d + 6]! ^= a1 ^ a2 ^ a3 ^ a4 ^ a6 ^ a7;
-    dst[d + 7]! ^= a2 ^ a3 ^ a4 ^ a5 ^ a7;
+    const t0 = a0 ^ a1;
+    const t1 = a2 ^ a7;
+    const t2 = a3 ^ a4;
+    const t3 = a5 ^ a6;
+    const t4 = t0 ^ t1;
+    const t5 = a4 ^ t3;
+    const t6 = t1 ^ t2;
+    dst[d]! ^= a0 ^ t2 ^ t3;
+    dst[d + 1]! ^= a7 ^ t0 ^ t5;
+    dst[d + 2]! ^= t2 ^ t4;
+    dst[d + 3]! ^= a2 ^ a6 ^ t0;
+    dst[d + 4]! ^= t4 ^ t5;
+    dst[d + 5]! ^= a3 ^ t3 ^ t4;
+    dst[d + 6]! ^= a1 ^ a6 ^ t6;
+    dst[d + 7]! ^= a5 ^ t6;
   }
 }
 function _k40(src: Uint32Array, s: number, dst: Uint32Array, d: number, blocks: number): void {
@@ -1280,14 +1524,18 @@ function _k40(src: Uint32Array, s: number, dst: Uint32Array, d: number, blocks: 
     const a5 = src[s + 5]!;
     const a6 = src[s + 6]!;
     const a7 = src[s + 7]!;
-    dst[d]! ^= a2 ^ a6 ^ a7;
+    const t0 = a2 ^ a6;
+    const t1 = a3 ^ a4;
+    const t2 = a5 ^ a6;
+    const t3 = a7 ^ t0;
+    dst[d]! ^= t3;
     dst[d + 1]! ^= a3 ^ a7;
-    dst[d + 2]! ^= a2 ^ a4 ^ a6 ^ a7;
-    dst[d + 3]! ^= a2 ^ a3 ^ a5 ^ a6;
-    dst[d + 4]! ^= a2 ^ a3 ^ a4;
-    dst[d + 5]! ^= a3 ^ a4 ^ a5;
-    dst[d + 6]! ^= a0 ^ a4 ^ a5 ^ a6;
-    dst[d + 7]! ^= a1 ^ a5 ^ a6 ^ a7;
+    dst[d + 2]! ^= a4 ^ t3;
+    dst[d + 3]! ^= a3 ^ a5 ^ t0;
+    dst[d + 4]! ^= a2 ^ t1;
+    dst[d + 5]! ^= a5 ^ t1;
+    dst[d + 6]! ^= a0 ^ a4 ^ t2;
+    dst[d + 7]! ^= a1 ^ a7 ^ t2;
   }
 }
 function _k41(src: Uint32Array, s: number, dst: Uint32Array, d: number, blocks: number): void {
@@ -1300,10 +1548,11 @@ function _k41(src: Uint32Array, s: number, dst: Uint32Array, d: number, blocks: 
     const a5 = src[s + 5]!;
     const a6 = src[s + 6]!;
     const a7 = src[s + 7]!;
-    dst[d]! ^= a0 ^ a2 ^ a6 ^ a7;
+    const t0 = a2 ^ a6;
+    dst[d]! ^= a0 ^ a7 ^ t0;
     dst[d + 1]! ^= a1 ^ a3 ^ a7;
     dst[d + 2]! ^= a4 ^ a6 ^ a7;
-    dst[d + 3]! ^= a2 ^ a5 ^ a6;
+    dst[d + 3]! ^= a5 ^ t0;
     dst[d + 4]! ^= a2 ^ a3;
     dst[d + 5]! ^= a3 ^ a4;
     dst[d + 6]! ^= a0 ^ a4 ^ a5;
@@ -1320,12 +1569,14 @@ function _k42(src: Uint32Array, s: number, dst: Uint32Array, d: number, blocks: 
     const a5 = src[s + 5]!;
     const a6 = src[s + 6]!;
     const a7 = src[s + 7]!;
+    const t0 = a2 ^ a4;
+    const t1 = a3 ^ a5;
     dst[d]! ^= a2 ^ a6;
     dst[d + 1]! ^= a0 ^ a3 ^ a7;
-    dst[d + 2]! ^= a1 ^ a2 ^ a4 ^ a6;
-    dst[d + 3]! ^= a3 ^ a5 ^ a6 ^ a7;
-    dst[d + 4]! ^= a2 ^ a4 ^ a7;
-    dst[d + 5]! ^= a3 ^ a5;
+    dst[d + 2]! ^= a1 ^ a6 ^ t0;
+    dst[d + 3]! ^= a6 ^ a7 ^ t1;
+    dst[d + 4]! ^= a7 ^ t0;
+    dst[d + 5]! ^= t1;
     dst[d + 6]! ^= a0 ^ a4 ^ a6;
     dst[d + 7]! ^= a1 ^ a5 ^ a7;
   }
@@ -1360,12 +1611,14 @@ function _k44(src: Uint32Array, s: number, dst: Uint32Array, d: number, blocks: 
     const a5 = src[s + 5]!;
     const a6 = src[s + 6]!;
     const a7 = src[s + 7]!;
-    dst[d]! ^= a2 ^ a7;
+    const t0 = a2 ^ a7;
+    const t1 = a4 ^ a7;
+    dst[d]! ^= t0;
     dst[d + 1]! ^= a3;
-    dst[d + 2]! ^= a0 ^ a2 ^ a4 ^ a7;
-    dst[d + 3]! ^= a1 ^ a2 ^ a3 ^ a5 ^ a7;
-    dst[d + 4]! ^= a3 ^ a4 ^ a6 ^ a7;
-    dst[d + 5]! ^= a4 ^ a5 ^ a7;
+    dst[d + 2]! ^= a0 ^ a4 ^ t0;
+    dst[d + 3]! ^= a1 ^ a3 ^ a5 ^ t0;
+    dst[d + 4]! ^= a3 ^ a6 ^ t1;
+    dst[d + 5]! ^= a5 ^ t1;
     dst[d + 6]! ^= a0 ^ a5 ^ a6;
     dst[d + 7]! ^= a1 ^ a6 ^ a7;
   }
@@ -1380,9 +1633,10 @@ function _k45(src: Uint32Array, s: number, dst: Uint32Array, d: number, blocks: 
     const a5 = src[s + 5]!;
     const a6 = src[s + 6]!;
     const a7 = src[s + 7]!;
-    dst[d]! ^= a0 ^ a2 ^ a7;
+    const t0 = a0 ^ a7;
+    dst[d]! ^= a2 ^ t0;
     dst[d + 1]! ^= a1 ^ a3;
-    dst[d + 2]! ^= a0 ^ a4 ^ a7;
+    dst[d + 2]! ^= a4 ^ t0;
     dst[d + 3]! ^= a1 ^ a2 ^ a5 ^ a7;
     dst[d + 4]! ^= a3 ^ a6 ^ a7;
     dst[d + 5]! ^= a4 ^ a7;
@@ -1420,9 +1674,10 @@ function _k47(src: Uint32Array, s: number, dst: Uint32Array, d: number, blocks: 
     const a5 = src[s + 5]!;
     const a6 = src[s + 6]!;
     const a7 = src[s + 7]!;
+    const t0 = a0 ^ a1;
     dst[d]! ^= a0 ^ a2;
-    dst[d + 1]! ^= a0 ^ a1 ^ a3;
-    dst[d + 2]! ^= a0 ^ a1 ^ a4;
+    dst[d + 1]! ^= a3 ^ t0;
+    dst[d + 2]! ^= a4 ^ t0;
     dst[d + 3]! ^= a1 ^ a5;
     dst[d + 4]! ^= a6;
     dst[d + 5]! ^= a7;
@@ -1440,14 +1695,19 @@ function _k48(src: Uint32Array, s: number, dst: Uint32Array, d: number, blocks: 
     const a5 = src[s + 5]!;
     const a6 = src[s + 6]!;
     const a7 = src[s + 7]!;
-    dst[d]! ^= a2 ^ a5 ^ a6 ^ a7;
-    dst[d + 1]! ^= a3 ^ a6 ^ a7;
-    dst[d + 2]! ^= a2 ^ a4 ^ a5 ^ a6;
+    const t0 = a5 ^ a6;
+    const t1 = a4 ^ t0;
+    const t2 = a3 ^ a7;
+    const t3 = a2 ^ t1;
+    const t4 = t2 ^ t3;
+    dst[d]! ^= a2 ^ a7 ^ t0;
+    dst[d + 1]! ^= a6 ^ t2;
+    dst[d + 2]! ^= t3;
     dst[d + 3]! ^= a0 ^ a2 ^ a3;
-    dst[d + 4]! ^= a1 ^ a2 ^ a3 ^ a4 ^ a5 ^ a6 ^ a7;
-    dst[d + 5]! ^= a2 ^ a3 ^ a4 ^ a5 ^ a6 ^ a7;
-    dst[d + 6]! ^= a0 ^ a3 ^ a4 ^ a5 ^ a6 ^ a7;
-    dst[d + 7]! ^= a1 ^ a4 ^ a5 ^ a6 ^ a7;
+    dst[d + 4]! ^= a1 ^ t4;
+    dst[d + 5]! ^= t4;
+    dst[d + 6]! ^= a0 ^ t1 ^ t2;
+    dst[d + 7]! ^= a1 ^ a7 ^ t1;
   }
 }
 function _k49(src: Uint32Array, s: number, dst: Uint32Array, d: number, blocks: number): void {
@@ -1460,14 +1720,20 @@ function _k49(src: Uint32Array, s: number, dst: Uint32Array, d: number, blocks: 
     const a5 = src[s + 5]!;
     const a6 = src[s + 6]!;
     const a7 = src[s + 7]!;
-    dst[d]! ^= a0 ^ a2 ^ a5 ^ a6 ^ a7;
-    dst[d + 1]! ^= a1 ^ a3 ^ a6 ^ a7;
-    dst[d + 2]! ^= a4 ^ a5 ^ a6;
-    dst[d + 3]! ^= a0 ^ a2;
-    dst[d + 4]! ^= a1 ^ a2 ^ a3 ^ a5 ^ a6 ^ a7;
-    dst[d + 5]! ^= a2 ^ a3 ^ a4 ^ a6 ^ a7;
-    dst[d + 6]! ^= a0 ^ a3 ^ a4 ^ a5 ^ a7;
-    dst[d + 7]! ^= a1 ^ a4 ^ a5 ^ a6;
+    const t0 = a3 ^ a7;
+    const t1 = a5 ^ a6;
+    const t2 = a0 ^ a2;
+    const t3 = a1 ^ t0;
+    const t4 = a4 ^ t0;
+    const t5 = a4 ^ t1;
+    dst[d]! ^= a7 ^ t1 ^ t2;
+    dst[d + 1]! ^= a6 ^ t3;
+    dst[d + 2]! ^= t5;
+    dst[d + 3]! ^= t2;
+    dst[d + 4]! ^= a2 ^ t1 ^ t3;
+    dst[d + 5]! ^= a2 ^ a6 ^ t4;
+    dst[d + 6]! ^= a0 ^ a5 ^ t4;
+    dst[d + 7]! ^= a1 ^ t5;
   }
 }
 function _k4a(src: Uint32Array, s: number, dst: Uint32Array, d: number, blocks: number): void {
@@ -1480,14 +1746,21 @@ function _k4a(src: Uint32Array, s: number, dst: Uint32Array, d: number, blocks: 
     const a5 = src[s + 5]!;
     const a6 = src[s + 6]!;
     const a7 = src[s + 7]!;
-    dst[d]! ^= a2 ^ a5 ^ a6;
-    dst[d + 1]! ^= a0 ^ a3 ^ a6 ^ a7;
-    dst[d + 2]! ^= a1 ^ a2 ^ a4 ^ a5 ^ a6 ^ a7;
-    dst[d + 3]! ^= a0 ^ a3 ^ a7;
-    dst[d + 4]! ^= a1 ^ a2 ^ a4 ^ a5 ^ a6;
-    dst[d + 5]! ^= a2 ^ a3 ^ a5 ^ a6 ^ a7;
-    dst[d + 6]! ^= a0 ^ a3 ^ a4 ^ a6 ^ a7;
-    dst[d + 7]! ^= a1 ^ a4 ^ a5 ^ a7;
+    const t0 = a2 ^ a5;
+    const t1 = a3 ^ a7;
+    const t2 = a6 ^ t0;
+    const t3 = a0 ^ t1;
+    const t4 = a1 ^ a4;
+    const t5 = a6 ^ t3;
+    const t6 = a7 ^ t4;
+    dst[d]! ^= t2;
+    dst[d + 1]! ^= t5;
+    dst[d + 2]! ^= t2 ^ t6;
+    dst[d + 3]! ^= t3;
+    dst[d + 4]! ^= t2 ^ t4;
+    dst[d + 5]! ^= t1 ^ t2;
+    dst[d + 6]! ^= a4 ^ t5;
+    dst[d + 7]! ^= a5 ^ t6;
   }
 }
 function _k4b(src: Uint32Array, s: number, dst: Uint32Array, d: number, blocks: number): void {
@@ -1500,14 +1773,19 @@ function _k4b(src: Uint32Array, s: number, dst: Uint32Array, d: number, blocks: 
     const a5 = src[s + 5]!;
     const a6 = src[s + 6]!;
     const a7 = src[s + 7]!;
-    dst[d]! ^= a0 ^ a2 ^ a5 ^ a6;
-    dst[d + 1]! ^= a0 ^ a1 ^ a3 ^ a6 ^ a7;
-    dst[d + 2]! ^= a1 ^ a4 ^ a5 ^ a6 ^ a7;
-    dst[d + 3]! ^= a0 ^ a7;
-    dst[d + 4]! ^= a1 ^ a2 ^ a5 ^ a6;
-    dst[d + 5]! ^= a2 ^ a3 ^ a6 ^ a7;
-    dst[d + 6]! ^= a0 ^ a3 ^ a4 ^ a7;
-    dst[d + 7]! ^= a1 ^ a4 ^ a5;
+    const t0 = a0 ^ a7;
+    const t1 = a1 ^ a5;
+    const t2 = a2 ^ a6;
+    const t3 = a3 ^ t0;
+    const t4 = a4 ^ t1;
+    dst[d]! ^= a0 ^ a5 ^ t2;
+    dst[d + 1]! ^= a1 ^ a6 ^ t3;
+    dst[d + 2]! ^= a6 ^ a7 ^ t4;
+    dst[d + 3]! ^= t0;
+    dst[d + 4]! ^= t1 ^ t2;
+    dst[d + 5]! ^= a3 ^ a7 ^ t2;
+    dst[d + 6]! ^= a4 ^ t3;
+    dst[d + 7]! ^= t4;
   }
 }
 function _k4c(src: Uint32Array, s: number, dst: Uint32Array, d: number, blocks: number): void {
@@ -1520,14 +1798,20 @@ function _k4c(src: Uint32Array, s: number, dst: Uint32Array, d: number, blocks: 
     const a5 = src[s + 5]!;
     const a6 = src[s + 6]!;
     const a7 = src[s + 7]!;
-    dst[d]! ^= a2 ^ a5 ^ a7;
-    dst[d + 1]! ^= a3 ^ a6;
-    dst[d + 2]! ^= a0 ^ a2 ^ a4 ^ a5;
-    dst[d + 3]! ^= a0 ^ a1 ^ a2 ^ a3 ^ a6 ^ a7;
-    dst[d + 4]! ^= a1 ^ a3 ^ a4 ^ a5;
-    dst[d + 5]! ^= a2 ^ a4 ^ a5 ^ a6;
-    dst[d + 6]! ^= a0 ^ a3 ^ a5 ^ a6 ^ a7;
-    dst[d + 7]! ^= a1 ^ a4 ^ a6 ^ a7;
+    const t0 = a2 ^ a5;
+    const t1 = a3 ^ a6;
+    const t2 = a0 ^ a7;
+    const t3 = a1 ^ a4;
+    const t4 = a4 ^ t0;
+    const t5 = t1 ^ t2;
+    dst[d]! ^= a7 ^ t0;
+    dst[d + 1]! ^= t1;
+    dst[d + 2]! ^= a0 ^ t4;
+    dst[d + 3]! ^= a1 ^ a2 ^ t5;
+    dst[d + 4]! ^= a3 ^ a5 ^ t3;
+    dst[d + 5]! ^= a6 ^ t4;
+    dst[d + 6]! ^= a5 ^ t5;
+    dst[d + 7]! ^= a6 ^ a7 ^ t3;
   }
 }
 function _k4d(src: Uint32Array, s: number, dst: Uint32Array, d: number, blocks: number): void {
@@ -1540,14 +1824,17 @@ function _k4d(src: Uint32Array, s: number, dst: Uint32Array, d: number, blocks: 
     const a5 = src[s + 5]!;
     const a6 = src[s + 6]!;
     const a7 = src[s + 7]!;
-    dst[d]! ^= a0 ^ a2 ^ a5 ^ a7;
-    dst[d + 1]! ^= a1 ^ a3 ^ a6;
-    dst[d + 2]! ^= a0 ^ a4 ^ a5;
-    dst[d + 3]! ^= a0 ^ a1 ^ a2 ^ a6 ^ a7;
+    const t0 = a0 ^ a5;
+    const t1 = a1 ^ a6;
+    const t2 = a2 ^ a7;
+    dst[d]! ^= t0 ^ t2;
+    dst[d + 1]! ^= a3 ^ t1;
+    dst[d + 2]! ^= a4 ^ t0;
+    dst[d + 3]! ^= a0 ^ t1 ^ t2;
     dst[d + 4]! ^= a1 ^ a3 ^ a5;
     dst[d + 5]! ^= a2 ^ a4 ^ a6;
-    dst[d + 6]! ^= a0 ^ a3 ^ a5 ^ a7;
-    dst[d + 7]! ^= a1 ^ a4 ^ a6;
+    dst[d + 6]! ^= a3 ^ a7 ^ t0;
+    dst[d + 7]! ^= a4 ^ t1;
   }
 }
 function _k4e(src: Uint32Array, s: number, dst: Uint32Array, d: number, blocks: number): void {
@@ -1560,14 +1847,19 @@ function _k4e(src: Uint32Array, s: number, dst: Uint32Array, d: number, blocks: 
     const a5 = src[s + 5]!;
     const a6 = src[s + 6]!;
     const a7 = src[s + 7]!;
-    dst[d]! ^= a2 ^ a5;
-    dst[d + 1]! ^= a0 ^ a3 ^ a6;
-    dst[d + 2]! ^= a0 ^ a1 ^ a2 ^ a4 ^ a5 ^ a7;
-    dst[d + 3]! ^= a0 ^ a1 ^ a3 ^ a6;
-    dst[d + 4]! ^= a1 ^ a4 ^ a5 ^ a7;
-    dst[d + 5]! ^= a2 ^ a5 ^ a6;
-    dst[d + 6]! ^= a0 ^ a3 ^ a6 ^ a7;
-    dst[d + 7]! ^= a1 ^ a4 ^ a7;
+    const t0 = a0 ^ a3;
+    const t1 = a1 ^ a4;
+    const t2 = a2 ^ a5;
+    const t3 = a6 ^ t0;
+    const t4 = a7 ^ t1;
+    dst[d]! ^= t2;
+    dst[d + 1]! ^= t3;
+    dst[d + 2]! ^= a0 ^ t2 ^ t4;
+    dst[d + 3]! ^= a1 ^ t3;
+    dst[d + 4]! ^= a5 ^ t4;
+    dst[d + 5]! ^= a6 ^ t2;
+    dst[d + 6]! ^= a7 ^ t3;
+    dst[d + 7]! ^= t4;
   }
 }
 function _k4f(src: Uint32Array, s: number, dst: Uint32Array, d: number, blocks: number): void {
@@ -1580,11 +1872,14 @@ function _k4f(src: Uint32Array, s: number, dst: Uint32Array, d: number, blocks: 
     const a5 = src[s + 5]!;
     const a6 = src[s + 6]!;
     const a7 = src[s + 7]!;
+    const t0 = a0 ^ a1;
+    const t1 = a5 ^ a7;
+    const t2 = a6 ^ t0;
     dst[d]! ^= a0 ^ a2 ^ a5;
-    dst[d + 1]! ^= a0 ^ a1 ^ a3 ^ a6;
-    dst[d + 2]! ^= a0 ^ a1 ^ a4 ^ a5 ^ a7;
-    dst[d + 3]! ^= a0 ^ a1 ^ a6;
-    dst[d + 4]! ^= a1 ^ a5 ^ a7;
+    dst[d + 1]! ^= a3 ^ t2;
+    dst[d + 2]! ^= a4 ^ t0 ^ t1;
+    dst[d + 3]! ^= t2;
+    dst[d + 4]! ^= a1 ^ t1;
     dst[d + 5]! ^= a2 ^ a6;
     dst[d + 6]! ^= a0 ^ a3 ^ a7;
     dst[d + 7]! ^= a1 ^ a4;
@@ -1600,14 +1895,19 @@ function _k50(src: Uint32Array, s: number, dst: Uint32Array, d: number, blocks: 
     const a5 = src[s + 5]!;
     const a6 = src[s + 6]!;
     const a7 = src[s + 7]!;
-    dst[d]! ^= a2 ^ a4 ^ a6 ^ a7;
+    const t0 = a2 ^ a7;
+    const t1 = a3 ^ a6;
+    const t2 = a4 ^ t0;
+    const t3 = a0 ^ a5;
+    const t4 = a1 ^ t1;
+    dst[d]! ^= a6 ^ t2;
     dst[d + 1]! ^= a3 ^ a5 ^ a7;
-    dst[d + 2]! ^= a2 ^ a7;
-    dst[d + 3]! ^= a2 ^ a3 ^ a4 ^ a6 ^ a7;
-    dst[d + 4]! ^= a0 ^ a2 ^ a3 ^ a5 ^ a6;
-    dst[d + 5]! ^= a1 ^ a3 ^ a4 ^ a6 ^ a7;
-    dst[d + 6]! ^= a0 ^ a2 ^ a4 ^ a5 ^ a7;
-    dst[d + 7]! ^= a1 ^ a3 ^ a5 ^ a6;
+    dst[d + 2]! ^= t0;
+    dst[d + 3]! ^= t1 ^ t2;
+    dst[d + 4]! ^= a2 ^ t1 ^ t3;
+    dst[d + 5]! ^= a4 ^ a7 ^ t4;
+    dst[d + 6]! ^= t2 ^ t3;
+    dst[d + 7]! ^= a5 ^ t4;
   }
 }
 function _k51(src: Uint32Array, s: number, dst: Uint32Array, d: number, blocks: number): void {
@@ -1620,14 +1920,21 @@ function _k51(src: Uint32Array, s: number, dst: Uint32Array, d: number, blocks: 
     const a5 = src[s + 5]!;
     const a6 = src[s + 6]!;
     const a7 = src[s + 7]!;
-    dst[d]! ^= a0 ^ a2 ^ a4 ^ a6 ^ a7;
-    dst[d + 1]! ^= a1 ^ a3 ^ a5 ^ a7;
+    const t0 = a4 ^ a6;
+    const t1 = a2 ^ t0;
+    const t2 = a3 ^ a5;
+    const t3 = a0 ^ t1;
+    const t4 = a1 ^ a7;
+    const t5 = t2 ^ t4;
+    const t6 = a7 ^ t3;
+    dst[d]! ^= t6;
+    dst[d + 1]! ^= t5;
     dst[d + 2]! ^= a7;
-    dst[d + 3]! ^= a2 ^ a4 ^ a6 ^ a7;
-    dst[d + 4]! ^= a0 ^ a2 ^ a3 ^ a4 ^ a5 ^ a6;
-    dst[d + 5]! ^= a1 ^ a3 ^ a4 ^ a5 ^ a6 ^ a7;
-    dst[d + 6]! ^= a0 ^ a2 ^ a4 ^ a5 ^ a6 ^ a7;
-    dst[d + 7]! ^= a1 ^ a3 ^ a5 ^ a6 ^ a7;
+    dst[d + 3]! ^= a7 ^ t1;
+    dst[d + 4]! ^= t2 ^ t3;
+    dst[d + 5]! ^= t0 ^ t5;
+    dst[d + 6]! ^= a5 ^ t6;
+    dst[d + 7]! ^= a6 ^ t5;
   }
 }
 function _k52(src: Uint32Array, s: number, dst: Uint32Array, d: number, blocks: number): void {
@@ -1640,14 +1947,18 @@ function _k52(src: Uint32Array, s: number, dst: Uint32Array, d: number, blocks: 
     const a5 = src[s + 5]!;
     const a6 = src[s + 6]!;
     const a7 = src[s + 7]!;
-    dst[d]! ^= a2 ^ a4 ^ a6;
-    dst[d + 1]! ^= a0 ^ a3 ^ a5 ^ a7;
+    const t0 = a0 ^ a7;
+    const t1 = a1 ^ a3;
+    const t2 = a2 ^ a4;
+    const t3 = a5 ^ t0;
+    dst[d]! ^= a6 ^ t2;
+    dst[d + 1]! ^= a3 ^ t3;
     dst[d + 2]! ^= a1 ^ a2;
     dst[d + 3]! ^= a3 ^ a4 ^ a6;
-    dst[d + 4]! ^= a0 ^ a2 ^ a5 ^ a6 ^ a7;
-    dst[d + 5]! ^= a1 ^ a3 ^ a6 ^ a7;
-    dst[d + 6]! ^= a0 ^ a2 ^ a4 ^ a7;
-    dst[d + 7]! ^= a1 ^ a3 ^ a5;
+    dst[d + 4]! ^= a2 ^ a6 ^ t3;
+    dst[d + 5]! ^= a6 ^ a7 ^ t1;
+    dst[d + 6]! ^= t0 ^ t2;
+    dst[d + 7]! ^= a5 ^ t1;
   }
 }
 function _k53(src: Uint32Array, s: number, dst: Uint32Array, d: number, blocks: number): void {
@@ -1660,14 +1971,20 @@ function _k53(src: Uint32Array, s: number, dst: Uint32Array, d: number, blocks: 
     const a5 = src[s + 5]!;
     const a6 = src[s + 6]!;
     const a7 = src[s + 7]!;
-    dst[d]! ^= a0 ^ a2 ^ a4 ^ a6;
-    dst[d + 1]! ^= a0 ^ a1 ^ a3 ^ a5 ^ a7;
+    const t0 = a4 ^ a6;
+    const t1 = a5 ^ a7;
+    const t2 = a0 ^ a2;
+    const t3 = a1 ^ a3;
+    const t4 = t0 ^ t2;
+    const t5 = t1 ^ t3;
+    dst[d]! ^= t4;
+    dst[d + 1]! ^= a0 ^ t5;
     dst[d + 2]! ^= a1;
-    dst[d + 3]! ^= a4 ^ a6;
-    dst[d + 4]! ^= a0 ^ a2 ^ a4 ^ a5 ^ a6 ^ a7;
-    dst[d + 5]! ^= a1 ^ a3 ^ a5 ^ a6 ^ a7;
-    dst[d + 6]! ^= a0 ^ a2 ^ a4 ^ a6 ^ a7;
-    dst[d + 7]! ^= a1 ^ a3 ^ a5 ^ a7;
+    dst[d + 3]! ^= t0;
+    dst[d + 4]! ^= t1 ^ t4;
+    dst[d + 5]! ^= a6 ^ t5;
+    dst[d + 6]! ^= a7 ^ t4;
+    dst[d + 7]! ^= t5;
   }
 }
 function _k54(src: Uint32Array, s: number, dst: Uint32Array, d: number, blocks: number): void {
@@ -1680,14 +1997,19 @@ function _k54(src: Uint32Array, s: number, dst: Uint32Array, d: number, blocks: 
     const a5 = src[s + 5]!;
     const a6 = src[s + 6]!;
     const a7 = src[s + 7]!;
-    dst[d]! ^= a2 ^ a4 ^ a7;
-    dst[d + 1]! ^= a3 ^ a5;
-    dst[d + 2]! ^= a0 ^ a2 ^ a6 ^ a7;
-    dst[d + 3]! ^= a1 ^ a2 ^ a3 ^ a4;
-    dst[d + 4]! ^= a0 ^ a3 ^ a5 ^ a7;
+    const t0 = a0 ^ a7;
+    const t1 = a1 ^ a3;
+    const t2 = a2 ^ a4;
+    const t3 = a2 ^ t0;
+    const t4 = a3 ^ a5;
+    dst[d]! ^= a7 ^ t2;
+    dst[d + 1]! ^= t4;
+    dst[d + 2]! ^= a6 ^ t3;
+    dst[d + 3]! ^= t1 ^ t2;
+    dst[d + 4]! ^= t0 ^ t4;
     dst[d + 5]! ^= a1 ^ a4 ^ a6;
-    dst[d + 6]! ^= a0 ^ a2 ^ a5 ^ a7;
-    dst[d + 7]! ^= a1 ^ a3 ^ a6;
+    dst[d + 6]! ^= a5 ^ t3;
+    dst[d + 7]! ^= a6 ^ t1;
   }
 }
 function _k55(src: Uint32Array, s: number, dst: Uint32Array, d: number, blocks: number): void {
@@ -1700,14 +2022,19 @@ function _k55(src: Uint32Array, s: number, dst: Uint32Array, d: number, blocks: 
     const a5 = src[s + 5]!;
     const a6 = src[s + 6]!;
     const a7 = src[s + 7]!;
-    dst[d]! ^= a0 ^ a2 ^ a4 ^ a7;
-    dst[d + 1]! ^= a1 ^ a3 ^ a5;
-    dst[d + 2]! ^= a0 ^ a6 ^ a7;
-    dst[d + 3]! ^= a1 ^ a2 ^ a4;
-    dst[d + 4]! ^= a0 ^ a3 ^ a4 ^ a5 ^ a7;
-    dst[d + 5]! ^= a1 ^ a4 ^ a5 ^ a6;
-    dst[d + 6]! ^= a0 ^ a2 ^ a5 ^ a6 ^ a7;
-    dst[d + 7]! ^= a1 ^ a3 ^ a6 ^ a7;
+    const t0 = a0 ^ a7;
+    const t1 = a1 ^ a3;
+    const t2 = a1 ^ a4;
+    const t3 = a2 ^ t0;
+    const t4 = a5 ^ a6;
+    dst[d]! ^= a4 ^ t3;
+    dst[d + 1]! ^= a5 ^ t1;
+    dst[d + 2]! ^= a6 ^ t0;
+    dst[d + 3]! ^= a2 ^ t2;
+    dst[d + 4]! ^= a3 ^ a4 ^ a5 ^ t0;
+    dst[d + 5]! ^= t2 ^ t4;
+    dst[d + 6]! ^= t3 ^ t4;
+    dst[d + 7]! ^= a6 ^ a7 ^ t1;
   }
 }
 function _k56(src: Uint32Array, s: number, dst: Uint32Array, d: number, blocks: number): void {
@@ -1720,14 +2047,18 @@ function _k56(src: Uint32Array, s: number, dst: Uint32Array, d: number, blocks: 
     const a5 = src[s + 5]!;
     const a6 = src[s + 6]!;
     const a7 = src[s + 7]!;
+    const t0 = a0 ^ a2;
+    const t1 = a0 ^ a5;
+    const t2 = a1 ^ a3;
+    const t3 = a1 ^ a6;
     dst[d]! ^= a2 ^ a4;
-    dst[d + 1]! ^= a0 ^ a3 ^ a5;
-    dst[d + 2]! ^= a0 ^ a1 ^ a2 ^ a6;
-    dst[d + 3]! ^= a1 ^ a3 ^ a4 ^ a7;
-    dst[d + 4]! ^= a0 ^ a5;
-    dst[d + 5]! ^= a1 ^ a6;
-    dst[d + 6]! ^= a0 ^ a2 ^ a7;
-    dst[d + 7]! ^= a1 ^ a3;
+    dst[d + 1]! ^= a3 ^ t1;
+    dst[d + 2]! ^= t0 ^ t3;
+    dst[d + 3]! ^= a4 ^ a7 ^ t2;
+    dst[d + 4]! ^= t1;
+    dst[d + 5]! ^= t3;
+    dst[d + 6]! ^= a7 ^ t0;
+    dst[d + 7]! ^= t2;
   }
 }
 function _k57(src: Uint32Array, s: number, dst: Uint32Array, d: number, blocks: number): void {
@@ -1740,14 +2071,17 @@ function _k57(src: Uint32Array, s: number, dst: Uint32Array, d: number, blocks: 
     const a5 = src[s + 5]!;
     const a6 = src[s + 6]!;
     const a7 = src[s + 7]!;
-    dst[d]! ^= a0 ^ a2 ^ a4;
-    dst[d + 1]! ^= a0 ^ a1 ^ a3 ^ a5;
-    dst[d + 2]! ^= a0 ^ a1 ^ a6;
-    dst[d + 3]! ^= a1 ^ a4 ^ a7;
+    const t0 = a0 ^ a1;
+    const t1 = a0 ^ a2;
+    const t2 = a1 ^ a7;
+    dst[d]! ^= a4 ^ t1;
+    dst[d + 1]! ^= a3 ^ a5 ^ t0;
+    dst[d + 2]! ^= a6 ^ t0;
+    dst[d + 3]! ^= a4 ^ t2;
     dst[d + 4]! ^= a0 ^ a4 ^ a5;
     dst[d + 5]! ^= a1 ^ a5 ^ a6;
-    dst[d + 6]! ^= a0 ^ a2 ^ a6 ^ a7;
-    dst[d + 7]! ^= a1 ^ a3 ^ a7;
+    dst[d + 6]! ^= a6 ^ a7 ^ t1;
+    dst[d + 7]! ^= a3 ^ t2;
   }
 }
 function _k58(src: Uint32Array, s: number, dst: Uint32Array, d: number, blocks: number): void {
@@ -1760,14 +2094,19 @@ function _k58(src: Uint32Array, s: number, dst: Uint32Array, d: number, blocks: 
     const a5 = src[s + 5]!;
     const a6 = src[s + 6]!;
     const a7 = src[s + 7]!;
-    dst[d]! ^= a2 ^ a4 ^ a5 ^ a6 ^ a7;
-    dst[d + 1]! ^= a3 ^ a5 ^ a6 ^ a7;
+    const t0 = a2 ^ a3;
+    const t1 = a4 ^ a5;
+    const t2 = a0 ^ t0;
+    const t3 = a3 ^ a6;
+    const t4 = a7 ^ t1;
+    dst[d]! ^= a2 ^ a6 ^ t4;
+    dst[d + 1]! ^= a5 ^ a7 ^ t3;
     dst[d + 2]! ^= a2 ^ a5;
-    dst[d + 3]! ^= a0 ^ a2 ^ a3 ^ a4 ^ a5 ^ a7;
-    dst[d + 4]! ^= a0 ^ a1 ^ a2 ^ a3 ^ a7;
-    dst[d + 5]! ^= a1 ^ a2 ^ a3 ^ a4;
-    dst[d + 6]! ^= a0 ^ a2 ^ a3 ^ a4 ^ a5;
-    dst[d + 7]! ^= a1 ^ a3 ^ a4 ^ a5 ^ a6;
+    dst[d + 3]! ^= t2 ^ t4;
+    dst[d + 4]! ^= a1 ^ a7 ^ t2;
+    dst[d + 5]! ^= a1 ^ a4 ^ t0;
+    dst[d + 6]! ^= t1 ^ t2;
+    dst[d + 7]! ^= a1 ^ t1 ^ t3;
   }
 }
 function _k59(src: Uint32Array, s: number, dst: Uint32Array, d: number, blocks: number): void {
@@ -1780,14 +2119,21 @@ function _k59(src: Uint32Array, s: number, dst: Uint32Array, d: number, blocks: 
     const a5 = src[s + 5]!;
     const a6 = src[s + 6]!;
     const a7 = src[s + 7]!;
-    dst[d]! ^= a0 ^ a2 ^ a4 ^ a5 ^ a6 ^ a7;
-    dst[d + 1]! ^= a1 ^ a3 ^ a5 ^ a6 ^ a7;
+    const t0 = a2 ^ a4;
+    const t1 = a0 ^ t0;
+    const t2 = a1 ^ a3;
+    const t3 = a5 ^ a6;
+    const t4 = a7 ^ t1;
+    const t5 = a7 ^ t2;
+    const t6 = t3 ^ t5;
+    dst[d]! ^= t3 ^ t4;
+    dst[d + 1]! ^= t6;
     dst[d + 2]! ^= a5;
-    dst[d + 3]! ^= a0 ^ a2 ^ a4 ^ a5 ^ a7;
-    dst[d + 4]! ^= a0 ^ a1 ^ a2 ^ a3 ^ a4 ^ a7;
-    dst[d + 5]! ^= a1 ^ a2 ^ a3 ^ a4 ^ a5;
-    dst[d + 6]! ^= a0 ^ a2 ^ a3 ^ a4 ^ a5 ^ a6;
-    dst[d + 7]! ^= a1 ^ a3 ^ a4 ^ a5 ^ a6 ^ a7;
+    dst[d + 3]! ^= a5 ^ t4;
+    dst[d + 4]! ^= t2 ^ t4;
+    dst[d + 5]! ^= a5 ^ t0 ^ t2;
+    dst[d + 6]! ^= a3 ^ t1 ^ t3;
+    dst[d + 7]! ^= a4 ^ t6;
   }
 }
 function _k5a(src: Uint32Array, s: number, dst: Uint32Array, d: number, blocks: number): void {
@@ -1800,14 +2146,18 @@ function _k5a(src: Uint32Array, s: number, dst: Uint32Array, d: number, blocks: 
     const a5 = src[s + 5]!;
     const a6 = src[s + 6]!;
     const a7 = src[s + 7]!;
-    dst[d]! ^= a2 ^ a4 ^ a5 ^ a6;
-    dst[d + 1]! ^= a0 ^ a3 ^ a5 ^ a6 ^ a7;
-    dst[d + 2]! ^= a1 ^ a2 ^ a5 ^ a7;
-    dst[d + 3]! ^= a0 ^ a3 ^ a4 ^ a5;
-    dst[d + 4]! ^= a0 ^ a1 ^ a2;
-    dst[d + 5]! ^= a1 ^ a2 ^ a3;
-    dst[d + 6]! ^= a0 ^ a2 ^ a3 ^ a4;
-    dst[d + 7]! ^= a1 ^ a3 ^ a4 ^ a5;
+    const t0 = a0 ^ a3;
+    const t1 = a1 ^ a2;
+    const t2 = a4 ^ a5;
+    const t3 = a5 ^ a7;
+    dst[d]! ^= a2 ^ a6 ^ t2;
+    dst[d + 1]! ^= a6 ^ t0 ^ t3;
+    dst[d + 2]! ^= t1 ^ t3;
+    dst[d + 3]! ^= t0 ^ t2;
+    dst[d + 4]! ^= a0 ^ t1;
+    dst[d + 5]! ^= a3 ^ t1;
+    dst[d + 6]! ^= a2 ^ a4 ^ t0;
+    dst[d + 7]! ^= a1 ^ a3 ^ t2;
   }
 }
 function _k5b(src: Uint32Array, s: number, dst: Uint32Array, d: number, blocks: number): void {
@@ -1820,14 +2170,20 @@ function _k5b(src: Uint32Array, s: number, dst: Uint32Array, d: number, blocks: 
     const a5 = src[s + 5]!;
     const a6 = src[s + 6]!;
     const a7 = src[s + 7]!;
-    dst[d]! ^= a0 ^ a2 ^ a4 ^ a5 ^ a6;
-    dst[d + 1]! ^= a0 ^ a1 ^ a3 ^ a5 ^ a6 ^ a7;
-    dst[d + 2]! ^= a1 ^ a5 ^ a7;
-    dst[d + 3]! ^= a0 ^ a4 ^ a5;
-    dst[d + 4]! ^= a0 ^ a1 ^ a2 ^ a4;
-    dst[d + 5]! ^= a1 ^ a2 ^ a3 ^ a5;
-    dst[d + 6]! ^= a0 ^ a2 ^ a3 ^ a4 ^ a6;
-    dst[d + 7]! ^= a1 ^ a3 ^ a4 ^ a5 ^ a7;
+    const t0 = a0 ^ a4;
+    const t1 = a1 ^ a5;
+    const t2 = a2 ^ t0;
+    const t3 = a3 ^ t1;
+    const t4 = a6 ^ t2;
+    const t5 = a7 ^ t3;
+    dst[d]! ^= a5 ^ t4;
+    dst[d + 1]! ^= a0 ^ a6 ^ t5;
+    dst[d + 2]! ^= a7 ^ t1;
+    dst[d + 3]! ^= a5 ^ t0;
+    dst[d + 4]! ^= a1 ^ t2;
+    dst[d + 5]! ^= a2 ^ t3;
+    dst[d + 6]! ^= a3 ^ t4;
+    dst[d + 7]! ^= a4 ^ t5;
   }
 }
 function _k5c(src: Uint32Array, s: number, dst: Uint32Array, d: number, blocks: number): void {
@@ -1840,14 +2196,19 @@ function _k5c(src: Uint32Array, s: number, dst: Uint32Array, d: number, blocks: 
     const a5 = src[s + 5]!;
     const a6 = src[s + 6]!;
     const a7 = src[s + 7]!;
-    dst[d]! ^= a2 ^ a4 ^ a5 ^ a7;
-    dst[d + 1]! ^= a3 ^ a5 ^ a6;
-    dst[d + 2]! ^= a0 ^ a2 ^ a5 ^ a6;
-    dst[d + 3]! ^= a0 ^ a1 ^ a2 ^ a3 ^ a4 ^ a5 ^ a6;
-    dst[d + 4]! ^= a0 ^ a1 ^ a3 ^ a6;
-    dst[d + 5]! ^= a1 ^ a2 ^ a4 ^ a7;
-    dst[d + 6]! ^= a0 ^ a2 ^ a3 ^ a5;
-    dst[d + 7]! ^= a1 ^ a3 ^ a4 ^ a6;
+    const t0 = a2 ^ a5;
+    const t1 = a3 ^ a6;
+    const t2 = a0 ^ t0;
+    const t3 = a1 ^ a4;
+    const t4 = t1 ^ t3;
+    dst[d]! ^= a4 ^ a7 ^ t0;
+    dst[d + 1]! ^= a5 ^ t1;
+    dst[d + 2]! ^= a6 ^ t2;
+    dst[d + 3]! ^= t2 ^ t4;
+    dst[d + 4]! ^= a0 ^ a1 ^ t1;
+    dst[d + 5]! ^= a2 ^ a7 ^ t3;
+    dst[d + 6]! ^= a3 ^ t2;
+    dst[d + 7]! ^= t4;
   }
 }
 function _k5d(src: Uint32Array, s: number, dst: Uint32Array, d: number, blocks: number): void {
@@ -1860,14 +2221,19 @@ function _k5d(src: Uint32Array, s: number, dst: Uint32Array, d: number, blocks: 
     const a5 = src[s + 5]!;
     const a6 = src[s + 6]!;
     const a7 = src[s + 7]!;
-    dst[d]! ^= a0 ^ a2 ^ a4 ^ a5 ^ a7;
-    dst[d + 1]! ^= a1 ^ a3 ^ a5 ^ a6;
-    dst[d + 2]! ^= a0 ^ a5 ^ a6;
-    dst[d + 3]! ^= a0 ^ a1 ^ a2 ^ a4 ^ a5 ^ a6;
-    dst[d + 4]! ^= a0 ^ a1 ^ a3 ^ a4 ^ a6;
-    dst[d + 5]! ^= a1 ^ a2 ^ a4 ^ a5 ^ a7;
-    dst[d + 6]! ^= a0 ^ a2 ^ a3 ^ a5 ^ a6;
-    dst[d + 7]! ^= a1 ^ a3 ^ a4 ^ a6 ^ a7;
+    const t0 = a0 ^ a5;
+    const t1 = a1 ^ a4;
+    const t2 = a3 ^ a6;
+    const t3 = a2 ^ t0;
+    const t4 = a7 ^ t1;
+    dst[d]! ^= a4 ^ a7 ^ t3;
+    dst[d + 1]! ^= a1 ^ a5 ^ t2;
+    dst[d + 2]! ^= a6 ^ t0;
+    dst[d + 3]! ^= a6 ^ t1 ^ t3;
+    dst[d + 4]! ^= a0 ^ t1 ^ t2;
+    dst[d + 5]! ^= a2 ^ a5 ^ t4;
+    dst[d + 6]! ^= t2 ^ t3;
+    dst[d + 7]! ^= t2 ^ t4;
   }
 }
 function _k5e(src: Uint32Array, s: number, dst: Uint32Array, d: number, blocks: number): void {
@@ -1880,14 +2246,19 @@ function _k5e(src: Uint32Array, s: number, dst: Uint32Array, d: number, blocks: 
     const a5 = src[s + 5]!;
     const a6 = src[s + 6]!;
     const a7 = src[s + 7]!;
+    const t0 = a0 ^ a6;
+    const t1 = a1 ^ a7;
+    const t2 = a5 ^ t0;
+    const t3 = a2 ^ t1;
+    const t4 = a3 ^ a4;
     dst[d]! ^= a2 ^ a4 ^ a5;
-    dst[d + 1]! ^= a0 ^ a3 ^ a5 ^ a6;
-    dst[d + 2]! ^= a0 ^ a1 ^ a2 ^ a5 ^ a6 ^ a7;
-    dst[d + 3]! ^= a0 ^ a1 ^ a3 ^ a4 ^ a5 ^ a6 ^ a7;
-    dst[d + 4]! ^= a0 ^ a1 ^ a6 ^ a7;
-    dst[d + 5]! ^= a1 ^ a2 ^ a7;
+    dst[d + 1]! ^= a3 ^ t2;
+    dst[d + 2]! ^= t2 ^ t3;
+    dst[d + 3]! ^= t1 ^ t2 ^ t4;
+    dst[d + 4]! ^= t0 ^ t1;
+    dst[d + 5]! ^= t3;
     dst[d + 6]! ^= a0 ^ a2 ^ a3;
-    dst[d + 7]! ^= a1 ^ a3 ^ a4;
+    dst[d + 7]! ^= a1 ^ t4;
   }
 }
 function _k5f(src: Uint32Array, s: number, dst: Uint32Array, d: number, blocks: number): void {
@@ -1900,14 +2271,19 @@ function _k5f(src: Uint32Array, s: number, dst: Uint32Array, d: number, blocks: 
     const a5 = src[s + 5]!;
     const a6 = src[s + 6]!;
     const a7 = src[s + 7]!;
-    dst[d]! ^= a0 ^ a2 ^ a4 ^ a5;
-    dst[d + 1]! ^= a0 ^ a1 ^ a3 ^ a5 ^ a6;
-    dst[d + 2]! ^= a0 ^ a1 ^ a5 ^ a6 ^ a7;
-    dst[d + 3]! ^= a0 ^ a1 ^ a4 ^ a5 ^ a6 ^ a7;
-    dst[d + 4]! ^= a0 ^ a1 ^ a4 ^ a6 ^ a7;
-    dst[d + 5]! ^= a1 ^ a2 ^ a5 ^ a7;
-    dst[d + 6]! ^= a0 ^ a2 ^ a3 ^ a6;
-    dst[d + 7]! ^= a1 ^ a3 ^ a4 ^ a7;
+    const t0 = a0 ^ a6;
+    const t1 = a1 ^ a7;
+    const t2 = a4 ^ t1;
+    const t3 = a5 ^ t0;
+    const t4 = a2 ^ a5;
+    dst[d]! ^= a0 ^ a4 ^ t4;
+    dst[d + 1]! ^= a1 ^ a3 ^ t3;
+    dst[d + 2]! ^= t1 ^ t3;
+    dst[d + 3]! ^= t2 ^ t3;
+    dst[d + 4]! ^= t0 ^ t2;
+    dst[d + 5]! ^= t1 ^ t4;
+    dst[d + 6]! ^= a2 ^ a3 ^ t0;
+    dst[d + 7]! ^= a3 ^ t2;
   }
 }
 function _k60(src: Uint32Array, s: number, dst: Uint32Array, d: number, blocks: number): void {
@@ -1920,14 +2296,17 @@ function _k60(src: Uint32Array, s: number, dst: Uint32Array, d: number, blocks: 
     const a5 = src[s + 5]!;
     const a6 = src[s + 6]!;
     const a7 = src[s + 7]!;
-    dst[d]! ^= a2 ^ a3 ^ a6;
-    dst[d + 1]! ^= a3 ^ a4 ^ a7;
-    dst[d + 2]! ^= a2 ^ a3 ^ a4 ^ a5 ^ a6;
-    dst[d + 3]! ^= a2 ^ a4 ^ a5 ^ a7;
-    dst[d + 4]! ^= a2 ^ a5;
-    dst[d + 5]! ^= a0 ^ a3 ^ a6;
-    dst[d + 6]! ^= a0 ^ a1 ^ a4 ^ a7;
-    dst[d + 7]! ^= a1 ^ a2 ^ a5;
+    const t0 = a2 ^ a5;
+    const t1 = a3 ^ a6;
+    const t2 = a4 ^ a7;
+    dst[d]! ^= a2 ^ t1;
+    dst[d + 1]! ^= a3 ^ t2;
+    dst[d + 2]! ^= a4 ^ t0 ^ t1;
+    dst[d + 3]! ^= t0 ^ t2;
+    dst[d + 4]! ^= t0;
+    dst[d + 5]! ^= a0 ^ t1;
+    dst[d + 6]! ^= a0 ^ a1 ^ t2;
+    dst[d + 7]! ^= a1 ^ t0;
   }
 }
 function _k61(src: Uint32Array, s: number, dst: Uint32Array, d: number, blocks: number): void {
@@ -1940,14 +2319,19 @@ function _k61(src: Uint32Array, s: number, dst: Uint32Array, d: number, blocks: 
     const a5 = src[s + 5]!;
     const a6 = src[s + 6]!;
     const a7 = src[s + 7]!;
-    dst[d]! ^= a0 ^ a2 ^ a3 ^ a6;
-    dst[d + 1]! ^= a1 ^ a3 ^ a4 ^ a7;
-    dst[d + 2]! ^= a3 ^ a4 ^ a5 ^ a6;
-    dst[d + 3]! ^= a2 ^ a3 ^ a4 ^ a5 ^ a7;
-    dst[d + 4]! ^= a2 ^ a4 ^ a5;
-    dst[d + 5]! ^= a0 ^ a3 ^ a5 ^ a6;
-    dst[d + 6]! ^= a0 ^ a1 ^ a4 ^ a6 ^ a7;
-    dst[d + 7]! ^= a1 ^ a2 ^ a5 ^ a7;
+    const t0 = a0 ^ a6;
+    const t1 = a1 ^ a7;
+    const t2 = a2 ^ a5;
+    const t3 = a3 ^ a4;
+    const t4 = a3 ^ t0;
+    dst[d]! ^= a2 ^ t4;
+    dst[d + 1]! ^= t1 ^ t3;
+    dst[d + 2]! ^= a5 ^ a6 ^ t3;
+    dst[d + 3]! ^= a7 ^ t2 ^ t3;
+    dst[d + 4]! ^= a4 ^ t2;
+    dst[d + 5]! ^= a5 ^ t4;
+    dst[d + 6]! ^= a4 ^ t0 ^ t1;
+    dst[d + 7]! ^= t1 ^ t2;
   }
 }
 function _k62(src: Uint32Array, s: number, dst: Uint32Array, d: number, blocks: number): void {
@@ -1960,14 +2344,19 @@ function _k62(src: Uint32Array, s: number, dst: Uint32Array, d: number, blocks: 
     const a5 = src[s + 5]!;
     const a6 = src[s + 6]!;
     const a7 = src[s + 7]!;
-    dst[d]! ^= a2 ^ a3 ^ a6 ^ a7;
-    dst[d + 1]! ^= a0 ^ a3 ^ a4 ^ a7;
-    dst[d + 2]! ^= a1 ^ a2 ^ a3 ^ a4 ^ a5 ^ a6 ^ a7;
+    const t0 = a3 ^ a7;
+    const t1 = a0 ^ a4;
+    const t2 = a1 ^ a5;
+    const t3 = a2 ^ a6;
+    const t4 = t0 ^ t3;
+    dst[d]! ^= t4;
+    dst[d + 1]! ^= t0 ^ t1;
+    dst[d + 2]! ^= a4 ^ t2 ^ t4;
     dst[d + 3]! ^= a4 ^ a5;
-    dst[d + 4]! ^= a2 ^ a3 ^ a5 ^ a7;
-    dst[d + 5]! ^= a0 ^ a3 ^ a4 ^ a6;
-    dst[d + 6]! ^= a0 ^ a1 ^ a4 ^ a5 ^ a7;
-    dst[d + 7]! ^= a1 ^ a2 ^ a5 ^ a6;
+    dst[d + 4]! ^= a2 ^ a5 ^ t0;
+    dst[d + 5]! ^= a3 ^ a6 ^ t1;
+    dst[d + 6]! ^= a7 ^ t1 ^ t2;
+    dst[d + 7]! ^= t2 ^ t3;
   }
 }
 function _k63(src: Uint32Array, s: number, dst: Uint32Array, d: number, blocks: number): void {
@@ -1980,14 +2369,21 @@ function _k63(src: Uint32Array, s: number, dst: Uint32Array, d: number, blocks: 
     const a5 = src[s + 5]!;
     const a6 = src[s + 6]!;
     const a7 = src[s + 7]!;
-    dst[d]! ^= a0 ^ a2 ^ a3 ^ a6 ^ a7;
-    dst[d + 1]! ^= a0 ^ a1 ^ a3 ^ a4 ^ a7;
-    dst[d + 2]! ^= a1 ^ a3 ^ a4 ^ a5 ^ a6 ^ a7;
-    dst[d + 3]! ^= a3 ^ a4 ^ a5;
-    dst[d + 4]! ^= a2 ^ a3 ^ a4 ^ a5 ^ a7;
-    dst[d + 5]! ^= a0 ^ a3 ^ a4 ^ a5 ^ a6;
-    dst[d + 6]! ^= a0 ^ a1 ^ a4 ^ a5 ^ a6 ^ a7;
-    dst[d + 7]! ^= a1 ^ a2 ^ a5 ^ a6 ^ a7;
+    const t0 = a3 ^ a4;
+    const t1 = a1 ^ a7;
+    const t2 = a5 ^ a6;
+    const t3 = t1 ^ t2;
+    const t4 = a0 ^ t0;
+    const t5 = a2 ^ a7;
+    const t6 = a5 ^ t0;
+    dst[d]! ^= a0 ^ a3 ^ a6 ^ t5;
+    dst[d + 1]! ^= t1 ^ t4;
+    dst[d + 2]! ^= t0 ^ t3;
+    dst[d + 3]! ^= t6;
+    dst[d + 4]! ^= t5 ^ t6;
+    dst[d + 5]! ^= t2 ^ t4;
+    dst[d + 6]! ^= a0 ^ a4 ^ t3;
+    dst[d + 7]! ^= a2 ^ t3;
   }
 }
 function _k64(src: Uint32Array, s: number, dst: Uint32Array, d: number, blocks: number): void {
@@ -2000,14 +2396,18 @@ function _k64(src: Uint32Array, s: number, dst: Uint32Array, d: number, blocks: 
     const a5 = src[s + 5]!;
     const a6 = src[s + 6]!;
     const a7 = src[s + 7]!;
-    dst[d]! ^= a2 ^ a3;
+    const t0 = a0 ^ a7;
+    const t1 = a1 ^ a2;
+    const t2 = a2 ^ a3;
+    const t3 = a4 ^ a5;
+    dst[d]! ^= t2;
     dst[d + 1]! ^= a3 ^ a4;
-    dst[d + 2]! ^= a0 ^ a2 ^ a3 ^ a4 ^ a5;
-    dst[d + 3]! ^= a1 ^ a2 ^ a4 ^ a5 ^ a6;
+    dst[d + 2]! ^= a0 ^ t2 ^ t3;
+    dst[d + 3]! ^= a6 ^ t1 ^ t3;
     dst[d + 4]! ^= a5 ^ a6 ^ a7;
-    dst[d + 5]! ^= a0 ^ a6 ^ a7;
-    dst[d + 6]! ^= a0 ^ a1 ^ a7;
-    dst[d + 7]! ^= a1 ^ a2;
+    dst[d + 5]! ^= a6 ^ t0;
+    dst[d + 6]! ^= a1 ^ t0;
+    dst[d + 7]! ^= t1;
   }
 }
 function _k65(src: Uint32Array, s: number, dst: Uint32Array, d: number, blocks: number): void {
@@ -2020,14 +2420,18 @@ function _k65(src: Uint32Array, s: number, dst: Uint32Array, d: number, blocks: 
     const a5 = src[s + 5]!;
     const a6 = src[s + 6]!;
     const a7 = src[s + 7]!;
+    const t0 = a3 ^ a4;
+    const t1 = a5 ^ a6;
+    const t2 = a0 ^ a7;
+    const t3 = a1 ^ a2;
     dst[d]! ^= a0 ^ a2 ^ a3;
-    dst[d + 1]! ^= a1 ^ a3 ^ a4;
-    dst[d + 2]! ^= a0 ^ a3 ^ a4 ^ a5;
-    dst[d + 3]! ^= a1 ^ a2 ^ a3 ^ a4 ^ a5 ^ a6;
-    dst[d + 4]! ^= a4 ^ a5 ^ a6 ^ a7;
-    dst[d + 5]! ^= a0 ^ a5 ^ a6 ^ a7;
-    dst[d + 6]! ^= a0 ^ a1 ^ a6 ^ a7;
-    dst[d + 7]! ^= a1 ^ a2 ^ a7;
+    dst[d + 1]! ^= a1 ^ t0;
+    dst[d + 2]! ^= a0 ^ a5 ^ t0;
+    dst[d + 3]! ^= t0 ^ t1 ^ t3;
+    dst[d + 4]! ^= a4 ^ a7 ^ t1;
+    dst[d + 5]! ^= t1 ^ t2;
+    dst[d + 6]! ^= a1 ^ a6 ^ t2;
+    dst[d + 7]! ^= a7 ^ t3;
   }
 }
 function _k66(src: Uint32Array, s: number, dst: Uint32Array, d: number, blocks: number): void {
@@ -2040,13 +2444,17 @@ function _k66(src: Uint32Array, s: number, dst: Uint32Array, d: number, blocks: 
     const a5 = src[s + 5]!;
     const a6 = src[s + 6]!;
     const a7 = src[s + 7]!;
-    dst[d]! ^= a2 ^ a3 ^ a7;
-    dst[d + 1]! ^= a0 ^ a3 ^ a4;
-    dst[d + 2]! ^= a0 ^ a1 ^ a2 ^ a3 ^ a4 ^ a5 ^ a7;
-    dst[d + 3]! ^= a1 ^ a4 ^ a5 ^ a6 ^ a7;
+    const t0 = a0 ^ a4;
+    const t1 = a1 ^ a5;
+    const t2 = a7 ^ t1;
+    const t3 = a2 ^ a3;
+    dst[d]! ^= a7 ^ t3;
+    dst[d + 1]! ^= a3 ^ t0;
+    dst[d + 2]! ^= t0 ^ t2 ^ t3;
+    dst[d + 3]! ^= a4 ^ a6 ^ t2;
     dst[d + 4]! ^= a3 ^ a5 ^ a6;
-    dst[d + 5]! ^= a0 ^ a4 ^ a6 ^ a7;
-    dst[d + 6]! ^= a0 ^ a1 ^ a5 ^ a7;
+    dst[d + 5]! ^= a6 ^ a7 ^ t0;
+    dst[d + 6]! ^= a0 ^ t2;
     dst[d + 7]! ^= a1 ^ a2 ^ a6;
   }
 }
@@ -2060,13 +2468,18 @@ function _k67(src: Uint32Array, s: number, dst: Uint32Array, d: number, blocks: 
     const a5 = src[s + 5]!;
     const a6 = src[s + 6]!;
     const a7 = src[s + 7]!;
-    dst[d]! ^= a0 ^ a2 ^ a3 ^ a7;
-    dst[d + 1]! ^= a0 ^ a1 ^ a3 ^ a4;
-    dst[d + 2]! ^= a0 ^ a1 ^ a3 ^ a4 ^ a5 ^ a7;
-    dst[d + 3]! ^= a1 ^ a3 ^ a4 ^ a5 ^ a6 ^ a7;
-    dst[d + 4]! ^= a3 ^ a4 ^ a5 ^ a6;
-    dst[d + 5]! ^= a0 ^ a4 ^ a5 ^ a6 ^ a7;
-    dst[d + 6]! ^= a0 ^ a1 ^ a5 ^ a6 ^ a7;
+    const t0 = a0 ^ a7;
+    const t1 = a3 ^ a4;
+    const t2 = a5 ^ a6;
+    const t3 = a1 ^ t1;
+    const t4 = t0 ^ t2;
+    dst[d]! ^= a2 ^ a3 ^ t0;
+    dst[d + 1]! ^= a0 ^ t3;
+    dst[d + 2]! ^= a5 ^ t0 ^ t3;
+    dst[d + 3]! ^= a7 ^ t2 ^ t3;
+    dst[d + 4]! ^= t1 ^ t2;
+    dst[d + 5]! ^= a4 ^ t4;
+    dst[d + 6]! ^= a1 ^ t4;
     dst[d + 7]! ^= a1 ^ a2 ^ a6 ^ a7;
   }
 }
@@ -2080,13 +2493,16 @@ function _k68(src: Uint32Array, s: number, dst: Uint32Array, d: number, blocks: 
     const a5 = src[s + 5]!;
     const a6 = src[s + 6]!;
     const a7 = src[s + 7]!;
-    dst[d]! ^= a2 ^ a3 ^ a5 ^ a6;
-    dst[d + 1]! ^= a3 ^ a4 ^ a6 ^ a7;
-    dst[d + 2]! ^= a2 ^ a3 ^ a4 ^ a6 ^ a7;
-    dst[d + 3]! ^= a0 ^ a2 ^ a4 ^ a6 ^ a7;
-    dst[d + 4]! ^= a1 ^ a2 ^ a6 ^ a7;
+    const t0 = a2 ^ a6;
+    const t1 = a3 ^ a4;
+    const t2 = a7 ^ t0;
+    dst[d]! ^= a3 ^ a5 ^ t0;
+    dst[d + 1]! ^= a6 ^ a7 ^ t1;
+    dst[d + 2]! ^= t1 ^ t2;
+    dst[d + 3]! ^= a0 ^ a4 ^ t2;
+    dst[d + 4]! ^= a1 ^ t2;
     dst[d + 5]! ^= a0 ^ a2 ^ a3 ^ a7;
-    dst[d + 6]! ^= a0 ^ a1 ^ a3 ^ a4;
+    dst[d + 6]! ^= a0 ^ a1 ^ t1;
     dst[d + 7]! ^= a1 ^ a2 ^ a4 ^ a5;
   }
 }
@@ -2100,14 +2516,21 @@ function _k69(src: Uint32Array, s: number, dst: Uint32Array, d: number, blocks: 
     const a5 = src[s + 5]!;
     const a6 = src[s + 6]!;
     const a7 = src[s + 7]!;
-    dst[d]! ^= a0 ^ a2 ^ a3 ^ a5 ^ a6;
-    dst[d + 1]! ^= a1 ^ a3 ^ a4 ^ a6 ^ a7;
-    dst[d + 2]! ^= a3 ^ a4 ^ a6 ^ a7;
-    dst[d + 3]! ^= a0 ^ a2 ^ a3 ^ a4 ^ a6 ^ a7;
-    dst[d + 4]! ^= a1 ^ a2 ^ a4 ^ a6 ^ a7;
-    dst[d + 5]! ^= a0 ^ a2 ^ a3 ^ a5 ^ a7;
-    dst[d + 6]! ^= a0 ^ a1 ^ a3 ^ a4 ^ a6;
-    dst[d + 7]! ^= a1 ^ a2 ^ a4 ^ a5 ^ a7;
+    const t0 = a3 ^ a6;
+    const t1 = a4 ^ a7;
+    const t2 = a0 ^ a2;
+    const t3 = a1 ^ t1;
+    const t4 = a2 ^ t3;
+    const t5 = a5 ^ t2;
+    const t6 = t0 ^ t1;
+    dst[d]! ^= t0 ^ t5;
+    dst[d + 1]! ^= t0 ^ t3;
+    dst[d + 2]! ^= t6;
+    dst[d + 3]! ^= t2 ^ t6;
+    dst[d + 4]! ^= a6 ^ t4;
+    dst[d + 5]! ^= a3 ^ a7 ^ t5;
+    dst[d + 6]! ^= a0 ^ a1 ^ a4 ^ t0;
+    dst[d + 7]! ^= a5 ^ t4;
   }
 }
 function _k6a(src: Uint32Array, s: number, dst: Uint32Array, d: number, blocks: number): void {
@@ -2120,14 +2543,20 @@ function _k6a(src: Uint32Array, s: number, dst: Uint32Array, d: number, blocks: 
     const a5 = src[s + 5]!;
     const a6 = src[s + 6]!;
     const a7 = src[s + 7]!;
-    dst[d]! ^= a2 ^ a3 ^ a5 ^ a6 ^ a7;
-    dst[d + 1]! ^= a0 ^ a3 ^ a4 ^ a6 ^ a7;
-    dst[d + 2]! ^= a1 ^ a2 ^ a3 ^ a4 ^ a6;
-    dst[d + 3]! ^= a0 ^ a4 ^ a6;
-    dst[d + 4]! ^= a1 ^ a2 ^ a3 ^ a6;
-    dst[d + 5]! ^= a0 ^ a2 ^ a3 ^ a4 ^ a7;
-    dst[d + 6]! ^= a0 ^ a1 ^ a3 ^ a4 ^ a5;
-    dst[d + 7]! ^= a1 ^ a2 ^ a4 ^ a5 ^ a6;
+    const t0 = a0 ^ a4;
+    const t1 = a2 ^ a3;
+    const t2 = a1 ^ a6;
+    const t3 = a3 ^ t0;
+    const t4 = a4 ^ t2;
+    const t5 = a6 ^ a7;
+    dst[d]! ^= a5 ^ t1 ^ t5;
+    dst[d + 1]! ^= t3 ^ t5;
+    dst[d + 2]! ^= t1 ^ t4;
+    dst[d + 3]! ^= a6 ^ t0;
+    dst[d + 4]! ^= t1 ^ t2;
+    dst[d + 5]! ^= a7 ^ t0 ^ t1;
+    dst[d + 6]! ^= a1 ^ a5 ^ t3;
+    dst[d + 7]! ^= a2 ^ a5 ^ t4;
   }
 }
 function _k6b(src: Uint32Array, s: number, dst: Uint32Array, d: number, blocks: number): void {
@@ -2140,14 +2569,21 @@ function _k6b(src: Uint32Array, s: number, dst: Uint32Array, d: number, blocks: 
     const a5 = src[s + 5]!;
     const a6 = src[s + 6]!;
     const a7 = src[s + 7]!;
-    dst[d]! ^= a0 ^ a2 ^ a3 ^ a5 ^ a6 ^ a7;
-    dst[d + 1]! ^= a0 ^ a1 ^ a3 ^ a4 ^ a6 ^ a7;
-    dst[d + 2]! ^= a1 ^ a3 ^ a4 ^ a6;
-    dst[d + 3]! ^= a0 ^ a3 ^ a4 ^ a6;
-    dst[d + 4]! ^= a1 ^ a2 ^ a3 ^ a4 ^ a6;
-    dst[d + 5]! ^= a0 ^ a2 ^ a3 ^ a4 ^ a5 ^ a7;
-    dst[d + 6]! ^= a0 ^ a1 ^ a3 ^ a4 ^ a5 ^ a6;
-    dst[d + 7]! ^= a1 ^ a2 ^ a4 ^ a5 ^ a6 ^ a7;
+    const t0 = a3 ^ a4;
+    const t1 = a1 ^ a6;
+    const t2 = a0 ^ t0;
+    const t3 = a2 ^ a5;
+    const t4 = a7 ^ t3;
+    const t5 = t0 ^ t1;
+    const t6 = t1 ^ t2;
+    dst[d]! ^= a0 ^ a3 ^ a6 ^ t4;
+    dst[d + 1]! ^= a7 ^ t6;
+    dst[d + 2]! ^= t5;
+    dst[d + 3]! ^= a6 ^ t2;
+    dst[d + 4]! ^= a2 ^ t5;
+    dst[d + 5]! ^= t2 ^ t4;
+    dst[d + 6]! ^= a5 ^ t6;
+    dst[d + 7]! ^= a4 ^ t1 ^ t4;
   }
 }
 function _k6c(src: Uint32Array, s: number, dst: Uint32Array, d: number, blocks: number): void {
@@ -2160,14 +2596,17 @@ function _k6c(src: Uint32Array, s: number, dst: Uint32Array, d: number, blocks: 
     const a5 = src[s + 5]!;
     const a6 = src[s + 6]!;
     const a7 = src[s + 7]!;
+    const t0 = a0 ^ a2;
+    const t1 = a1 ^ a4;
+    const t2 = a3 ^ a4;
     dst[d]! ^= a2 ^ a3 ^ a5;
-    dst[d + 1]! ^= a3 ^ a4 ^ a6;
-    dst[d + 2]! ^= a0 ^ a2 ^ a3 ^ a4 ^ a7;
-    dst[d + 3]! ^= a0 ^ a1 ^ a2 ^ a4;
+    dst[d + 1]! ^= a6 ^ t2;
+    dst[d + 2]! ^= a7 ^ t0 ^ t2;
+    dst[d + 3]! ^= t0 ^ t1;
     dst[d + 4]! ^= a1;
-    dst[d + 5]! ^= a0 ^ a2;
+    dst[d + 5]! ^= t0;
     dst[d + 6]! ^= a0 ^ a1 ^ a3;
-    dst[d + 7]! ^= a1 ^ a2 ^ a4;
+    dst[d + 7]! ^= a2 ^ t1;
   }
 }
 function _k6d(src: Uint32Array, s: number, dst: Uint32Array, d: number, blocks: number): void {
@@ -2180,14 +2619,18 @@ function _k6d(src: Uint32Array, s: number, dst: Uint32Array, d: number, blocks: 
     const a5 = src[s + 5]!;
     const a6 = src[s + 6]!;
     const a7 = src[s + 7]!;
-    dst[d]! ^= a0 ^ a2 ^ a3 ^ a5;
-    dst[d + 1]! ^= a1 ^ a3 ^ a4 ^ a6;
-    dst[d + 2]! ^= a0 ^ a3 ^ a4 ^ a7;
-    dst[d + 3]! ^= a0 ^ a1 ^ a2 ^ a3 ^ a4;
-    dst[d + 4]! ^= a1 ^ a4;
-    dst[d + 5]! ^= a0 ^ a2 ^ a5;
-    dst[d + 6]! ^= a0 ^ a1 ^ a3 ^ a6;
-    dst[d + 7]! ^= a1 ^ a2 ^ a4 ^ a7;
+    const t0 = a0 ^ a3;
+    const t1 = a1 ^ a4;
+    const t2 = a2 ^ a5;
+    const t3 = a2 ^ t1;
+    dst[d]! ^= t0 ^ t2;
+    dst[d + 1]! ^= a3 ^ a6 ^ t1;
+    dst[d + 2]! ^= a4 ^ a7 ^ t0;
+    dst[d + 3]! ^= t0 ^ t3;
+    dst[d + 4]! ^= t1;
+    dst[d + 5]! ^= a0 ^ t2;
+    dst[d + 6]! ^= a1 ^ a6 ^ t0;
+    dst[d + 7]! ^= a7 ^ t3;
   }
 }
 function _k6e(src: Uint32Array, s: number, dst: Uint32Array, d: number, blocks: number): void {
@@ -2200,13 +2643,16 @@ function _k6e(src: Uint32Array, s: number, dst: Uint32Array, d: number, blocks: 
     const a5 = src[s + 5]!;
     const a6 = src[s + 6]!;
     const a7 = src[s + 7]!;
+    const t0 = a0 ^ a4;
+    const t1 = a1 ^ a3;
+    const t2 = a2 ^ t0;
     dst[d]! ^= a2 ^ a3 ^ a5 ^ a7;
-    dst[d + 1]! ^= a0 ^ a3 ^ a4 ^ a6;
-    dst[d + 2]! ^= a0 ^ a1 ^ a2 ^ a3 ^ a4;
-    dst[d + 3]! ^= a0 ^ a1 ^ a4 ^ a7;
-    dst[d + 4]! ^= a1 ^ a3 ^ a7;
-    dst[d + 5]! ^= a0 ^ a2 ^ a4;
-    dst[d + 6]! ^= a0 ^ a1 ^ a3 ^ a5;
+    dst[d + 1]! ^= a3 ^ a6 ^ t0;
+    dst[d + 2]! ^= t1 ^ t2;
+    dst[d + 3]! ^= a1 ^ a7 ^ t0;
+    dst[d + 4]! ^= a7 ^ t1;
+    dst[d + 5]! ^= t2;
+    dst[d + 6]! ^= a0 ^ a5 ^ t1;
     dst[d + 7]! ^= a1 ^ a2 ^ a4 ^ a6;
   }
 }
@@ -2220,14 +2666,19 @@ function _k6f(src: Uint32Array, s: number, dst: Uint32Array, d: number, blocks: 
     const a5 = src[s + 5]!;
     const a6 = src[s + 6]!;
     const a7 = src[s + 7]!;
-    dst[d]! ^= a0 ^ a2 ^ a3 ^ a5 ^ a7;
-    dst[d + 1]! ^= a0 ^ a1 ^ a3 ^ a4 ^ a6;
-    dst[d + 2]! ^= a0 ^ a1 ^ a3 ^ a4;
-    dst[d + 3]! ^= a0 ^ a1 ^ a3 ^ a4 ^ a7;
-    dst[d + 4]! ^= a1 ^ a3 ^ a4 ^ a7;
-    dst[d + 5]! ^= a0 ^ a2 ^ a4 ^ a5;
-    dst[d + 6]! ^= a0 ^ a1 ^ a3 ^ a5 ^ a6;
-    dst[d + 7]! ^= a1 ^ a2 ^ a4 ^ a6 ^ a7;
+    const t0 = a0 ^ a3;
+    const t1 = a1 ^ a4;
+    const t2 = a7 ^ t1;
+    const t3 = a2 ^ a5;
+    const t4 = a6 ^ t0;
+    dst[d]! ^= a7 ^ t0 ^ t3;
+    dst[d + 1]! ^= t1 ^ t4;
+    dst[d + 2]! ^= t0 ^ t1;
+    dst[d + 3]! ^= t0 ^ t2;
+    dst[d + 4]! ^= a3 ^ t2;
+    dst[d + 5]! ^= a0 ^ a4 ^ t3;
+    dst[d + 6]! ^= a1 ^ a5 ^ t4;
+    dst[d + 7]! ^= a2 ^ a6 ^ t2;
   }
 }
 function _k70(src: Uint32Array, s: number, dst: Uint32Array, d: number, blocks: number): void {
@@ -2240,14 +2691,19 @@ function _k70(src: Uint32Array, s: number, dst: Uint32Array, d: number, blocks: 
     const a5 = src[s + 5]!;
     const a6 = src[s + 6]!;
     const a7 = src[s + 7]!;
-    dst[d]! ^= a2 ^ a3 ^ a4 ^ a6;
-    dst[d + 1]! ^= a3 ^ a4 ^ a5 ^ a7;
-    dst[d + 2]! ^= a2 ^ a3 ^ a5;
+    const t0 = a3 ^ a5;
+    const t1 = a2 ^ a4;
+    const t2 = a6 ^ t1;
+    const t3 = a7 ^ t0;
+    const t4 = a0 ^ a1;
+    dst[d]! ^= a3 ^ t2;
+    dst[d + 1]! ^= a4 ^ t3;
+    dst[d + 2]! ^= a2 ^ t0;
     dst[d + 3]! ^= a2;
-    dst[d + 4]! ^= a0 ^ a2 ^ a4 ^ a6;
-    dst[d + 5]! ^= a0 ^ a1 ^ a3 ^ a5 ^ a7;
-    dst[d + 6]! ^= a0 ^ a1 ^ a2 ^ a4 ^ a6;
-    dst[d + 7]! ^= a1 ^ a2 ^ a3 ^ a5 ^ a7;
+    dst[d + 4]! ^= a0 ^ t2;
+    dst[d + 5]! ^= t3 ^ t4;
+    dst[d + 6]! ^= t2 ^ t4;
+    dst[d + 7]! ^= a1 ^ a2 ^ t3;
   }
 }
 function _k71(src: Uint32Array, s: number, dst: Uint32Array, d: number, blocks: number): void {
@@ -2260,14 +2716,18 @@ function _k71(src: Uint32Array, s: number, dst: Uint32Array, d: number, blocks: 
     const a5 = src[s + 5]!;
     const a6 = src[s + 6]!;
     const a7 = src[s + 7]!;
-    dst[d]! ^= a0 ^ a2 ^ a3 ^ a4 ^ a6;
-    dst[d + 1]! ^= a1 ^ a3 ^ a4 ^ a5 ^ a7;
+    const t0 = a0 ^ a2;
+    const t1 = a1 ^ a3;
+    const t2 = a4 ^ t0;
+    const t3 = a5 ^ t1;
+    dst[d]! ^= a3 ^ a6 ^ t2;
+    dst[d + 1]! ^= a4 ^ a7 ^ t3;
     dst[d + 2]! ^= a3 ^ a5;
     dst[d + 3]! ^= a2 ^ a3;
-    dst[d + 4]! ^= a0 ^ a2 ^ a6;
-    dst[d + 5]! ^= a0 ^ a1 ^ a3 ^ a7;
-    dst[d + 6]! ^= a0 ^ a1 ^ a2 ^ a4;
-    dst[d + 7]! ^= a1 ^ a2 ^ a3 ^ a5;
+    dst[d + 4]! ^= a6 ^ t0;
+    dst[d + 5]! ^= a0 ^ a7 ^ t1;
+    dst[d + 6]! ^= a1 ^ t2;
+    dst[d + 7]! ^= a2 ^ t3;
   }
 }
 function _k72(src: Uint32Array, s: number, dst: Uint32Array, d: number, blocks: number): void {
@@ -2280,14 +2740,20 @@ function _k72(src: Uint32Array, s: number, dst: Uint32Array, d: number, blocks: 
     const a5 = src[s + 5]!;
     const a6 = src[s + 6]!;
     const a7 = src[s + 7]!;
-    dst[d]! ^= a2 ^ a3 ^ a4 ^ a6 ^ a7;
-    dst[d + 1]! ^= a0 ^ a3 ^ a4 ^ a5 ^ a7;
-    dst[d + 2]! ^= a1 ^ a2 ^ a3 ^ a5 ^ a7;
+    const t0 = a3 ^ a7;
+    const t1 = a0 ^ a4;
+    const t2 = a1 ^ a5;
+    const t3 = a2 ^ a6;
+    const t4 = t0 ^ t1;
+    const t5 = t0 ^ t2;
+    dst[d]! ^= a4 ^ t0 ^ t3;
+    dst[d + 1]! ^= a5 ^ t4;
+    dst[d + 2]! ^= a2 ^ t5;
     dst[d + 3]! ^= a7;
-    dst[d + 4]! ^= a0 ^ a2 ^ a3 ^ a4 ^ a6 ^ a7;
-    dst[d + 5]! ^= a0 ^ a1 ^ a3 ^ a4 ^ a5 ^ a7;
-    dst[d + 6]! ^= a0 ^ a1 ^ a2 ^ a4 ^ a5 ^ a6;
-    dst[d + 7]! ^= a1 ^ a2 ^ a3 ^ a5 ^ a6 ^ a7;
+    dst[d + 4]! ^= t3 ^ t4;
+    dst[d + 5]! ^= t2 ^ t4;
+    dst[d + 6]! ^= t1 ^ t2 ^ t3;
+    dst[d + 7]! ^= t3 ^ t5;
   }
 }
 function _k73(src: Uint32Array, s: number, dst: Uint32Array, d: number, blocks: number): void {
@@ -2300,14 +2766,19 @@ function _k73(src: Uint32Array, s: number, dst: Uint32Array, d: number, blocks: 
     const a5 = src[s + 5]!;
     const a6 = src[s + 6]!;
     const a7 = src[s + 7]!;
-    dst[d]! ^= a0 ^ a2 ^ a3 ^ a4 ^ a6 ^ a7;
-    dst[d + 1]! ^= a0 ^ a1 ^ a3 ^ a4 ^ a5 ^ a7;
-    dst[d + 2]! ^= a1 ^ a3 ^ a5 ^ a7;
-    dst[d + 3]! ^= a3 ^ a7;
-    dst[d + 4]! ^= a0 ^ a2 ^ a3 ^ a6 ^ a7;
-    dst[d + 5]! ^= a0 ^ a1 ^ a3 ^ a4 ^ a7;
-    dst[d + 6]! ^= a0 ^ a1 ^ a2 ^ a4 ^ a5;
-    dst[d + 7]! ^= a1 ^ a2 ^ a3 ^ a5 ^ a6;
+    const t0 = a3 ^ a7;
+    const t1 = a0 ^ a4;
+    const t2 = a1 ^ a5;
+    const t3 = a2 ^ a6;
+    const t4 = t0 ^ t1;
+    dst[d]! ^= t3 ^ t4;
+    dst[d + 1]! ^= t2 ^ t4;
+    dst[d + 2]! ^= t0 ^ t2;
+    dst[d + 3]! ^= t0;
+    dst[d + 4]! ^= a0 ^ t0 ^ t3;
+    dst[d + 5]! ^= a1 ^ t4;
+    dst[d + 6]! ^= a2 ^ t1 ^ t2;
+    dst[d + 7]! ^= a3 ^ t2 ^ t3;
   }
 }
 function _k74(src: Uint32Array, s: number, dst: Uint32Array, d: number, blocks: number): void {
@@ -2320,14 +2791,18 @@ function _k74(src: Uint32Array, s: number, dst: Uint32Array, d: number, blocks: 
     const a5 = src[s + 5]!;
     const a6 = src[s + 6]!;
     const a7 = src[s + 7]!;
-    dst[d]! ^= a2 ^ a3 ^ a4;
+    const t0 = a1 ^ a2;
+    const t1 = a0 ^ a5;
+    const t2 = a2 ^ a3;
+    const t3 = a6 ^ t0;
+    dst[d]! ^= a4 ^ t2;
     dst[d + 1]! ^= a3 ^ a4 ^ a5;
-    dst[d + 2]! ^= a0 ^ a2 ^ a3 ^ a5 ^ a6;
-    dst[d + 3]! ^= a1 ^ a2 ^ a6 ^ a7;
+    dst[d + 2]! ^= a6 ^ t1 ^ t2;
+    dst[d + 3]! ^= a7 ^ t3;
     dst[d + 4]! ^= a0 ^ a4 ^ a7;
-    dst[d + 5]! ^= a0 ^ a1 ^ a5;
-    dst[d + 6]! ^= a0 ^ a1 ^ a2 ^ a6;
-    dst[d + 7]! ^= a1 ^ a2 ^ a3 ^ a7;
+    dst[d + 5]! ^= a1 ^ t1;
+    dst[d + 6]! ^= a0 ^ t3;
+    dst[d + 7]! ^= a3 ^ a7 ^ t0;
   }
 }
 function _k75(src: Uint32Array, s: number, dst: Uint32Array, d: number, blocks: number): void {
@@ -2340,14 +2815,17 @@ function _k75(src: Uint32Array, s: number, dst: Uint32Array, d: number, blocks: 
     const a5 = src[s + 5]!;
     const a6 = src[s + 6]!;
     const a7 = src[s + 7]!;
-    dst[d]! ^= a0 ^ a2 ^ a3 ^ a4;
+    const t0 = a1 ^ a2;
+    const t1 = a0 ^ a3;
+    const t2 = a3 ^ t0;
+    dst[d]! ^= a2 ^ a4 ^ t1;
     dst[d + 1]! ^= a1 ^ a3 ^ a4 ^ a5;
-    dst[d + 2]! ^= a0 ^ a3 ^ a5 ^ a6;
-    dst[d + 3]! ^= a1 ^ a2 ^ a3 ^ a6 ^ a7;
+    dst[d + 2]! ^= a5 ^ a6 ^ t1;
+    dst[d + 3]! ^= a6 ^ a7 ^ t2;
     dst[d + 4]! ^= a0 ^ a7;
     dst[d + 5]! ^= a0 ^ a1;
-    dst[d + 6]! ^= a0 ^ a1 ^ a2;
-    dst[d + 7]! ^= a1 ^ a2 ^ a3;
+    dst[d + 6]! ^= a0 ^ t0;
+    dst[d + 7]! ^= t2;
   }
 }
 function _k76(src: Uint32Array, s: number, dst: Uint32Array, d: number, blocks: number): void {
@@ -2360,14 +2838,20 @@ function _k76(src: Uint32Array, s: number, dst: Uint32Array, d: number, blocks: 
     const a5 = src[s + 5]!;
     const a6 = src[s + 6]!;
     const a7 = src[s + 7]!;
-    dst[d]! ^= a2 ^ a3 ^ a4 ^ a7;
-    dst[d + 1]! ^= a0 ^ a3 ^ a4 ^ a5;
-    dst[d + 2]! ^= a0 ^ a1 ^ a2 ^ a3 ^ a5 ^ a6 ^ a7;
-    dst[d + 3]! ^= a1 ^ a6;
-    dst[d + 4]! ^= a0 ^ a3 ^ a4;
-    dst[d + 5]! ^= a0 ^ a1 ^ a4 ^ a5;
-    dst[d + 6]! ^= a0 ^ a1 ^ a2 ^ a5 ^ a6;
-    dst[d + 7]! ^= a1 ^ a2 ^ a3 ^ a6 ^ a7;
+    const t0 = a0 ^ a5;
+    const t1 = a1 ^ a6;
+    const t2 = a2 ^ a3;
+    const t3 = a7 ^ t2;
+    const t4 = a3 ^ a4;
+    const t5 = t0 ^ t1;
+    dst[d]! ^= a4 ^ t3;
+    dst[d + 1]! ^= t0 ^ t4;
+    dst[d + 2]! ^= t3 ^ t5;
+    dst[d + 3]! ^= t1;
+    dst[d + 4]! ^= a0 ^ t4;
+    dst[d + 5]! ^= a1 ^ a4 ^ t0;
+    dst[d + 6]! ^= a2 ^ t5;
+    dst[d + 7]! ^= t1 ^ t3;
   }
 }
 function _k77(src: Uint32Array, s: number, dst: Uint32Array, d: number, blocks: number): void {
@@ -2380,14 +2864,19 @@ function _k77(src: Uint32Array, s: number, dst: Uint32Array, d: number, blocks: 
     const a5 = src[s + 5]!;
     const a6 = src[s + 6]!;
     const a7 = src[s + 7]!;
-    dst[d]! ^= a0 ^ a2 ^ a3 ^ a4 ^ a7;
-    dst[d + 1]! ^= a0 ^ a1 ^ a3 ^ a4 ^ a5;
-    dst[d + 2]! ^= a0 ^ a1 ^ a3 ^ a5 ^ a6 ^ a7;
-    dst[d + 3]! ^= a1 ^ a3 ^ a6;
-    dst[d + 4]! ^= a0 ^ a3;
-    dst[d + 5]! ^= a0 ^ a1 ^ a4;
-    dst[d + 6]! ^= a0 ^ a1 ^ a2 ^ a5;
-    dst[d + 7]! ^= a1 ^ a2 ^ a3 ^ a6;
+    const t0 = a0 ^ a1;
+    const t1 = a3 ^ a6;
+    const t2 = a5 ^ t0;
+    const t3 = a0 ^ a3;
+    const t4 = a1 ^ t1;
+    dst[d]! ^= a2 ^ a4 ^ a7 ^ t3;
+    dst[d + 1]! ^= a3 ^ a4 ^ t2;
+    dst[d + 2]! ^= a7 ^ t1 ^ t2;
+    dst[d + 3]! ^= t4;
+    dst[d + 4]! ^= t3;
+    dst[d + 5]! ^= a4 ^ t0;
+    dst[d + 6]! ^= a2 ^ t2;
+    dst[d + 7]! ^= a2 ^ t4;
   }
 }
 function _k78(src: Uint32Array, s: number, dst: Uint32Array, d: number, blocks: number): void {
@@ -2400,14 +2889,20 @@ function _k78(src: Uint32Array, s: number, dst: Uint32Array, d: number, blocks: 
     const a5 = src[s + 5]!;
     const a6 = src[s + 6]!;
     const a7 = src[s + 7]!;
-    dst[d]! ^= a2 ^ a3 ^ a4 ^ a5 ^ a6;
-    dst[d + 1]! ^= a3 ^ a4 ^ a5 ^ a6 ^ a7;
-    dst[d + 2]! ^= a2 ^ a3 ^ a7;
+    const t0 = a2 ^ a3;
+    const t1 = a4 ^ a5;
+    const t2 = a0 ^ a1;
+    const t3 = a6 ^ t0;
+    const t4 = a7 ^ t1;
+    const t5 = t2 ^ t3;
+    dst[d]! ^= t1 ^ t3;
+    dst[d + 1]! ^= a3 ^ a6 ^ t4;
+    dst[d + 2]! ^= a7 ^ t0;
     dst[d + 3]! ^= a0 ^ a2 ^ a5 ^ a6;
-    dst[d + 4]! ^= a0 ^ a1 ^ a2 ^ a4 ^ a5 ^ a7;
-    dst[d + 5]! ^= a0 ^ a1 ^ a2 ^ a3 ^ a5 ^ a6;
-    dst[d + 6]! ^= a0 ^ a1 ^ a2 ^ a3 ^ a4 ^ a6 ^ a7;
-    dst[d + 7]! ^= a1 ^ a2 ^ a3 ^ a4 ^ a5 ^ a7;
+    dst[d + 4]! ^= a2 ^ t2 ^ t4;
+    dst[d + 5]! ^= a5 ^ t5;
+    dst[d + 6]! ^= a4 ^ a7 ^ t5;
+    dst[d + 7]! ^= a1 ^ t0 ^ t4;
   }
 }
 function _k79(src: Uint32Array, s: number, dst: Uint32Array, d: number, blocks: number): void {
@@ -2420,14 +2915,21 @@ function _k79(src: Uint32Array, s: number, dst: Uint32Array, d: number, blocks: 
     const a5 = src[s + 5]!;
     const a6 = src[s + 6]!;
     const a7 = src[s + 7]!;
-    dst[d]! ^= a0 ^ a2 ^ a3 ^ a4 ^ a5 ^ a6;
-    dst[d + 1]! ^= a1 ^ a3 ^ a4 ^ a5 ^ a6 ^ a7;
+    const t0 = a0 ^ a2;
+    const t1 = a1 ^ a3;
+    const t2 = a4 ^ a5;
+    const t3 = a6 ^ t0;
+    const t4 = a3 ^ t3;
+    const t5 = a7 ^ t0;
+    const t6 = t1 ^ t2;
+    dst[d]! ^= t2 ^ t4;
+    dst[d + 1]! ^= a6 ^ a7 ^ t6;
     dst[d + 2]! ^= a3 ^ a7;
-    dst[d + 3]! ^= a0 ^ a2 ^ a3 ^ a5 ^ a6;
-    dst[d + 4]! ^= a0 ^ a1 ^ a2 ^ a5 ^ a7;
-    dst[d + 5]! ^= a0 ^ a1 ^ a2 ^ a3 ^ a6;
-    dst[d + 6]! ^= a0 ^ a1 ^ a2 ^ a3 ^ a4 ^ a7;
-    dst[d + 7]! ^= a1 ^ a2 ^ a3 ^ a4 ^ a5;
+    dst[d + 3]! ^= a5 ^ t4;
+    dst[d + 4]! ^= a1 ^ a5 ^ t5;
+    dst[d + 5]! ^= t1 ^ t3;
+    dst[d + 6]! ^= a4 ^ t1 ^ t5;
+    dst[d + 7]! ^= a2 ^ t6;
   }
 }
 function _k7a(src: Uint32Array, s: number, dst: Uint32Array, d: number, blocks: number): void {
@@ -2440,14 +2942,21 @@ function _k7a(src: Uint32Array, s: number, dst: Uint32Array, d: number, blocks: 
     const a5 = src[s + 5]!;
     const a6 = src[s + 6]!;
     const a7 = src[s + 7]!;
-    dst[d]! ^= a2 ^ a3 ^ a4 ^ a5 ^ a6 ^ a7;
-    dst[d + 1]! ^= a0 ^ a3 ^ a4 ^ a5 ^ a6 ^ a7;
-    dst[d + 2]! ^= a1 ^ a2 ^ a3;
-    dst[d + 3]! ^= a0 ^ a5 ^ a6 ^ a7;
-    dst[d + 4]! ^= a0 ^ a1 ^ a2 ^ a3 ^ a4 ^ a5;
-    dst[d + 5]! ^= a0 ^ a1 ^ a2 ^ a3 ^ a4 ^ a5 ^ a6;
-    dst[d + 6]! ^= a0 ^ a1 ^ a2 ^ a3 ^ a4 ^ a5 ^ a6 ^ a7;
-    dst[d + 7]! ^= a1 ^ a2 ^ a3 ^ a4 ^ a5 ^ a6 ^ a7;
+    const t0 = a2 ^ a3;
+    const t1 = a4 ^ a5;
+    const t2 = a1 ^ t0;
+    const t3 = a6 ^ a7;
+    const t4 = a0 ^ t1;
+    const t5 = t2 ^ t4;
+    const t6 = t1 ^ t3;
+    dst[d]! ^= t0 ^ t6;
+    dst[d + 1]! ^= a3 ^ t3 ^ t4;
+    dst[d + 2]! ^= t2;
+    dst[d + 3]! ^= a0 ^ a5 ^ t3;
+    dst[d + 4]! ^= t5;
+    dst[d + 5]! ^= a6 ^ t5;
+    dst[d + 6]! ^= t3 ^ t5;
+    dst[d + 7]! ^= t2 ^ t6;
   }
 }
 function _k7b(src: Uint32Array, s: number, dst: Uint32Array, d: number, blocks: number): void {
@@ -2460,14 +2969,21 @@ function _k7b(src: Uint32Array, s: number, dst: Uint32Array, d: number, blocks: 
     const a5 = src[s + 5]!;
     const a6 = src[s + 6]!;
     const a7 = src[s + 7]!;
-    dst[d]! ^= a0 ^ a2 ^ a3 ^ a4 ^ a5 ^ a6 ^ a7;
-    dst[d + 1]! ^= a0 ^ a1 ^ a3 ^ a4 ^ a5 ^ a6 ^ a7;
+    const t0 = a0 ^ a3;
+    const t1 = a5 ^ t0;
+    const t2 = a1 ^ a2;
+    const t3 = a4 ^ a6;
+    const t4 = a7 ^ t1;
+    const t5 = t2 ^ t3;
+    const t6 = t3 ^ t4;
+    dst[d]! ^= a2 ^ t6;
+    dst[d + 1]! ^= a1 ^ t6;
     dst[d + 2]! ^= a1 ^ a3;
-    dst[d + 3]! ^= a0 ^ a3 ^ a5 ^ a6 ^ a7;
-    dst[d + 4]! ^= a0 ^ a1 ^ a2 ^ a3 ^ a5;
-    dst[d + 5]! ^= a0 ^ a1 ^ a2 ^ a3 ^ a4 ^ a6;
-    dst[d + 6]! ^= a0 ^ a1 ^ a2 ^ a3 ^ a4 ^ a5 ^ a7;
-    dst[d + 7]! ^= a1 ^ a2 ^ a3 ^ a4 ^ a5 ^ a6;
+    dst[d + 3]! ^= a6 ^ t4;
+    dst[d + 4]! ^= t1 ^ t2;
+    dst[d + 5]! ^= t0 ^ t5;
+    dst[d + 6]! ^= a4 ^ t2 ^ t4;
+    dst[d + 7]! ^= a3 ^ a5 ^ t5;
   }
 }
 function _k7c(src: Uint32Array, s: number, dst: Uint32Array, d: number, blocks: number): void {
@@ -2480,14 +2996,20 @@ function _k7c(src: Uint32Array, s: number, dst: Uint32Array, d: number, blocks: 
     const a5 = src[s + 5]!;
     const a6 = src[s + 6]!;
     const a7 = src[s + 7]!;
-    dst[d]! ^= a2 ^ a3 ^ a4 ^ a5;
-    dst[d + 1]! ^= a3 ^ a4 ^ a5 ^ a6;
-    dst[d + 2]! ^= a0 ^ a2 ^ a3 ^ a6 ^ a7;
-    dst[d + 3]! ^= a0 ^ a1 ^ a2 ^ a5 ^ a7;
-    dst[d + 4]! ^= a0 ^ a1 ^ a4 ^ a5 ^ a6;
-    dst[d + 5]! ^= a0 ^ a1 ^ a2 ^ a5 ^ a6 ^ a7;
-    dst[d + 6]! ^= a0 ^ a1 ^ a2 ^ a3 ^ a6 ^ a7;
-    dst[d + 7]! ^= a1 ^ a2 ^ a3 ^ a4 ^ a7;
+    const t0 = a2 ^ a7;
+    const t1 = a0 ^ a1;
+    const t2 = a3 ^ a4;
+    const t3 = a5 ^ a6;
+    const t4 = t0 ^ t1;
+    const t5 = a3 ^ a6;
+    dst[d]! ^= a2 ^ a5 ^ t2;
+    dst[d + 1]! ^= t2 ^ t3;
+    dst[d + 2]! ^= a0 ^ t0 ^ t5;
+    dst[d + 3]! ^= a5 ^ t4;
+    dst[d + 4]! ^= a4 ^ t1 ^ t3;
+    dst[d + 5]! ^= t3 ^ t4;
+    dst[d + 6]! ^= t4 ^ t5;
+    dst[d + 7]! ^= a1 ^ t0 ^ t2;
   }
 }
 function _k7d(src: Uint32Array, s: number, dst: Uint32Array, d: number, blocks: number): void {
@@ -2500,14 +3022,20 @@ function _k7d(src: Uint32Array, s: number, dst: Uint32Array, d: number, blocks: 
     const a5 = src[s + 5]!;
     const a6 = src[s + 6]!;
     const a7 = src[s + 7]!;
-    dst[d]! ^= a0 ^ a2 ^ a3 ^ a4 ^ a5;
-    dst[d + 1]! ^= a1 ^ a3 ^ a4 ^ a5 ^ a6;
-    dst[d + 2]! ^= a0 ^ a3 ^ a6 ^ a7;
-    dst[d + 3]! ^= a0 ^ a1 ^ a2 ^ a3 ^ a5 ^ a7;
-    dst[d + 4]! ^= a0 ^ a1 ^ a5 ^ a6;
-    dst[d + 5]! ^= a0 ^ a1 ^ a2 ^ a6 ^ a7;
-    dst[d + 6]! ^= a0 ^ a1 ^ a2 ^ a3 ^ a7;
-    dst[d + 7]! ^= a1 ^ a2 ^ a3 ^ a4;
+    const t0 = a0 ^ a1;
+    const t1 = a2 ^ a3;
+    const t2 = a7 ^ t0;
+    const t3 = a1 ^ a4;
+    const t4 = a3 ^ a6;
+    const t5 = a5 ^ t1;
+    dst[d]! ^= a0 ^ a4 ^ t5;
+    dst[d + 1]! ^= a5 ^ t3 ^ t4;
+    dst[d + 2]! ^= a0 ^ a7 ^ t4;
+    dst[d + 3]! ^= t2 ^ t5;
+    dst[d + 4]! ^= a5 ^ a6 ^ t0;
+    dst[d + 5]! ^= a2 ^ a6 ^ t2;
+    dst[d + 6]! ^= t1 ^ t2;
+    dst[d + 7]! ^= t1 ^ t3;
   }
 }
 function _k7e(src: Uint32Array, s: number, dst: Uint32Array, d: number, blocks: number): void {
@@ -2520,14 +3048,20 @@ function _k7e(src: Uint32Array, s: number, dst: Uint32Array, d: number, blocks: 
     const a5 = src[s + 5]!;
     const a6 = src[s + 6]!;
     const a7 = src[s + 7]!;
-    dst[d]! ^= a2 ^ a3 ^ a4 ^ a5 ^ a7;
-    dst[d + 1]! ^= a0 ^ a3 ^ a4 ^ a5 ^ a6;
-    dst[d + 2]! ^= a0 ^ a1 ^ a2 ^ a3 ^ a6;
-    dst[d + 3]! ^= a0 ^ a1 ^ a5;
-    dst[d + 4]! ^= a0 ^ a1 ^ a3 ^ a4 ^ a5 ^ a6 ^ a7;
-    dst[d + 5]! ^= a0 ^ a1 ^ a2 ^ a4 ^ a5 ^ a6 ^ a7;
-    dst[d + 6]! ^= a0 ^ a1 ^ a2 ^ a3 ^ a5 ^ a6 ^ a7;
-    dst[d + 7]! ^= a1 ^ a2 ^ a3 ^ a4 ^ a6 ^ a7;
+    const t0 = a0 ^ a1;
+    const t1 = a3 ^ a6;
+    const t2 = a2 ^ a7;
+    const t3 = a4 ^ a5;
+    const t4 = t0 ^ t1;
+    const t5 = t2 ^ t3;
+    dst[d]! ^= a3 ^ t5;
+    dst[d + 1]! ^= a0 ^ t1 ^ t3;
+    dst[d + 2]! ^= a2 ^ t4;
+    dst[d + 3]! ^= a5 ^ t0;
+    dst[d + 4]! ^= a7 ^ t3 ^ t4;
+    dst[d + 5]! ^= a6 ^ t0 ^ t5;
+    dst[d + 6]! ^= a5 ^ t2 ^ t4;
+    dst[d + 7]! ^= a1 ^ a4 ^ t1 ^ t2;
   }
 }
 function _k7f(src: Uint32Array, s: number, dst: Uint32Array, d: number, blocks: number): void {
@@ -2540,14 +3074,19 @@ function _k7f(src: Uint32Array, s: number, dst: Uint32Array, d: number, blocks: 
     const a5 = src[s + 5]!;
     const a6 = src[s + 6]!;
     const a7 = src[s + 7]!;
-    dst[d]! ^= a0 ^ a2 ^ a3 ^ a4 ^ a5 ^ a7;
-    dst[d + 1]! ^= a0 ^ a1 ^ a3 ^ a4 ^ a5 ^ a6;
-    dst[d + 2]! ^= a0 ^ a1 ^ a3 ^ a6;
-    dst[d + 3]! ^= a0 ^ a1 ^ a3 ^ a5;
-    dst[d + 4]! ^= a0 ^ a1 ^ a3 ^ a5 ^ a6 ^ a7;
-    dst[d + 5]! ^= a0 ^ a1 ^ a2 ^ a4 ^ a6 ^ a7;
-    dst[d + 6]! ^= a0 ^ a1 ^ a2 ^ a3 ^ a5 ^ a7;
-    dst[d + 7]! ^= a1 ^ a2 ^ a3 ^ a4 ^ a6;
+    const t0 = a0 ^ a1;
+    const t1 = a3 ^ a5;
+    const t2 = a6 ^ t0;
+    const t3 = a2 ^ a4;
+    const t4 = a7 ^ t1;
+    dst[d]! ^= a0 ^ t3 ^ t4;
+    dst[d + 1]! ^= a4 ^ t1 ^ t2;
+    dst[d + 2]! ^= a3 ^ t2;
+    dst[d + 3]! ^= t0 ^ t1;
+    dst[d + 4]! ^= t2 ^ t4;
+    dst[d + 5]! ^= a7 ^ t2 ^ t3;
+    dst[d + 6]! ^= a2 ^ t0 ^ t4;
+    dst[d + 7]! ^= a1 ^ a3 ^ a6 ^ t3;
   }
 }
 function _k80(src: Uint32Array, s: number, dst: Uint32Array, d: number, blocks: number): void {
@@ -2560,14 +3099,18 @@ function _k80(src: Uint32Array, s: number, dst: Uint32Array, d: number, blocks: 
     const a5 = src[s + 5]!;
     const a6 = src[s + 6]!;
     const a7 = src[s + 7]!;
-    dst[d]! ^= a1 ^ a5 ^ a6 ^ a7;
-    dst[d + 1]! ^= a2 ^ a6 ^ a7;
-    dst[d + 2]! ^= a1 ^ a3 ^ a5 ^ a6;
-    dst[d + 3]! ^= a1 ^ a2 ^ a4 ^ a5;
-    dst[d + 4]! ^= a1 ^ a2 ^ a3 ^ a7;
-    dst[d + 5]! ^= a2 ^ a3 ^ a4;
-    dst[d + 6]! ^= a3 ^ a4 ^ a5;
-    dst[d + 7]! ^= a0 ^ a4 ^ a5 ^ a6;
+    const t0 = a1 ^ a5;
+    const t1 = a2 ^ a3;
+    const t2 = a4 ^ a5;
+    const t3 = a6 ^ a7;
+    dst[d]! ^= t0 ^ t3;
+    dst[d + 1]! ^= a2 ^ t3;
+    dst[d + 2]! ^= a3 ^ a6 ^ t0;
+    dst[d + 3]! ^= a2 ^ a4 ^ t0;
+    dst[d + 4]! ^= a1 ^ a7 ^ t1;
+    dst[d + 5]! ^= a4 ^ t1;
+    dst[d + 6]! ^= a3 ^ t2;
+    dst[d + 7]! ^= a0 ^ a6 ^ t2;
   }
 }
 function _k81(src: Uint32Array, s: number, dst: Uint32Array, d: number, blocks: number): void {
@@ -2580,14 +3123,21 @@ function _k81(src: Uint32Array, s: number, dst: Uint32Array, d: number, blocks: 
     const a5 = src[s + 5]!;
     const a6 = src[s + 6]!;
     const a7 = src[s + 7]!;
-    dst[d]! ^= a0 ^ a1 ^ a5 ^ a6 ^ a7;
-    dst[d + 1]! ^= a1 ^ a2 ^ a6 ^ a7;
-    dst[d + 2]! ^= a1 ^ a2 ^ a3 ^ a5 ^ a6;
-    dst[d + 3]! ^= a1 ^ a2 ^ a3 ^ a4 ^ a5;
-    dst[d + 4]! ^= a1 ^ a2 ^ a3 ^ a4 ^ a7;
-    dst[d + 5]! ^= a2 ^ a3 ^ a4 ^ a5;
-    dst[d + 6]! ^= a3 ^ a4 ^ a5 ^ a6;
-    dst[d + 7]! ^= a0 ^ a4 ^ a5 ^ a6 ^ a7;
+    const t0 = a1 ^ a2;
+    const t1 = a3 ^ a4;
+    const t2 = a5 ^ a6;
+    const t3 = a0 ^ a7;
+    const t4 = a5 ^ t1;
+    const t5 = a7 ^ t0;
+    const t6 = t2 ^ t3;
+    dst[d]! ^= a1 ^ t6;
+    dst[d + 1]! ^= a6 ^ t5;
+    dst[d + 2]! ^= a3 ^ t0 ^ t2;
+    dst[d + 3]! ^= t0 ^ t4;
+    dst[d + 4]! ^= t1 ^ t5;
+    dst[d + 5]! ^= a2 ^ t4;
+    dst[d + 6]! ^= t1 ^ t2;
+    dst[d + 7]! ^= a4 ^ t6;
   }
 }
 function _k82(src: Uint32Array, s: number, dst: Uint32Array, d: number, blocks: number): void {
@@ -2600,10 +3150,12 @@ function _k82(src: Uint32Array, s: number, dst: Uint32Array, d: number, blocks: 
     const a5 = src[s + 5]!;
     const a6 = src[s + 6]!;
     const a7 = src[s + 7]!;
-    dst[d]! ^= a1 ^ a5 ^ a6;
-    dst[d + 1]! ^= a0 ^ a2 ^ a6 ^ a7;
-    dst[d + 2]! ^= a3 ^ a5 ^ a6 ^ a7;
-    dst[d + 3]! ^= a1 ^ a4 ^ a5 ^ a7;
+    const t0 = a1 ^ a5;
+    const t1 = a6 ^ a7;
+    dst[d]! ^= a6 ^ t0;
+    dst[d + 1]! ^= a0 ^ a2 ^ t1;
+    dst[d + 2]! ^= a3 ^ a5 ^ t1;
+    dst[d + 3]! ^= a4 ^ a7 ^ t0;
     dst[d + 4]! ^= a1 ^ a2;
     dst[d + 5]! ^= a2 ^ a3;
     dst[d + 6]! ^= a3 ^ a4;
@@ -2620,12 +3172,17 @@ function _k83(src: Uint32Array, s: number, dst: Uint32Array, d: number, blocks: 
     const a5 = src[s + 5]!;
     const a6 = src[s + 6]!;
     const a7 = src[s + 7]!;
-    dst[d]! ^= a0 ^ a1 ^ a5 ^ a6;
-    dst[d + 1]! ^= a0 ^ a1 ^ a2 ^ a6 ^ a7;
-    dst[d + 2]! ^= a2 ^ a3 ^ a5 ^ a6 ^ a7;
-    dst[d + 3]! ^= a1 ^ a3 ^ a4 ^ a5 ^ a7;
-    dst[d + 4]! ^= a1 ^ a2 ^ a4;
-    dst[d + 5]! ^= a2 ^ a3 ^ a5;
+    const t0 = a3 ^ a5;
+    const t1 = a0 ^ a1;
+    const t2 = a1 ^ a4;
+    const t3 = a2 ^ a6;
+    const t4 = a7 ^ t0;
+    dst[d]! ^= a5 ^ a6 ^ t1;
+    dst[d + 1]! ^= a7 ^ t1 ^ t3;
+    dst[d + 2]! ^= t3 ^ t4;
+    dst[d + 3]! ^= t2 ^ t4;
+    dst[d + 4]! ^= a2 ^ t2;
+    dst[d + 5]! ^= a2 ^ t0;
     dst[d + 6]! ^= a3 ^ a4 ^ a6;
     dst[d + 7]! ^= a0 ^ a4 ^ a5 ^ a7;
   }
@@ -2640,12 +3197,15 @@ function _k84(src: Uint32Array, s: number, dst: Uint32Array, d: number, blocks: 
     const a5 = src[s + 5]!;
     const a6 = src[s + 6]!;
     const a7 = src[s + 7]!;
-    dst[d]! ^= a1 ^ a5 ^ a7;
+    const t0 = a1 ^ a3;
+    const t1 = a2 ^ a4;
+    const t2 = a5 ^ a7;
+    dst[d]! ^= a1 ^ t2;
     dst[d + 1]! ^= a2 ^ a6;
-    dst[d + 2]! ^= a0 ^ a1 ^ a3 ^ a5;
-    dst[d + 3]! ^= a2 ^ a4 ^ a5 ^ a6 ^ a7;
-    dst[d + 4]! ^= a1 ^ a3 ^ a6;
-    dst[d + 5]! ^= a2 ^ a4 ^ a7;
+    dst[d + 2]! ^= a0 ^ a5 ^ t0;
+    dst[d + 3]! ^= a6 ^ t1 ^ t2;
+    dst[d + 4]! ^= a6 ^ t0;
+    dst[d + 5]! ^= a7 ^ t1;
     dst[d + 6]! ^= a3 ^ a5;
     dst[d + 7]! ^= a0 ^ a4 ^ a6;
   }
@@ -2660,14 +3220,19 @@ function _k85(src: Uint32Array, s: number, dst: Uint32Array, d: number, blocks: 
     const a5 = src[s + 5]!;
     const a6 = src[s + 6]!;
     const a7 = src[s + 7]!;
-    dst[d]! ^= a0 ^ a1 ^ a5 ^ a7;
+    const t0 = a2 ^ a5;
+    const t1 = a3 ^ a6;
+    const t2 = a4 ^ a7;
+    const t3 = a0 ^ a1;
+    const t4 = t0 ^ t2;
+    dst[d]! ^= a5 ^ a7 ^ t3;
     dst[d + 1]! ^= a1 ^ a2 ^ a6;
-    dst[d + 2]! ^= a0 ^ a1 ^ a2 ^ a3 ^ a5;
-    dst[d + 3]! ^= a2 ^ a3 ^ a4 ^ a5 ^ a6 ^ a7;
-    dst[d + 4]! ^= a1 ^ a3 ^ a4 ^ a6;
-    dst[d + 5]! ^= a2 ^ a4 ^ a5 ^ a7;
-    dst[d + 6]! ^= a3 ^ a5 ^ a6;
-    dst[d + 7]! ^= a0 ^ a4 ^ a6 ^ a7;
+    dst[d + 2]! ^= a3 ^ t0 ^ t3;
+    dst[d + 3]! ^= t1 ^ t4;
+    dst[d + 4]! ^= a1 ^ a4 ^ t1;
+    dst[d + 5]! ^= t4;
+    dst[d + 6]! ^= a5 ^ t1;
+    dst[d + 7]! ^= a0 ^ a6 ^ t2;
   }
 }
 function _k86(src: Uint32Array, s: number, dst: Uint32Array, d: number, blocks: number): void {
@@ -2700,14 +3265,18 @@ function _k87(src: Uint32Array, s: number, dst: Uint32Array, d: number, blocks: 
     const a5 = src[s + 5]!;
     const a6 = src[s + 6]!;
     const a7 = src[s + 7]!;
-    dst[d]! ^= a0 ^ a1 ^ a5;
-    dst[d + 1]! ^= a0 ^ a1 ^ a2 ^ a6;
-    dst[d + 2]! ^= a0 ^ a2 ^ a3 ^ a5 ^ a7;
-    dst[d + 3]! ^= a3 ^ a4 ^ a5 ^ a6;
+    const t0 = a0 ^ a1;
+    const t1 = a0 ^ a7;
+    const t2 = a2 ^ a5;
+    const t3 = a3 ^ a6;
+    dst[d]! ^= a5 ^ t0;
+    dst[d + 1]! ^= a2 ^ a6 ^ t0;
+    dst[d + 2]! ^= a3 ^ t1 ^ t2;
+    dst[d + 3]! ^= a4 ^ a5 ^ t3;
     dst[d + 4]! ^= a1 ^ a4 ^ a6 ^ a7;
-    dst[d + 5]! ^= a2 ^ a5 ^ a7;
-    dst[d + 6]! ^= a3 ^ a6;
-    dst[d + 7]! ^= a0 ^ a4 ^ a7;
+    dst[d + 5]! ^= a7 ^ t2;
+    dst[d + 6]! ^= t3;
+    dst[d + 7]! ^= a4 ^ t1;
   }
 }
 function _k88(src: Uint32Array, s: number, dst: Uint32Array, d: number, blocks: number): void {
@@ -2720,13 +3289,17 @@ function _k88(src: Uint32Array, s: number, dst: Uint32Array, d: number, blocks: 
     const a5 = src[s + 5]!;
     const a6 = src[s + 6]!;
     const a7 = src[s + 7]!;
-    dst[d]! ^= a1 ^ a6 ^ a7;
+    const t0 = a1 ^ a6;
+    const t1 = a3 ^ a6;
+    const t2 = a4 ^ a7;
+    const t3 = a7 ^ t0;
+    dst[d]! ^= t3;
     dst[d + 1]! ^= a2 ^ a7;
-    dst[d + 2]! ^= a1 ^ a3 ^ a6 ^ a7;
-    dst[d + 3]! ^= a0 ^ a1 ^ a2 ^ a4 ^ a6;
-    dst[d + 4]! ^= a2 ^ a3 ^ a5 ^ a6;
-    dst[d + 5]! ^= a3 ^ a4 ^ a6 ^ a7;
-    dst[d + 6]! ^= a4 ^ a5 ^ a7;
+    dst[d + 2]! ^= a3 ^ t3;
+    dst[d + 3]! ^= a0 ^ a2 ^ a4 ^ t0;
+    dst[d + 4]! ^= a2 ^ a5 ^ t1;
+    dst[d + 5]! ^= t1 ^ t2;
+    dst[d + 6]! ^= a5 ^ t2;
     dst[d + 7]! ^= a0 ^ a5 ^ a6;
   }
 }
@@ -2740,14 +3313,19 @@ function _k89(src: Uint32Array, s: number, dst: Uint32Array, d: number, blocks: 
     const a5 = src[s + 5]!;
     const a6 = src[s + 6]!;
     const a7 = src[s + 7]!;
-    dst[d]! ^= a0 ^ a1 ^ a6 ^ a7;
-    dst[d + 1]! ^= a1 ^ a2 ^ a7;
-    dst[d + 2]! ^= a1 ^ a2 ^ a3 ^ a6 ^ a7;
-    dst[d + 3]! ^= a0 ^ a1 ^ a2 ^ a3 ^ a4 ^ a6;
-    dst[d + 4]! ^= a2 ^ a3 ^ a4 ^ a5 ^ a6;
-    dst[d + 5]! ^= a3 ^ a4 ^ a5 ^ a6 ^ a7;
-    dst[d + 6]! ^= a4 ^ a5 ^ a6 ^ a7;
-    dst[d + 7]! ^= a0 ^ a5 ^ a6 ^ a7;
+    const t0 = a6 ^ a7;
+    const t1 = a1 ^ a2;
+    const t2 = a3 ^ a4;
+    const t3 = a5 ^ t0;
+    const t4 = a6 ^ t2;
+    dst[d]! ^= a0 ^ a1 ^ t0;
+    dst[d + 1]! ^= a7 ^ t1;
+    dst[d + 2]! ^= a3 ^ t0 ^ t1;
+    dst[d + 3]! ^= a0 ^ t1 ^ t4;
+    dst[d + 4]! ^= a2 ^ a5 ^ t4;
+    dst[d + 5]! ^= t2 ^ t3;
+    dst[d + 6]! ^= a4 ^ t3;
+    dst[d + 7]! ^= a0 ^ t3;
   }
 }
 function _k8a(src: Uint32Array, s: number, dst: Uint32Array, d: number, blocks: number): void {
@@ -2760,12 +3338,13 @@ function _k8a(src: Uint32Array, s: number, dst: Uint32Array, d: number, blocks: 
     const a5 = src[s + 5]!;
     const a6 = src[s + 6]!;
     const a7 = src[s + 7]!;
+    const t0 = a6 ^ a7;
     dst[d]! ^= a1 ^ a6;
     dst[d + 1]! ^= a0 ^ a2 ^ a7;
     dst[d + 2]! ^= a3 ^ a6;
-    dst[d + 3]! ^= a0 ^ a1 ^ a4 ^ a6 ^ a7;
-    dst[d + 4]! ^= a2 ^ a5 ^ a6 ^ a7;
-    dst[d + 5]! ^= a3 ^ a6 ^ a7;
+    dst[d + 3]! ^= a0 ^ a1 ^ a4 ^ t0;
+    dst[d + 4]! ^= a2 ^ a5 ^ t0;
+    dst[d + 5]! ^= a3 ^ t0;
     dst[d + 6]! ^= a4 ^ a7;
     dst[d + 7]! ^= a0 ^ a5;
   }
@@ -2780,13 +3359,16 @@ function _k8b(src: Uint32Array, s: number, dst: Uint32Array, d: number, blocks: 
     const a5 = src[s + 5]!;
     const a6 = src[s + 6]!;
     const a7 = src[s + 7]!;
-    dst[d]! ^= a0 ^ a1 ^ a6;
-    dst[d + 1]! ^= a0 ^ a1 ^ a2 ^ a7;
+    const t0 = a6 ^ a7;
+    const t1 = a0 ^ a1;
+    const t2 = a4 ^ t0;
+    dst[d]! ^= a6 ^ t1;
+    dst[d + 1]! ^= a2 ^ a7 ^ t1;
     dst[d + 2]! ^= a2 ^ a3 ^ a6;
-    dst[d + 3]! ^= a0 ^ a1 ^ a3 ^ a4 ^ a6 ^ a7;
-    dst[d + 4]! ^= a2 ^ a4 ^ a5 ^ a6 ^ a7;
-    dst[d + 5]! ^= a3 ^ a5 ^ a6 ^ a7;
-    dst[d + 6]! ^= a4 ^ a6 ^ a7;
+    dst[d + 3]! ^= a3 ^ t1 ^ t2;
+    dst[d + 4]! ^= a2 ^ a5 ^ t2;
+    dst[d + 5]! ^= a3 ^ a5 ^ t0;
+    dst[d + 6]! ^= t2;
     dst[d + 7]! ^= a0 ^ a5 ^ a7;
   }
 }
@@ -2800,13 +3382,15 @@ function _k8c(src: Uint32Array, s: number, dst: Uint32Array, d: number, blocks: 
     const a5 = src[s + 5]!;
     const a6 = src[s + 6]!;
     const a7 = src[s + 7]!;
+    const t0 = a0 ^ a7;
+    const t1 = a5 ^ a7;
     dst[d]! ^= a1 ^ a7;
     dst[d + 1]! ^= a2;
-    dst[d + 2]! ^= a0 ^ a1 ^ a3 ^ a7;
-    dst[d + 3]! ^= a0 ^ a2 ^ a4 ^ a7;
-    dst[d + 4]! ^= a3 ^ a5 ^ a7;
+    dst[d + 2]! ^= a1 ^ a3 ^ t0;
+    dst[d + 3]! ^= a2 ^ a4 ^ t0;
+    dst[d + 4]! ^= a3 ^ t1;
     dst[d + 5]! ^= a4 ^ a6;
-    dst[d + 6]! ^= a5 ^ a7;
+    dst[d + 6]! ^= t1;
     dst[d + 7]! ^= a0 ^ a6;
   }
 }
@@ -2820,14 +3404,18 @@ function _k8d(src: Uint32Array, s: number, dst: Uint32Array, d: number, blocks: 
     const a5 = src[s + 5]!;
     const a6 = src[s + 6]!;
     const a7 = src[s + 7]!;
-    dst[d]! ^= a0 ^ a1 ^ a7;
-    dst[d + 1]! ^= a1 ^ a2;
-    dst[d + 2]! ^= a0 ^ a1 ^ a2 ^ a3 ^ a7;
-    dst[d + 3]! ^= a0 ^ a2 ^ a3 ^ a4 ^ a7;
-    dst[d + 4]! ^= a3 ^ a4 ^ a5 ^ a7;
-    dst[d + 5]! ^= a4 ^ a5 ^ a6;
-    dst[d + 6]! ^= a5 ^ a6 ^ a7;
-    dst[d + 7]! ^= a0 ^ a6 ^ a7;
+    const t0 = a0 ^ a7;
+    const t1 = a1 ^ a2;
+    const t2 = a3 ^ a4;
+    const t3 = a5 ^ a6;
+    dst[d]! ^= a1 ^ t0;
+    dst[d + 1]! ^= t1;
+    dst[d + 2]! ^= a3 ^ t0 ^ t1;
+    dst[d + 3]! ^= a2 ^ t0 ^ t2;
+    dst[d + 4]! ^= a5 ^ a7 ^ t2;
+    dst[d + 5]! ^= a4 ^ t3;
+    dst[d + 6]! ^= a7 ^ t3;
+    dst[d + 7]! ^= a6 ^ t0;
   }
 }
 function _k8e(src: Uint32Array, s: number, dst: Uint32Array, d: number, blocks: number): void {
@@ -2860,10 +3448,12 @@ function _k8f(src: Uint32Array, s: number, dst: Uint32Array, d: number, blocks: 
     const a5 = src[s + 5]!;
     const a6 = src[s + 6]!;
     const a7 = src[s + 7]!;
-    dst[d]! ^= a0 ^ a1;
-    dst[d + 1]! ^= a0 ^ a1 ^ a2;
-    dst[d + 2]! ^= a0 ^ a2 ^ a3;
-    dst[d + 3]! ^= a0 ^ a3 ^ a4;
+    const t0 = a0 ^ a1;
+    const t1 = a0 ^ a3;
+    dst[d]! ^= t0;
+    dst[d + 1]! ^= a2 ^ t0;
+    dst[d + 2]! ^= a2 ^ t1;
+    dst[d + 3]! ^= a4 ^ t1;
     dst[d + 4]! ^= a4 ^ a5;
     dst[d + 5]! ^= a5 ^ a6;
     dst[d + 6]! ^= a6 ^ a7;
@@ -2880,14 +3470,20 @@ function _k90(src: Uint32Array, s: number, dst: Uint32Array, d: number, blocks: 
     const a5 = src[s + 5]!;
     const a6 = src[s + 6]!;
     const a7 = src[s + 7]!;
-    dst[d]! ^= a1 ^ a4 ^ a5 ^ a6 ^ a7;
-    dst[d + 1]! ^= a2 ^ a5 ^ a6 ^ a7;
-    dst[d + 2]! ^= a1 ^ a3 ^ a4 ^ a5;
+    const t0 = a4 ^ a5;
+    const t1 = a6 ^ a7;
+    const t2 = a3 ^ t0;
+    const t3 = a2 ^ t1;
+    const t4 = a1 ^ t2;
+    const t5 = t3 ^ t4;
+    dst[d]! ^= a1 ^ t0 ^ t1;
+    dst[d + 1]! ^= a5 ^ t3;
+    dst[d + 2]! ^= t4;
     dst[d + 3]! ^= a1 ^ a2 ^ a7;
-    dst[d + 4]! ^= a0 ^ a1 ^ a2 ^ a3 ^ a4 ^ a5 ^ a6 ^ a7;
-    dst[d + 5]! ^= a1 ^ a2 ^ a3 ^ a4 ^ a5 ^ a6 ^ a7;
-    dst[d + 6]! ^= a2 ^ a3 ^ a4 ^ a5 ^ a6 ^ a7;
-    dst[d + 7]! ^= a0 ^ a3 ^ a4 ^ a5 ^ a6 ^ a7;
+    dst[d + 4]! ^= a0 ^ t5;
+    dst[d + 5]! ^= t5;
+    dst[d + 6]! ^= t2 ^ t3;
+    dst[d + 7]! ^= a0 ^ t1 ^ t2;
   }
 }
 function _k91(src: Uint32Array, s: number, dst: Uint32Array, d: number, blocks: number): void {
@@ -2900,14 +3496,21 @@ function _k91(src: Uint32Array, s: number, dst: Uint32Array, d: number, blocks: 
     const a5 = src[s + 5]!;
     const a6 = src[s + 6]!;
     const a7 = src[s + 7]!;
-    dst[d]! ^= a0 ^ a1 ^ a4 ^ a5 ^ a6 ^ a7;
-    dst[d + 1]! ^= a1 ^ a2 ^ a5 ^ a6 ^ a7;
-    dst[d + 2]! ^= a1 ^ a2 ^ a3 ^ a4 ^ a5;
-    dst[d + 3]! ^= a1 ^ a2 ^ a3 ^ a7;
-    dst[d + 4]! ^= a0 ^ a1 ^ a2 ^ a3 ^ a5 ^ a6 ^ a7;
-    dst[d + 5]! ^= a1 ^ a2 ^ a3 ^ a4 ^ a6 ^ a7;
-    dst[d + 6]! ^= a2 ^ a3 ^ a4 ^ a5 ^ a7;
-    dst[d + 7]! ^= a0 ^ a3 ^ a4 ^ a5 ^ a6;
+    const t0 = a1 ^ a2;
+    const t1 = a3 ^ a4;
+    const t2 = a5 ^ a6;
+    const t3 = a7 ^ t0;
+    const t4 = a0 ^ t2;
+    const t5 = a3 ^ t3;
+    const t6 = a5 ^ t1;
+    dst[d]! ^= a1 ^ a4 ^ a7 ^ t4;
+    dst[d + 1]! ^= t2 ^ t3;
+    dst[d + 2]! ^= t0 ^ t6;
+    dst[d + 3]! ^= t5;
+    dst[d + 4]! ^= t4 ^ t5;
+    dst[d + 5]! ^= a6 ^ t1 ^ t3;
+    dst[d + 6]! ^= a2 ^ a7 ^ t6;
+    dst[d + 7]! ^= t1 ^ t4;
   }
 }
 function _k92(src: Uint32Array, s: number, dst: Uint32Array, d: number, blocks: number): void {
@@ -2920,14 +3523,21 @@ function _k92(src: Uint32Array, s: number, dst: Uint32Array, d: number, blocks: 
     const a5 = src[s + 5]!;
     const a6 = src[s + 6]!;
     const a7 = src[s + 7]!;
-    dst[d]! ^= a1 ^ a4 ^ a5 ^ a6;
-    dst[d + 1]! ^= a0 ^ a2 ^ a5 ^ a6 ^ a7;
-    dst[d + 2]! ^= a3 ^ a4 ^ a5 ^ a7;
+    const t0 = a2 ^ a6;
+    const t1 = a3 ^ a7;
+    const t2 = a4 ^ a5;
+    const t3 = a0 ^ t0;
+    const t4 = a1 ^ t2;
+    const t5 = t0 ^ t1;
+    const t6 = t1 ^ t2;
+    dst[d]! ^= a6 ^ t4;
+    dst[d + 1]! ^= a5 ^ a7 ^ t3;
+    dst[d + 2]! ^= t6;
     dst[d + 3]! ^= a1;
-    dst[d + 4]! ^= a0 ^ a1 ^ a2 ^ a4 ^ a5 ^ a6;
-    dst[d + 5]! ^= a1 ^ a2 ^ a3 ^ a5 ^ a6 ^ a7;
-    dst[d + 6]! ^= a2 ^ a3 ^ a4 ^ a6 ^ a7;
-    dst[d + 7]! ^= a0 ^ a3 ^ a4 ^ a5 ^ a7;
+    dst[d + 4]! ^= t3 ^ t4;
+    dst[d + 5]! ^= a1 ^ a5 ^ t5;
+    dst[d + 6]! ^= a4 ^ t5;
+    dst[d + 7]! ^= a0 ^ t6;
   }
 }
 function _k93(src: Uint32Array, s: number, dst: Uint32Array, d: number, blocks: number): void {
@@ -2940,14 +3550,20 @@ function _k93(src: Uint32Array, s: number, dst: Uint32Array, d: number, blocks: 
     const a5 = src[s + 5]!;
     const a6 = src[s + 6]!;
     const a7 = src[s + 7]!;
-    dst[d]! ^= a0 ^ a1 ^ a4 ^ a5 ^ a6;
-    dst[d + 1]! ^= a0 ^ a1 ^ a2 ^ a5 ^ a6 ^ a7;
-    dst[d + 2]! ^= a2 ^ a3 ^ a4 ^ a5 ^ a7;
+    const t0 = a0 ^ a5;
+    const t1 = a1 ^ a6;
+    const t2 = a2 ^ a7;
+    const t3 = a3 ^ a4;
+    const t4 = t0 ^ t1;
+    const t5 = t2 ^ t3;
+    dst[d]! ^= a4 ^ t4;
+    dst[d + 1]! ^= t2 ^ t4;
+    dst[d + 2]! ^= a5 ^ t5;
     dst[d + 3]! ^= a1 ^ a3;
-    dst[d + 4]! ^= a0 ^ a1 ^ a2 ^ a5 ^ a6;
-    dst[d + 5]! ^= a1 ^ a2 ^ a3 ^ a6 ^ a7;
-    dst[d + 6]! ^= a2 ^ a3 ^ a4 ^ a7;
-    dst[d + 7]! ^= a0 ^ a3 ^ a4 ^ a5;
+    dst[d + 4]! ^= a2 ^ t4;
+    dst[d + 5]! ^= a3 ^ t1 ^ t2;
+    dst[d + 6]! ^= t5;
+    dst[d + 7]! ^= t0 ^ t3;
   }
 }
 function _k94(src: Uint32Array, s: number, dst: Uint32Array, d: number, blocks: number): void {
@@ -2960,14 +3576,20 @@ function _k94(src: Uint32Array, s: number, dst: Uint32Array, d: number, blocks: 
     const a5 = src[s + 5]!;
     const a6 = src[s + 6]!;
     const a7 = src[s + 7]!;
-    dst[d]! ^= a1 ^ a4 ^ a5 ^ a7;
-    dst[d + 1]! ^= a2 ^ a5 ^ a6;
-    dst[d + 2]! ^= a0 ^ a1 ^ a3 ^ a4 ^ a5 ^ a6;
-    dst[d + 3]! ^= a2 ^ a6;
-    dst[d + 4]! ^= a0 ^ a1 ^ a3 ^ a4 ^ a5;
-    dst[d + 5]! ^= a1 ^ a2 ^ a4 ^ a5 ^ a6;
-    dst[d + 6]! ^= a2 ^ a3 ^ a5 ^ a6 ^ a7;
-    dst[d + 7]! ^= a0 ^ a3 ^ a4 ^ a6 ^ a7;
+    const t0 = a1 ^ a4;
+    const t1 = a2 ^ a6;
+    const t2 = a5 ^ t0;
+    const t3 = a0 ^ a3;
+    const t4 = a5 ^ t1;
+    const t5 = a6 ^ t3;
+    dst[d]! ^= a7 ^ t2;
+    dst[d + 1]! ^= t4;
+    dst[d + 2]! ^= t2 ^ t5;
+    dst[d + 3]! ^= t1;
+    dst[d + 4]! ^= t2 ^ t3;
+    dst[d + 5]! ^= t1 ^ t2;
+    dst[d + 6]! ^= a3 ^ a7 ^ t4;
+    dst[d + 7]! ^= a4 ^ a7 ^ t5;
   }
 }
 function _k95(src: Uint32Array, s: number, dst: Uint32Array, d: number, blocks: number): void {
@@ -2980,14 +3602,18 @@ function _k95(src: Uint32Array, s: number, dst: Uint32Array, d: number, blocks: 
     const a5 = src[s + 5]!;
     const a6 = src[s + 6]!;
     const a7 = src[s + 7]!;
-    dst[d]! ^= a0 ^ a1 ^ a4 ^ a5 ^ a7;
-    dst[d + 1]! ^= a1 ^ a2 ^ a5 ^ a6;
-    dst[d + 2]! ^= a0 ^ a1 ^ a2 ^ a3 ^ a4 ^ a5 ^ a6;
-    dst[d + 3]! ^= a2 ^ a3 ^ a6;
-    dst[d + 4]! ^= a0 ^ a1 ^ a3 ^ a5;
-    dst[d + 5]! ^= a1 ^ a2 ^ a4 ^ a6;
+    const t0 = a1 ^ a5;
+    const t1 = a2 ^ a6;
+    const t2 = a0 ^ a3;
+    const t3 = a4 ^ t0;
+    dst[d]! ^= a0 ^ a7 ^ t3;
+    dst[d + 1]! ^= t0 ^ t1;
+    dst[d + 2]! ^= t1 ^ t2 ^ t3;
+    dst[d + 3]! ^= a3 ^ t1;
+    dst[d + 4]! ^= t0 ^ t2;
+    dst[d + 5]! ^= a1 ^ a4 ^ t1;
     dst[d + 6]! ^= a2 ^ a3 ^ a5 ^ a7;
-    dst[d + 7]! ^= a0 ^ a3 ^ a4 ^ a6;
+    dst[d + 7]! ^= a4 ^ a6 ^ t2;
   }
 }
 function _k96(src: Uint32Array, s: number, dst: Uint32Array, d: number, blocks: number): void {
@@ -3000,14 +3626,19 @@ function _k96(src: Uint32Array, s: number, dst: Uint32Array, d: number, blocks: 
     const a5 = src[s + 5]!;
     const a6 = src[s + 6]!;
     const a7 = src[s + 7]!;
-    dst[d]! ^= a1 ^ a4 ^ a5;
-    dst[d + 1]! ^= a0 ^ a2 ^ a5 ^ a6;
-    dst[d + 2]! ^= a0 ^ a3 ^ a4 ^ a5 ^ a6 ^ a7;
+    const t0 = a0 ^ a4;
+    const t1 = a1 ^ a5;
+    const t2 = a2 ^ a6;
+    const t3 = a3 ^ a7;
+    const t4 = t0 ^ t3;
+    dst[d]! ^= a4 ^ t1;
+    dst[d + 1]! ^= a0 ^ a5 ^ t2;
+    dst[d + 2]! ^= a5 ^ a6 ^ t4;
     dst[d + 3]! ^= a6 ^ a7;
-    dst[d + 4]! ^= a0 ^ a1 ^ a4 ^ a5 ^ a7;
-    dst[d + 5]! ^= a1 ^ a2 ^ a5 ^ a6;
-    dst[d + 6]! ^= a2 ^ a3 ^ a6 ^ a7;
-    dst[d + 7]! ^= a0 ^ a3 ^ a4 ^ a7;
+    dst[d + 4]! ^= a7 ^ t0 ^ t1;
+    dst[d + 5]! ^= t1 ^ t2;
+    dst[d + 6]! ^= t2 ^ t3;
+    dst[d + 7]! ^= t4;
   }
 }
 function _k97(src: Uint32Array, s: number, dst: Uint32Array, d: number, blocks: number): void {
@@ -3020,13 +3651,17 @@ function _k97(src: Uint32Array, s: number, dst: Uint32Array, d: number, blocks: 
     const a5 = src[s + 5]!;
     const a6 = src[s + 6]!;
     const a7 = src[s + 7]!;
-    dst[d]! ^= a0 ^ a1 ^ a4 ^ a5;
-    dst[d + 1]! ^= a0 ^ a1 ^ a2 ^ a5 ^ a6;
-    dst[d + 2]! ^= a0 ^ a2 ^ a3 ^ a4 ^ a5 ^ a6 ^ a7;
-    dst[d + 3]! ^= a3 ^ a6 ^ a7;
-    dst[d + 4]! ^= a0 ^ a1 ^ a5 ^ a7;
-    dst[d + 5]! ^= a1 ^ a2 ^ a6;
-    dst[d + 6]! ^= a2 ^ a3 ^ a7;
+    const t0 = a0 ^ a5;
+    const t1 = a1 ^ t0;
+    const t2 = a2 ^ a6;
+    const t3 = a3 ^ a7;
+    dst[d]! ^= a4 ^ t1;
+    dst[d + 1]! ^= t1 ^ t2;
+    dst[d + 2]! ^= a4 ^ t0 ^ t2 ^ t3;
+    dst[d + 3]! ^= a6 ^ t3;
+    dst[d + 4]! ^= a7 ^ t1;
+    dst[d + 5]! ^= a1 ^ t2;
+    dst[d + 6]! ^= a2 ^ t3;
     dst[d + 7]! ^= a0 ^ a3 ^ a4;
   }
 }
@@ -3040,14 +3675,19 @@ function _k98(src: Uint32Array, s: number, dst: Uint32Array, d: number, blocks: 
     const a5 = src[s + 5]!;
     const a6 = src[s + 6]!;
     const a7 = src[s + 7]!;
-    dst[d]! ^= a1 ^ a4 ^ a6 ^ a7;
-    dst[d + 1]! ^= a2 ^ a5 ^ a7;
-    dst[d + 2]! ^= a1 ^ a3 ^ a4 ^ a7;
-    dst[d + 3]! ^= a0 ^ a1 ^ a2 ^ a5 ^ a6 ^ a7;
-    dst[d + 4]! ^= a0 ^ a2 ^ a3 ^ a4;
-    dst[d + 5]! ^= a1 ^ a3 ^ a4 ^ a5;
-    dst[d + 6]! ^= a2 ^ a4 ^ a5 ^ a6;
-    dst[d + 7]! ^= a0 ^ a3 ^ a5 ^ a6 ^ a7;
+    const t0 = a1 ^ a4;
+    const t1 = a2 ^ a5;
+    const t2 = a6 ^ a7;
+    const t3 = a0 ^ a3;
+    const t4 = a3 ^ t0;
+    dst[d]! ^= t0 ^ t2;
+    dst[d + 1]! ^= a7 ^ t1;
+    dst[d + 2]! ^= a7 ^ t4;
+    dst[d + 3]! ^= a0 ^ a1 ^ t1 ^ t2;
+    dst[d + 4]! ^= a2 ^ a4 ^ t3;
+    dst[d + 5]! ^= a5 ^ t4;
+    dst[d + 6]! ^= a4 ^ a6 ^ t1;
+    dst[d + 7]! ^= a5 ^ t2 ^ t3;
   }
 }
 function _k99(src: Uint32Array, s: number, dst: Uint32Array, d: number, blocks: number): void {
@@ -3060,14 +3700,19 @@ function _k99(src: Uint32Array, s: number, dst: Uint32Array, d: number, blocks: 
     const a5 = src[s + 5]!;
     const a6 = src[s + 6]!;
     const a7 = src[s + 7]!;
-    dst[d]! ^= a0 ^ a1 ^ a4 ^ a6 ^ a7;
-    dst[d + 1]! ^= a1 ^ a2 ^ a5 ^ a7;
-    dst[d + 2]! ^= a1 ^ a2 ^ a3 ^ a4 ^ a7;
-    dst[d + 3]! ^= a0 ^ a1 ^ a2 ^ a3 ^ a5 ^ a6 ^ a7;
-    dst[d + 4]! ^= a0 ^ a2 ^ a3;
-    dst[d + 5]! ^= a1 ^ a3 ^ a4;
-    dst[d + 6]! ^= a2 ^ a4 ^ a5;
-    dst[d + 7]! ^= a0 ^ a3 ^ a5 ^ a6;
+    const t0 = a1 ^ a7;
+    const t1 = a0 ^ a3;
+    const t2 = a2 ^ a5;
+    const t3 = a3 ^ a4;
+    const t4 = a6 ^ t0;
+    dst[d]! ^= a0 ^ a4 ^ t4;
+    dst[d + 1]! ^= t0 ^ t2;
+    dst[d + 2]! ^= a2 ^ t0 ^ t3;
+    dst[d + 3]! ^= t1 ^ t2 ^ t4;
+    dst[d + 4]! ^= a2 ^ t1;
+    dst[d + 5]! ^= a1 ^ t3;
+    dst[d + 6]! ^= a4 ^ t2;
+    dst[d + 7]! ^= a5 ^ a6 ^ t1;
   }
 }
 function _k9a(src: Uint32Array, s: number, dst: Uint32Array, d: number, blocks: number): void {
@@ -3080,14 +3725,18 @@ function _k9a(src: Uint32Array, s: number, dst: Uint32Array, d: number, blocks: 
     const a5 = src[s + 5]!;
     const a6 = src[s + 6]!;
     const a7 = src[s + 7]!;
-    dst[d]! ^= a1 ^ a4 ^ a6;
-    dst[d + 1]! ^= a0 ^ a2 ^ a5 ^ a7;
+    const t0 = a0 ^ a5;
+    const t1 = a1 ^ a6;
+    const t2 = a2 ^ a4;
+    const t3 = a7 ^ t0;
+    dst[d]! ^= a4 ^ t1;
+    dst[d + 1]! ^= a2 ^ t3;
     dst[d + 2]! ^= a3 ^ a4;
-    dst[d + 3]! ^= a0 ^ a1 ^ a5 ^ a6;
-    dst[d + 4]! ^= a0 ^ a2 ^ a4 ^ a7;
+    dst[d + 3]! ^= t0 ^ t1;
+    dst[d + 4]! ^= a0 ^ a7 ^ t2;
     dst[d + 5]! ^= a1 ^ a3 ^ a5;
-    dst[d + 6]! ^= a2 ^ a4 ^ a6;
-    dst[d + 7]! ^= a0 ^ a3 ^ a5 ^ a7;
+    dst[d + 6]! ^= a6 ^ t2;
+    dst[d + 7]! ^= a3 ^ t3;
   }
 }
 function _k9b(src: Uint32Array, s: number, dst: Uint32Array, d: number, blocks: number): void {
@@ -3100,14 +3749,19 @@ function _k9b(src: Uint32Array, s: number, dst: Uint32Array, d: number, blocks: 
     const a5 = src[s + 5]!;
     const a6 = src[s + 6]!;
     const a7 = src[s + 7]!;
-    dst[d]! ^= a0 ^ a1 ^ a4 ^ a6;
-    dst[d + 1]! ^= a0 ^ a1 ^ a2 ^ a5 ^ a7;
-    dst[d + 2]! ^= a2 ^ a3 ^ a4;
-    dst[d + 3]! ^= a0 ^ a1 ^ a3 ^ a5 ^ a6;
-    dst[d + 4]! ^= a0 ^ a2 ^ a7;
+    const t0 = a0 ^ a1;
+    const t1 = a2 ^ a4;
+    const t2 = a2 ^ a7;
+    const t3 = a3 ^ a5;
+    const t4 = a6 ^ t0;
+    dst[d]! ^= a4 ^ t4;
+    dst[d + 1]! ^= a5 ^ t0 ^ t2;
+    dst[d + 2]! ^= a3 ^ t1;
+    dst[d + 3]! ^= t3 ^ t4;
+    dst[d + 4]! ^= a0 ^ t2;
     dst[d + 5]! ^= a1 ^ a3;
-    dst[d + 6]! ^= a2 ^ a4;
-    dst[d + 7]! ^= a0 ^ a3 ^ a5;
+    dst[d + 6]! ^= t1;
+    dst[d + 7]! ^= a0 ^ t3;
   }
 }
 function _k9c(src: Uint32Array, s: number, dst: Uint32Array, d: number, blocks: number): void {
@@ -3120,14 +3774,19 @@ function _k9c(src: Uint32Array, s: number, dst: Uint32Array, d: number, blocks: 
     const a5 = src[s + 5]!;
     const a6 = src[s + 6]!;
     const a7 = src[s + 7]!;
-    dst[d]! ^= a1 ^ a4 ^ a7;
-    dst[d + 1]! ^= a2 ^ a5;
-    dst[d + 2]! ^= a0 ^ a1 ^ a3 ^ a4 ^ a6 ^ a7;
-    dst[d + 3]! ^= a0 ^ a2 ^ a5;
-    dst[d + 4]! ^= a0 ^ a3 ^ a4 ^ a6 ^ a7;
-    dst[d + 5]! ^= a1 ^ a4 ^ a5 ^ a7;
-    dst[d + 6]! ^= a2 ^ a5 ^ a6;
-    dst[d + 7]! ^= a0 ^ a3 ^ a6 ^ a7;
+    const t0 = a4 ^ a7;
+    const t1 = a0 ^ a3;
+    const t2 = a1 ^ t0;
+    const t3 = a2 ^ a5;
+    const t4 = a6 ^ t1;
+    dst[d]! ^= t2;
+    dst[d + 1]! ^= t3;
+    dst[d + 2]! ^= t2 ^ t4;
+    dst[d + 3]! ^= a0 ^ t3;
+    dst[d + 4]! ^= t0 ^ t4;
+    dst[d + 5]! ^= a5 ^ t2;
+    dst[d + 6]! ^= a6 ^ t3;
+    dst[d + 7]! ^= a7 ^ t4;
   }
 }
 function _k9d(src: Uint32Array, s: number, dst: Uint32Array, d: number, blocks: number): void {
@@ -3140,14 +3799,19 @@ function _k9d(src: Uint32Array, s: number, dst: Uint32Array, d: number, blocks: 
     const a5 = src[s + 5]!;
     const a6 = src[s + 6]!;
     const a7 = src[s + 7]!;
-    dst[d]! ^= a0 ^ a1 ^ a4 ^ a7;
-    dst[d + 1]! ^= a1 ^ a2 ^ a5;
-    dst[d + 2]! ^= a0 ^ a1 ^ a2 ^ a3 ^ a4 ^ a6 ^ a7;
-    dst[d + 3]! ^= a0 ^ a2 ^ a3 ^ a5;
-    dst[d + 4]! ^= a0 ^ a3 ^ a6 ^ a7;
-    dst[d + 5]! ^= a1 ^ a4 ^ a7;
-    dst[d + 6]! ^= a2 ^ a5;
-    dst[d + 7]! ^= a0 ^ a3 ^ a6;
+    const t0 = a0 ^ a3;
+    const t1 = a1 ^ a4;
+    const t2 = a2 ^ a5;
+    const t3 = a6 ^ t0;
+    const t4 = a7 ^ t1;
+    dst[d]! ^= a0 ^ t4;
+    dst[d + 1]! ^= a1 ^ t2;
+    dst[d + 2]! ^= a2 ^ t3 ^ t4;
+    dst[d + 3]! ^= t0 ^ t2;
+    dst[d + 4]! ^= a7 ^ t3;
+    dst[d + 5]! ^= t4;
+    dst[d + 6]! ^= t2;
+    dst[d + 7]! ^= t3;
   }
 }
 function _k9e(src: Uint32Array, s: number, dst: Uint32Array, d: number, blocks: number): void {
@@ -3160,14 +3824,17 @@ function _k9e(src: Uint32Array, s: number, dst: Uint32Array, d: number, blocks: 
     const a5 = src[s + 5]!;
     const a6 = src[s + 6]!;
     const a7 = src[s + 7]!;
+    const t0 = a0 ^ a3;
+    const t1 = a0 ^ a5;
+    const t2 = a4 ^ a6;
     dst[d]! ^= a1 ^ a4;
-    dst[d + 1]! ^= a0 ^ a2 ^ a5;
-    dst[d + 2]! ^= a0 ^ a3 ^ a4 ^ a6;
-    dst[d + 3]! ^= a0 ^ a5 ^ a7;
-    dst[d + 4]! ^= a0 ^ a4 ^ a6;
+    dst[d + 1]! ^= a2 ^ t1;
+    dst[d + 2]! ^= t0 ^ t2;
+    dst[d + 3]! ^= a7 ^ t1;
+    dst[d + 4]! ^= a0 ^ t2;
     dst[d + 5]! ^= a1 ^ a5 ^ a7;
     dst[d + 6]! ^= a2 ^ a6;
-    dst[d + 7]! ^= a0 ^ a3 ^ a7;
+    dst[d + 7]! ^= a7 ^ t0;
   }
 }
 function _k9f(src: Uint32Array, s: number, dst: Uint32Array, d: number, blocks: number): void {
@@ -3180,14 +3847,16 @@ function _k9f(src: Uint32Array, s: number, dst: Uint32Array, d: number, blocks: 
     const a5 = src[s + 5]!;
     const a6 = src[s + 6]!;
     const a7 = src[s + 7]!;
-    dst[d]! ^= a0 ^ a1 ^ a4;
-    dst[d + 1]! ^= a0 ^ a1 ^ a2 ^ a5;
-    dst[d + 2]! ^= a0 ^ a2 ^ a3 ^ a4 ^ a6;
-    dst[d + 3]! ^= a0 ^ a3 ^ a5 ^ a7;
+    const t0 = a0 ^ a3;
+    const t1 = a0 ^ a1;
+    dst[d]! ^= a4 ^ t1;
+    dst[d + 1]! ^= a2 ^ a5 ^ t1;
+    dst[d + 2]! ^= a2 ^ a4 ^ a6 ^ t0;
+    dst[d + 3]! ^= a5 ^ a7 ^ t0;
     dst[d + 4]! ^= a0 ^ a6;
     dst[d + 5]! ^= a1 ^ a7;
     dst[d + 6]! ^= a2;
-    dst[d + 7]! ^= a0 ^ a3;
+    dst[d + 7]! ^= t0;
   }
 }
 function _ka0(src: Uint32Array, s: number, dst: Uint32Array, d: number, blocks: number): void {
@@ -3200,14 +3869,19 @@ function _ka0(src: Uint32Array, s: number, dst: Uint32Array, d: number, blocks: 
     const a5 = src[s + 5]!;
     const a6 = src[s + 6]!;
     const a7 = src[s + 7]!;
-    dst[d]! ^= a1 ^ a3 ^ a5 ^ a6;
-    dst[d + 1]! ^= a2 ^ a4 ^ a6 ^ a7;
-    dst[d + 2]! ^= a1 ^ a6 ^ a7;
-    dst[d + 3]! ^= a1 ^ a2 ^ a3 ^ a5 ^ a6 ^ a7;
-    dst[d + 4]! ^= a1 ^ a2 ^ a4 ^ a5 ^ a7;
-    dst[d + 5]! ^= a0 ^ a2 ^ a3 ^ a5 ^ a6;
-    dst[d + 6]! ^= a1 ^ a3 ^ a4 ^ a6 ^ a7;
-    dst[d + 7]! ^= a0 ^ a2 ^ a4 ^ a5 ^ a7;
+    const t0 = a1 ^ a6;
+    const t1 = a2 ^ a5;
+    const t2 = a4 ^ a7;
+    const t3 = a3 ^ t0;
+    const t4 = a0 ^ t1;
+    dst[d]! ^= a5 ^ t3;
+    dst[d + 1]! ^= a2 ^ a6 ^ t2;
+    dst[d + 2]! ^= a7 ^ t0;
+    dst[d + 3]! ^= a7 ^ t1 ^ t3;
+    dst[d + 4]! ^= a1 ^ t1 ^ t2;
+    dst[d + 5]! ^= a3 ^ a6 ^ t4;
+    dst[d + 6]! ^= t2 ^ t3;
+    dst[d + 7]! ^= t2 ^ t4;
   }
 }
 function _ka1(src: Uint32Array, s: number, dst: Uint32Array, d: number, blocks: number): void {
@@ -3220,14 +3894,19 @@ function _ka1(src: Uint32Array, s: number, dst: Uint32Array, d: number, blocks: 
     const a5 = src[s + 5]!;
     const a6 = src[s + 6]!;
     const a7 = src[s + 7]!;
-    dst[d]! ^= a0 ^ a1 ^ a3 ^ a5 ^ a6;
-    dst[d + 1]! ^= a1 ^ a2 ^ a4 ^ a6 ^ a7;
-    dst[d + 2]! ^= a1 ^ a2 ^ a6 ^ a7;
-    dst[d + 3]! ^= a1 ^ a2 ^ a5 ^ a6 ^ a7;
-    dst[d + 4]! ^= a1 ^ a2 ^ a5 ^ a7;
-    dst[d + 5]! ^= a0 ^ a2 ^ a3 ^ a6;
-    dst[d + 6]! ^= a1 ^ a3 ^ a4 ^ a7;
-    dst[d + 7]! ^= a0 ^ a2 ^ a4 ^ a5;
+    const t0 = a1 ^ a7;
+    const t1 = a2 ^ a6;
+    const t2 = t0 ^ t1;
+    const t3 = a0 ^ a3;
+    const t4 = a2 ^ a5;
+    dst[d]! ^= a1 ^ a5 ^ a6 ^ t3;
+    dst[d + 1]! ^= a4 ^ t2;
+    dst[d + 2]! ^= t2;
+    dst[d + 3]! ^= a5 ^ t2;
+    dst[d + 4]! ^= t0 ^ t4;
+    dst[d + 5]! ^= t1 ^ t3;
+    dst[d + 6]! ^= a3 ^ a4 ^ t0;
+    dst[d + 7]! ^= a0 ^ a4 ^ t4;
   }
 }
 function _ka2(src: Uint32Array, s: number, dst: Uint32Array, d: number, blocks: number): void {
@@ -3240,14 +3919,21 @@ function _ka2(src: Uint32Array, s: number, dst: Uint32Array, d: number, blocks: 
     const a5 = src[s + 5]!;
     const a6 = src[s + 6]!;
     const a7 = src[s + 7]!;
-    dst[d]! ^= a1 ^ a3 ^ a5 ^ a6 ^ a7;
-    dst[d + 1]! ^= a0 ^ a2 ^ a4 ^ a6 ^ a7;
+    const t0 = a3 ^ a5;
+    const t1 = a1 ^ t0;
+    const t2 = a2 ^ a4;
+    const t3 = a6 ^ a7;
+    const t4 = a0 ^ t2;
+    const t5 = t1 ^ t3;
+    const t6 = t3 ^ t4;
+    dst[d]! ^= t5;
+    dst[d + 1]! ^= t6;
     dst[d + 2]! ^= a6;
-    dst[d + 3]! ^= a1 ^ a3 ^ a5 ^ a6;
-    dst[d + 4]! ^= a1 ^ a2 ^ a3 ^ a4 ^ a5;
-    dst[d + 5]! ^= a0 ^ a2 ^ a3 ^ a4 ^ a5 ^ a6;
-    dst[d + 6]! ^= a1 ^ a3 ^ a4 ^ a5 ^ a6 ^ a7;
-    dst[d + 7]! ^= a0 ^ a2 ^ a4 ^ a5 ^ a6 ^ a7;
+    dst[d + 3]! ^= a6 ^ t1;
+    dst[d + 4]! ^= t1 ^ t2;
+    dst[d + 5]! ^= a6 ^ t0 ^ t4;
+    dst[d + 6]! ^= a4 ^ t5;
+    dst[d + 7]! ^= a5 ^ t6;
   }
 }
 function _ka3(src: Uint32Array, s: number, dst: Uint32Array, d: number, blocks: number): void {
@@ -3260,14 +3946,20 @@ function _ka3(src: Uint32Array, s: number, dst: Uint32Array, d: number, blocks: 
     const a5 = src[s + 5]!;
     const a6 = src[s + 6]!;
     const a7 = src[s + 7]!;
-    dst[d]! ^= a0 ^ a1 ^ a3 ^ a5 ^ a6 ^ a7;
-    dst[d + 1]! ^= a0 ^ a1 ^ a2 ^ a4 ^ a6 ^ a7;
+    const t0 = a0 ^ a6;
+    const t1 = a1 ^ a5;
+    const t2 = a2 ^ a4;
+    const t3 = a3 ^ t1;
+    const t4 = t0 ^ t2;
+    const t5 = a7 ^ t3;
+    dst[d]! ^= t0 ^ t5;
+    dst[d + 1]! ^= a1 ^ a7 ^ t4;
     dst[d + 2]! ^= a2 ^ a6;
-    dst[d + 3]! ^= a1 ^ a5 ^ a6;
-    dst[d + 4]! ^= a1 ^ a2 ^ a3 ^ a5;
-    dst[d + 5]! ^= a0 ^ a2 ^ a3 ^ a4 ^ a6;
-    dst[d + 6]! ^= a1 ^ a3 ^ a4 ^ a5 ^ a7;
-    dst[d + 7]! ^= a0 ^ a2 ^ a4 ^ a5 ^ a6;
+    dst[d + 3]! ^= a6 ^ t1;
+    dst[d + 4]! ^= a2 ^ t3;
+    dst[d + 5]! ^= a3 ^ t4;
+    dst[d + 6]! ^= a4 ^ t5;
+    dst[d + 7]! ^= a5 ^ t4;
   }
 }
 function _ka4(src: Uint32Array, s: number, dst: Uint32Array, d: number, blocks: number): void {
@@ -3280,14 +3972,18 @@ function _ka4(src: Uint32Array, s: number, dst: Uint32Array, d: number, blocks: 
     const a5 = src[s + 5]!;
     const a6 = src[s + 6]!;
     const a7 = src[s + 7]!;
-    dst[d]! ^= a1 ^ a3 ^ a5;
-    dst[d + 1]! ^= a2 ^ a4 ^ a6;
-    dst[d + 2]! ^= a0 ^ a1 ^ a7;
-    dst[d + 3]! ^= a2 ^ a3 ^ a5;
+    const t0 = a0 ^ a7;
+    const t1 = a1 ^ a3;
+    const t2 = a2 ^ a4;
+    const t3 = a2 ^ a5;
+    dst[d]! ^= a5 ^ t1;
+    dst[d + 1]! ^= a6 ^ t2;
+    dst[d + 2]! ^= a1 ^ t0;
+    dst[d + 3]! ^= a3 ^ t3;
     dst[d + 4]! ^= a1 ^ a4 ^ a5 ^ a6;
-    dst[d + 5]! ^= a0 ^ a2 ^ a5 ^ a6 ^ a7;
-    dst[d + 6]! ^= a1 ^ a3 ^ a6 ^ a7;
-    dst[d + 7]! ^= a0 ^ a2 ^ a4 ^ a7;
+    dst[d + 5]! ^= a6 ^ t0 ^ t3;
+    dst[d + 6]! ^= a6 ^ a7 ^ t1;
+    dst[d + 7]! ^= t0 ^ t2;
   }
 }
 function _ka5(src: Uint32Array, s: number, dst: Uint32Array, d: number, blocks: number): void {
@@ -3300,14 +3996,18 @@ function _ka5(src: Uint32Array, s: number, dst: Uint32Array, d: number, blocks: 
     const a5 = src[s + 5]!;
     const a6 = src[s + 6]!;
     const a7 = src[s + 7]!;
-    dst[d]! ^= a0 ^ a1 ^ a3 ^ a5;
-    dst[d + 1]! ^= a1 ^ a2 ^ a4 ^ a6;
-    dst[d + 2]! ^= a0 ^ a1 ^ a2 ^ a7;
+    const t0 = a0 ^ a2;
+    const t1 = a1 ^ a3;
+    const t2 = a1 ^ a6;
+    const t3 = a7 ^ t0;
+    dst[d]! ^= a0 ^ a5 ^ t1;
+    dst[d + 1]! ^= a2 ^ a4 ^ t2;
+    dst[d + 2]! ^= a1 ^ t3;
     dst[d + 3]! ^= a2 ^ a5;
-    dst[d + 4]! ^= a1 ^ a5 ^ a6;
-    dst[d + 5]! ^= a0 ^ a2 ^ a6 ^ a7;
-    dst[d + 6]! ^= a1 ^ a3 ^ a7;
-    dst[d + 7]! ^= a0 ^ a2 ^ a4;
+    dst[d + 4]! ^= a5 ^ t2;
+    dst[d + 5]! ^= a6 ^ t3;
+    dst[d + 6]! ^= a7 ^ t1;
+    dst[d + 7]! ^= a4 ^ t0;
   }
 }
 function _ka6(src: Uint32Array, s: number, dst: Uint32Array, d: number, blocks: number): void {
@@ -3320,14 +4020,20 @@ function _ka6(src: Uint32Array, s: number, dst: Uint32Array, d: number, blocks: 
     const a5 = src[s + 5]!;
     const a6 = src[s + 6]!;
     const a7 = src[s + 7]!;
-    dst[d]! ^= a1 ^ a3 ^ a5 ^ a7;
-    dst[d + 1]! ^= a0 ^ a2 ^ a4 ^ a6;
+    const t0 = a5 ^ a7;
+    const t1 = a3 ^ t0;
+    const t2 = a4 ^ a6;
+    const t3 = a0 ^ a2;
+    const t4 = a1 ^ t1;
+    const t5 = t2 ^ t3;
+    dst[d]! ^= t4;
+    dst[d + 1]! ^= t5;
     dst[d + 2]! ^= a0;
-    dst[d + 3]! ^= a3 ^ a5 ^ a7;
-    dst[d + 4]! ^= a1 ^ a3 ^ a4 ^ a5 ^ a6 ^ a7;
-    dst[d + 5]! ^= a0 ^ a2 ^ a4 ^ a5 ^ a6 ^ a7;
-    dst[d + 6]! ^= a1 ^ a3 ^ a5 ^ a6 ^ a7;
-    dst[d + 7]! ^= a0 ^ a2 ^ a4 ^ a6 ^ a7;
+    dst[d + 3]! ^= t1;
+    dst[d + 4]! ^= t2 ^ t4;
+    dst[d + 5]! ^= t0 ^ t5;
+    dst[d + 6]! ^= a6 ^ t4;
+    dst[d + 7]! ^= a7 ^ t5;
   }
 }
 function _ka7(src: Uint32Array, s: number, dst: Uint32Array, d: number, blocks: number): void {
@@ -3340,14 +4046,20 @@ function _ka7(src: Uint32Array, s: number, dst: Uint32Array, d: number, blocks: 
     const a5 = src[s + 5]!;
     const a6 = src[s + 6]!;
     const a7 = src[s + 7]!;
-    dst[d]! ^= a0 ^ a1 ^ a3 ^ a5 ^ a7;
-    dst[d + 1]! ^= a0 ^ a1 ^ a2 ^ a4 ^ a6;
-    dst[d + 2]! ^= a0 ^ a2;
-    dst[d + 3]! ^= a5 ^ a7;
-    dst[d + 4]! ^= a1 ^ a3 ^ a5 ^ a6 ^ a7;
-    dst[d + 5]! ^= a0 ^ a2 ^ a4 ^ a6 ^ a7;
-    dst[d + 6]! ^= a1 ^ a3 ^ a5 ^ a7;
-    dst[d + 7]! ^= a0 ^ a2 ^ a4 ^ a6;
+    const t0 = a0 ^ a2;
+    const t1 = a5 ^ a7;
+    const t2 = a1 ^ a3;
+    const t3 = a4 ^ a6;
+    const t4 = t0 ^ t3;
+    const t5 = t1 ^ t2;
+    dst[d]! ^= a0 ^ t5;
+    dst[d + 1]! ^= a1 ^ t4;
+    dst[d + 2]! ^= t0;
+    dst[d + 3]! ^= t1;
+    dst[d + 4]! ^= a6 ^ t5;
+    dst[d + 5]! ^= a7 ^ t4;
+    dst[d + 6]! ^= t5;
+    dst[d + 7]! ^= t4;
   }
 }
 function _ka8(src: Uint32Array, s: number, dst: Uint32Array, d: number, blocks: number): void {
@@ -3360,14 +4072,18 @@ function _ka8(src: Uint32Array, s: number, dst: Uint32Array, d: number, blocks: 
     const a5 = src[s + 5]!;
     const a6 = src[s + 6]!;
     const a7 = src[s + 7]!;
-    dst[d]! ^= a1 ^ a3 ^ a6;
-    dst[d + 1]! ^= a2 ^ a4 ^ a7;
-    dst[d + 2]! ^= a1 ^ a5 ^ a6;
-    dst[d + 3]! ^= a0 ^ a1 ^ a2 ^ a3 ^ a7;
-    dst[d + 4]! ^= a2 ^ a4 ^ a6;
-    dst[d + 5]! ^= a0 ^ a3 ^ a5 ^ a7;
-    dst[d + 6]! ^= a1 ^ a4 ^ a6;
-    dst[d + 7]! ^= a0 ^ a2 ^ a5 ^ a7;
+    const t0 = a0 ^ a7;
+    const t1 = a1 ^ a6;
+    const t2 = a2 ^ a4;
+    const t3 = a2 ^ t0;
+    dst[d]! ^= a3 ^ t1;
+    dst[d + 1]! ^= a7 ^ t2;
+    dst[d + 2]! ^= a5 ^ t1;
+    dst[d + 3]! ^= a1 ^ a3 ^ t3;
+    dst[d + 4]! ^= a6 ^ t2;
+    dst[d + 5]! ^= a3 ^ a5 ^ t0;
+    dst[d + 6]! ^= a4 ^ t1;
+    dst[d + 7]! ^= a5 ^ t3;
   }
 }
 function _ka9(src: Uint32Array, s: number, dst: Uint32Array, d: number, blocks: number): void {
@@ -3380,12 +4096,15 @@ function _ka9(src: Uint32Array, s: number, dst: Uint32Array, d: number, blocks: 
     const a5 = src[s + 5]!;
     const a6 = src[s + 6]!;
     const a7 = src[s + 7]!;
-    dst[d]! ^= a0 ^ a1 ^ a3 ^ a6;
-    dst[d + 1]! ^= a1 ^ a2 ^ a4 ^ a7;
-    dst[d + 2]! ^= a1 ^ a2 ^ a5 ^ a6;
-    dst[d + 3]! ^= a0 ^ a1 ^ a2 ^ a7;
+    const t0 = a1 ^ a2;
+    const t1 = a0 ^ a3;
+    const t2 = a7 ^ t0;
+    dst[d]! ^= a1 ^ a6 ^ t1;
+    dst[d + 1]! ^= a4 ^ t2;
+    dst[d + 2]! ^= a5 ^ a6 ^ t0;
+    dst[d + 3]! ^= a0 ^ t2;
     dst[d + 4]! ^= a2 ^ a6;
-    dst[d + 5]! ^= a0 ^ a3 ^ a7;
+    dst[d + 5]! ^= a7 ^ t1;
     dst[d + 6]! ^= a1 ^ a4;
     dst[d + 7]! ^= a0 ^ a2 ^ a5;
   }
@@ -3400,14 +4119,20 @@ function _kaa(src: Uint32Array, s: number, dst: Uint32Array, d: number, blocks: 
     const a5 = src[s + 5]!;
     const a6 = src[s + 6]!;
     const a7 = src[s + 7]!;
-    dst[d]! ^= a1 ^ a3 ^ a6 ^ a7;
-    dst[d + 1]! ^= a0 ^ a2 ^ a4 ^ a7;
-    dst[d + 2]! ^= a5 ^ a6 ^ a7;
-    dst[d + 3]! ^= a0 ^ a1 ^ a3;
-    dst[d + 4]! ^= a2 ^ a3 ^ a4 ^ a6 ^ a7;
-    dst[d + 5]! ^= a0 ^ a3 ^ a4 ^ a5 ^ a7;
-    dst[d + 6]! ^= a1 ^ a4 ^ a5 ^ a6;
-    dst[d + 7]! ^= a0 ^ a2 ^ a5 ^ a6 ^ a7;
+    const t0 = a6 ^ a7;
+    const t1 = a0 ^ a2;
+    const t2 = a0 ^ a3;
+    const t3 = a3 ^ t0;
+    const t4 = a4 ^ a5;
+    const t5 = a5 ^ t0;
+    dst[d]! ^= a1 ^ t3;
+    dst[d + 1]! ^= a4 ^ a7 ^ t1;
+    dst[d + 2]! ^= t5;
+    dst[d + 3]! ^= a1 ^ t2;
+    dst[d + 4]! ^= a2 ^ a4 ^ t3;
+    dst[d + 5]! ^= a7 ^ t2 ^ t4;
+    dst[d + 6]! ^= a1 ^ a6 ^ t4;
+    dst[d + 7]! ^= t1 ^ t5;
   }
 }
 function _kab(src: Uint32Array, s: number, dst: Uint32Array, d: number, blocks: number): void {
@@ -3420,14 +4145,18 @@ function _kab(src: Uint32Array, s: number, dst: Uint32Array, d: number, blocks: 
     const a5 = src[s + 5]!;
     const a6 = src[s + 6]!;
     const a7 = src[s + 7]!;
-    dst[d]! ^= a0 ^ a1 ^ a3 ^ a6 ^ a7;
-    dst[d + 1]! ^= a0 ^ a1 ^ a2 ^ a4 ^ a7;
-    dst[d + 2]! ^= a2 ^ a5 ^ a6 ^ a7;
-    dst[d + 3]! ^= a0 ^ a1;
-    dst[d + 4]! ^= a2 ^ a3 ^ a6 ^ a7;
-    dst[d + 5]! ^= a0 ^ a3 ^ a4 ^ a7;
+    const t0 = a0 ^ a1;
+    const t1 = a2 ^ a6;
+    const t2 = a3 ^ a7;
+    const t3 = a5 ^ t1;
+    dst[d]! ^= a6 ^ t0 ^ t2;
+    dst[d + 1]! ^= a2 ^ a4 ^ a7 ^ t0;
+    dst[d + 2]! ^= a7 ^ t3;
+    dst[d + 3]! ^= t0;
+    dst[d + 4]! ^= t1 ^ t2;
+    dst[d + 5]! ^= a0 ^ a4 ^ t2;
     dst[d + 6]! ^= a1 ^ a4 ^ a5;
-    dst[d + 7]! ^= a0 ^ a2 ^ a5 ^ a6;
+    dst[d + 7]! ^= a0 ^ t3;
   }
 }
 function _kac(src: Uint32Array, s: number, dst: Uint32Array, d: number, blocks: number): void {
@@ -3440,14 +4169,16 @@ function _kac(src: Uint32Array, s: number, dst: Uint32Array, d: number, blocks: 
     const a5 = src[s + 5]!;
     const a6 = src[s + 6]!;
     const a7 = src[s + 7]!;
+    const t0 = a0 ^ a2;
+    const t1 = a0 ^ a5;
     dst[d]! ^= a1 ^ a3;
     dst[d + 1]! ^= a2 ^ a4;
-    dst[d + 2]! ^= a0 ^ a1 ^ a5;
-    dst[d + 3]! ^= a0 ^ a2 ^ a3 ^ a6;
+    dst[d + 2]! ^= a1 ^ t1;
+    dst[d + 3]! ^= a3 ^ a6 ^ t0;
     dst[d + 4]! ^= a4 ^ a7;
-    dst[d + 5]! ^= a0 ^ a5;
+    dst[d + 5]! ^= t1;
     dst[d + 6]! ^= a1 ^ a6;
-    dst[d + 7]! ^= a0 ^ a2 ^ a7;
+    dst[d + 7]! ^= a7 ^ t0;
   }
 }
 function _kad(src: Uint32Array, s: number, dst: Uint32Array, d: number, blocks: number): void {
@@ -3460,14 +4191,15 @@ function _kad(src: Uint32Array, s: number, dst: Uint32Array, d: number, blocks: 
     const a5 = src[s + 5]!;
     const a6 = src[s + 6]!;
     const a7 = src[s + 7]!;
+    const t0 = a0 ^ a2;
     dst[d]! ^= a0 ^ a1 ^ a3;
     dst[d + 1]! ^= a1 ^ a2 ^ a4;
-    dst[d + 2]! ^= a0 ^ a1 ^ a2 ^ a5;
-    dst[d + 3]! ^= a0 ^ a2 ^ a6;
+    dst[d + 2]! ^= a1 ^ a5 ^ t0;
+    dst[d + 3]! ^= a6 ^ t0;
     dst[d + 4]! ^= a7;
     dst[d + 5]! ^= a0;
     dst[d + 6]! ^= a1;
-    dst[d + 7]! ^= a0 ^ a2;
+    dst[d + 7]! ^= t0;
   }
 }
 function _kae(src: Uint32Array, s: number, dst: Uint32Array, d: number, blocks: number): void {
@@ -3480,14 +4212,17 @@ function _kae(src: Uint32Array, s: number, dst: Uint32Array, d: number, blocks: 
     const a5 = src[s + 5]!;
     const a6 = src[s + 6]!;
     const a7 = src[s + 7]!;
+    const t0 = a0 ^ a7;
+    const t1 = a0 ^ a4;
+    const t2 = a6 ^ t0;
     dst[d]! ^= a1 ^ a3 ^ a7;
-    dst[d + 1]! ^= a0 ^ a2 ^ a4;
-    dst[d + 2]! ^= a0 ^ a5 ^ a7;
-    dst[d + 3]! ^= a0 ^ a3 ^ a6 ^ a7;
+    dst[d + 1]! ^= a2 ^ t1;
+    dst[d + 2]! ^= a5 ^ t0;
+    dst[d + 3]! ^= a3 ^ t2;
     dst[d + 4]! ^= a3 ^ a4;
-    dst[d + 5]! ^= a0 ^ a4 ^ a5;
+    dst[d + 5]! ^= a5 ^ t1;
     dst[d + 6]! ^= a1 ^ a5 ^ a6;
-    dst[d + 7]! ^= a0 ^ a2 ^ a6 ^ a7;
+    dst[d + 7]! ^= a2 ^ t2;
   }
 }
 function _kaf(src: Uint32Array, s: number, dst: Uint32Array, d: number, blocks: number): void {
@@ -3500,14 +4235,16 @@ function _kaf(src: Uint32Array, s: number, dst: Uint32Array, d: number, blocks: 
     const a5 = src[s + 5]!;
     const a6 = src[s + 6]!;
     const a7 = src[s + 7]!;
-    dst[d]! ^= a0 ^ a1 ^ a3 ^ a7;
-    dst[d + 1]! ^= a0 ^ a1 ^ a2 ^ a4;
-    dst[d + 2]! ^= a0 ^ a2 ^ a5 ^ a7;
-    dst[d + 3]! ^= a0 ^ a6 ^ a7;
+    const t0 = a0 ^ a2;
+    const t1 = a0 ^ a7;
+    dst[d]! ^= a1 ^ a3 ^ t1;
+    dst[d + 1]! ^= a1 ^ a4 ^ t0;
+    dst[d + 2]! ^= a5 ^ a7 ^ t0;
+    dst[d + 3]! ^= a6 ^ t1;
     dst[d + 4]! ^= a3;
     dst[d + 5]! ^= a0 ^ a4;
     dst[d + 6]! ^= a1 ^ a5;
-    dst[d + 7]! ^= a0 ^ a2 ^ a6;
+    dst[d + 7]! ^= a6 ^ t0;
   }
 }
 function _kb0(src: Uint32Array, s: number, dst: Uint32Array, d: number, blocks: number): void {
@@ -3520,14 +4257,20 @@ function _kb0(src: Uint32Array, s: number, dst: Uint32Array, d: number, blocks: 
     const a5 = src[s + 5]!;
     const a6 = src[s + 6]!;
     const a7 = src[s + 7]!;
-    dst[d]! ^= a1 ^ a3 ^ a4 ^ a5 ^ a6;
-    dst[d + 1]! ^= a2 ^ a4 ^ a5 ^ a6 ^ a7;
-    dst[d + 2]! ^= a1 ^ a4 ^ a7;
-    dst[d + 3]! ^= a1 ^ a2 ^ a3 ^ a4 ^ a6;
-    dst[d + 4]! ^= a0 ^ a1 ^ a2 ^ a6 ^ a7;
-    dst[d + 5]! ^= a0 ^ a1 ^ a2 ^ a3 ^ a7;
-    dst[d + 6]! ^= a1 ^ a2 ^ a3 ^ a4;
-    dst[d + 7]! ^= a0 ^ a2 ^ a3 ^ a4 ^ a5;
+    const t0 = a1 ^ a2;
+    const t1 = a3 ^ a4;
+    const t2 = a0 ^ a7;
+    const t3 = a2 ^ a5;
+    const t4 = a4 ^ a7;
+    const t5 = a6 ^ t0;
+    dst[d]! ^= a1 ^ a5 ^ a6 ^ t1;
+    dst[d + 1]! ^= a6 ^ t3 ^ t4;
+    dst[d + 2]! ^= a1 ^ t4;
+    dst[d + 3]! ^= t1 ^ t5;
+    dst[d + 4]! ^= t2 ^ t5;
+    dst[d + 5]! ^= a3 ^ t0 ^ t2;
+    dst[d + 6]! ^= t0 ^ t1;
+    dst[d + 7]! ^= a0 ^ t1 ^ t3;
   }
 }
 function _kb1(src: Uint32Array, s: number, dst: Uint32Array, d: number, blocks: number): void {
@@ -3540,14 +4283,21 @@ function _kb1(src: Uint32Array, s: number, dst: Uint32Array, d: number, blocks: 
     const a5 = src[s + 5]!;
     const a6 = src[s + 6]!;
     const a7 = src[s + 7]!;
-    dst[d]! ^= a0 ^ a1 ^ a3 ^ a4 ^ a5 ^ a6;
-    dst[d + 1]! ^= a1 ^ a2 ^ a4 ^ a5 ^ a6 ^ a7;
-    dst[d + 2]! ^= a1 ^ a2 ^ a4 ^ a7;
-    dst[d + 3]! ^= a1 ^ a2 ^ a4 ^ a6;
-    dst[d + 4]! ^= a0 ^ a1 ^ a2 ^ a4 ^ a6 ^ a7;
-    dst[d + 5]! ^= a0 ^ a1 ^ a2 ^ a3 ^ a5 ^ a7;
-    dst[d + 6]! ^= a1 ^ a2 ^ a3 ^ a4 ^ a6;
-    dst[d + 7]! ^= a0 ^ a2 ^ a3 ^ a4 ^ a5 ^ a7;
+    const t0 = a1 ^ a2;
+    const t1 = a4 ^ a6;
+    const t2 = a7 ^ t0;
+    const t3 = a0 ^ a3;
+    const t4 = a5 ^ t3;
+    const t5 = t0 ^ t1;
+    const t6 = t1 ^ t2;
+    dst[d]! ^= a1 ^ t1 ^ t4;
+    dst[d + 1]! ^= a5 ^ t6;
+    dst[d + 2]! ^= a4 ^ t2;
+    dst[d + 3]! ^= t5;
+    dst[d + 4]! ^= a0 ^ t6;
+    dst[d + 5]! ^= t2 ^ t4;
+    dst[d + 6]! ^= a3 ^ t5;
+    dst[d + 7]! ^= a2 ^ a4 ^ a7 ^ t4;
   }
 }
 function _kb2(src: Uint32Array, s: number, dst: Uint32Array, d: number, blocks: number): void {
@@ -3560,14 +4310,21 @@ function _kb2(src: Uint32Array, s: number, dst: Uint32Array, d: number, blocks: 
     const a5 = src[s + 5]!;
     const a6 = src[s + 6]!;
     const a7 = src[s + 7]!;
-    dst[d]! ^= a1 ^ a3 ^ a4 ^ a5 ^ a6 ^ a7;
-    dst[d + 1]! ^= a0 ^ a2 ^ a4 ^ a5 ^ a6 ^ a7;
+    const t0 = a1 ^ a3;
+    const t1 = a0 ^ a2;
+    const t2 = a4 ^ a5;
+    const t3 = a6 ^ a7;
+    const t4 = a4 ^ t0;
+    const t5 = a6 ^ t1;
+    const t6 = t0 ^ t2;
+    dst[d]! ^= t3 ^ t6;
+    dst[d + 1]! ^= t1 ^ t2 ^ t3;
     dst[d + 2]! ^= a4;
-    dst[d + 3]! ^= a1 ^ a3 ^ a4 ^ a6 ^ a7;
-    dst[d + 4]! ^= a0 ^ a1 ^ a2 ^ a3 ^ a6;
-    dst[d + 5]! ^= a0 ^ a1 ^ a2 ^ a3 ^ a4 ^ a7;
-    dst[d + 6]! ^= a1 ^ a2 ^ a3 ^ a4 ^ a5;
-    dst[d + 7]! ^= a0 ^ a2 ^ a3 ^ a4 ^ a5 ^ a6;
+    dst[d + 3]! ^= t3 ^ t4;
+    dst[d + 4]! ^= t0 ^ t5;
+    dst[d + 5]! ^= a7 ^ t1 ^ t4;
+    dst[d + 6]! ^= a2 ^ t6;
+    dst[d + 7]! ^= a3 ^ t2 ^ t5;
   }
 }
 function _kb3(src: Uint32Array, s: number, dst: Uint32Array, d: number, blocks: number): void {
@@ -3580,14 +4337,21 @@ function _kb3(src: Uint32Array, s: number, dst: Uint32Array, d: number, blocks: 
     const a5 = src[s + 5]!;
     const a6 = src[s + 6]!;
     const a7 = src[s + 7]!;
-    dst[d]! ^= a0 ^ a1 ^ a3 ^ a4 ^ a5 ^ a6 ^ a7;
-    dst[d + 1]! ^= a0 ^ a1 ^ a2 ^ a4 ^ a5 ^ a6 ^ a7;
+    const t0 = a1 ^ a4;
+    const t1 = a6 ^ t0;
+    const t2 = a0 ^ a2;
+    const t3 = a3 ^ a5;
+    const t4 = a7 ^ t1;
+    const t5 = a7 ^ t2;
+    const t6 = t3 ^ t5;
+    dst[d]! ^= a0 ^ t3 ^ t4;
+    dst[d + 1]! ^= a5 ^ t2 ^ t4;
     dst[d + 2]! ^= a2 ^ a4;
-    dst[d + 3]! ^= a1 ^ a4 ^ a6 ^ a7;
-    dst[d + 4]! ^= a0 ^ a1 ^ a2 ^ a3 ^ a4 ^ a6;
-    dst[d + 5]! ^= a0 ^ a1 ^ a2 ^ a3 ^ a4 ^ a5 ^ a7;
-    dst[d + 6]! ^= a1 ^ a2 ^ a3 ^ a4 ^ a5 ^ a6;
-    dst[d + 7]! ^= a0 ^ a2 ^ a3 ^ a4 ^ a5 ^ a6 ^ a7;
+    dst[d + 3]! ^= t4;
+    dst[d + 4]! ^= a3 ^ t1 ^ t2;
+    dst[d + 5]! ^= t0 ^ t6;
+    dst[d + 6]! ^= a2 ^ t1 ^ t3;
+    dst[d + 7]! ^= a4 ^ a6 ^ t6;
   }
 }
 function _kb4(src: Uint32Array, s: number, dst: Uint32Array, d: number, blocks: number): void {
@@ -3600,14 +4364,18 @@ function _kb4(src: Uint32Array, s: number, dst: Uint32Array, d: number, blocks: 
     const a5 = src[s + 5]!;
     const a6 = src[s + 6]!;
     const a7 = src[s + 7]!;
-    dst[d]! ^= a1 ^ a3 ^ a4 ^ a5;
-    dst[d + 1]! ^= a2 ^ a4 ^ a5 ^ a6;
-    dst[d + 2]! ^= a0 ^ a1 ^ a4 ^ a6 ^ a7;
-    dst[d + 3]! ^= a2 ^ a3 ^ a4 ^ a7;
-    dst[d + 4]! ^= a0 ^ a1;
-    dst[d + 5]! ^= a0 ^ a1 ^ a2;
-    dst[d + 6]! ^= a1 ^ a2 ^ a3;
-    dst[d + 7]! ^= a0 ^ a2 ^ a3 ^ a4;
+    const t0 = a0 ^ a1;
+    const t1 = a2 ^ a3;
+    const t2 = a4 ^ a5;
+    const t3 = a4 ^ a7;
+    dst[d]! ^= a1 ^ a3 ^ t2;
+    dst[d + 1]! ^= a2 ^ a6 ^ t2;
+    dst[d + 2]! ^= a6 ^ t0 ^ t3;
+    dst[d + 3]! ^= t1 ^ t3;
+    dst[d + 4]! ^= t0;
+    dst[d + 5]! ^= a2 ^ t0;
+    dst[d + 6]! ^= a1 ^ t1;
+    dst[d + 7]! ^= a0 ^ a4 ^ t1;
   }
 }
 function _kb5(src: Uint32Array, s: number, dst: Uint32Array, d: number, blocks: number): void {
@@ -3620,14 +4388,19 @@ function _kb5(src: Uint32Array, s: number, dst: Uint32Array, d: number, blocks: 
     const a5 = src[s + 5]!;
     const a6 = src[s + 6]!;
     const a7 = src[s + 7]!;
-    dst[d]! ^= a0 ^ a1 ^ a3 ^ a4 ^ a5;
-    dst[d + 1]! ^= a1 ^ a2 ^ a4 ^ a5 ^ a6;
-    dst[d + 2]! ^= a0 ^ a1 ^ a2 ^ a4 ^ a6 ^ a7;
-    dst[d + 3]! ^= a2 ^ a4 ^ a7;
-    dst[d + 4]! ^= a0 ^ a1 ^ a4;
-    dst[d + 5]! ^= a0 ^ a1 ^ a2 ^ a5;
-    dst[d + 6]! ^= a1 ^ a2 ^ a3 ^ a6;
-    dst[d + 7]! ^= a0 ^ a2 ^ a3 ^ a4 ^ a7;
+    const t0 = a0 ^ a1;
+    const t1 = a2 ^ a4;
+    const t2 = a7 ^ t1;
+    const t3 = a1 ^ a6;
+    const t4 = a4 ^ t0;
+    dst[d]! ^= a3 ^ a5 ^ t4;
+    dst[d + 1]! ^= a5 ^ t1 ^ t3;
+    dst[d + 2]! ^= a6 ^ t0 ^ t2;
+    dst[d + 3]! ^= t2;
+    dst[d + 4]! ^= t4;
+    dst[d + 5]! ^= a2 ^ a5 ^ t0;
+    dst[d + 6]! ^= a2 ^ a3 ^ t3;
+    dst[d + 7]! ^= a0 ^ a3 ^ t2;
   }
 }
 function _kb6(src: Uint32Array, s: number, dst: Uint32Array, d: number, blocks: number): void {
@@ -3640,14 +4413,19 @@ function _kb6(src: Uint32Array, s: number, dst: Uint32Array, d: number, blocks: 
     const a5 = src[s + 5]!;
     const a6 = src[s + 6]!;
     const a7 = src[s + 7]!;
-    dst[d]! ^= a1 ^ a3 ^ a4 ^ a5 ^ a7;
-    dst[d + 1]! ^= a0 ^ a2 ^ a4 ^ a5 ^ a6;
-    dst[d + 2]! ^= a0 ^ a4 ^ a6;
+    const t0 = a0 ^ a4;
+    const t1 = a1 ^ a3;
+    const t2 = a2 ^ t0;
+    const t3 = a5 ^ t1;
+    const t4 = a6 ^ t2;
+    dst[d]! ^= a4 ^ a7 ^ t3;
+    dst[d + 1]! ^= a5 ^ t4;
+    dst[d + 2]! ^= a6 ^ t0;
     dst[d + 3]! ^= a3 ^ a4;
-    dst[d + 4]! ^= a0 ^ a1 ^ a3 ^ a7;
-    dst[d + 5]! ^= a0 ^ a1 ^ a2 ^ a4;
-    dst[d + 6]! ^= a1 ^ a2 ^ a3 ^ a5;
-    dst[d + 7]! ^= a0 ^ a2 ^ a3 ^ a4 ^ a6;
+    dst[d + 4]! ^= a0 ^ a7 ^ t1;
+    dst[d + 5]! ^= a1 ^ t2;
+    dst[d + 6]! ^= a2 ^ t3;
+    dst[d + 7]! ^= a3 ^ t4;
   }
 }
 function _kb7(src: Uint32Array, s: number, dst: Uint32Array, d: number, blocks: number): void {
@@ -3660,14 +4438,20 @@ function _kb7(src: Uint32Array, s: number, dst: Uint32Array, d: number, blocks: 
     const a5 = src[s + 5]!;
     const a6 = src[s + 6]!;
     const a7 = src[s + 7]!;
-    dst[d]! ^= a0 ^ a1 ^ a3 ^ a4 ^ a5 ^ a7;
-    dst[d + 1]! ^= a0 ^ a1 ^ a2 ^ a4 ^ a5 ^ a6;
-    dst[d + 2]! ^= a0 ^ a2 ^ a4 ^ a6;
+    const t0 = a0 ^ a4;
+    const t1 = a1 ^ a5;
+    const t2 = a2 ^ a6;
+    const t3 = a3 ^ a7;
+    const t4 = t0 ^ t1;
+    const t5 = t0 ^ t2;
+    dst[d]! ^= t3 ^ t4;
+    dst[d + 1]! ^= t2 ^ t4;
+    dst[d + 2]! ^= t5;
     dst[d + 3]! ^= a4;
-    dst[d + 4]! ^= a0 ^ a1 ^ a3 ^ a4 ^ a7;
-    dst[d + 5]! ^= a0 ^ a1 ^ a2 ^ a4 ^ a5;
-    dst[d + 6]! ^= a1 ^ a2 ^ a3 ^ a5 ^ a6;
-    dst[d + 7]! ^= a0 ^ a2 ^ a3 ^ a4 ^ a6 ^ a7;
+    dst[d + 4]! ^= a1 ^ t0 ^ t3;
+    dst[d + 5]! ^= a2 ^ t4;
+    dst[d + 6]! ^= a3 ^ t1 ^ t2;
+    dst[d + 7]! ^= t3 ^ t5;
   }
 }
 function _kb8(src: Uint32Array, s: number, dst: Uint32Array, d: number, blocks: number): void {
@@ -3680,14 +4464,18 @@ function _kb8(src: Uint32Array, s: number, dst: Uint32Array, d: number, blocks: 
     const a5 = src[s + 5]!;
     const a6 = src[s + 6]!;
     const a7 = src[s + 7]!;
-    dst[d]! ^= a1 ^ a3 ^ a4 ^ a6;
-    dst[d + 1]! ^= a2 ^ a4 ^ a5 ^ a7;
-    dst[d + 2]! ^= a1 ^ a4 ^ a5;
-    dst[d + 3]! ^= a0 ^ a1 ^ a2 ^ a3 ^ a4 ^ a5;
-    dst[d + 4]! ^= a0 ^ a2 ^ a5;
-    dst[d + 5]! ^= a0 ^ a1 ^ a3 ^ a6;
-    dst[d + 6]! ^= a1 ^ a2 ^ a4 ^ a7;
-    dst[d + 7]! ^= a0 ^ a2 ^ a3 ^ a5;
+    const t0 = a1 ^ a4;
+    const t1 = a2 ^ a5;
+    const t2 = a0 ^ a3;
+    const t3 = t1 ^ t2;
+    dst[d]! ^= a3 ^ a6 ^ t0;
+    dst[d + 1]! ^= a4 ^ a7 ^ t1;
+    dst[d + 2]! ^= a5 ^ t0;
+    dst[d + 3]! ^= t0 ^ t3;
+    dst[d + 4]! ^= a0 ^ t1;
+    dst[d + 5]! ^= a1 ^ a6 ^ t2;
+    dst[d + 6]! ^= a2 ^ a7 ^ t0;
+    dst[d + 7]! ^= t3;
   }
 }
 function _kb9(src: Uint32Array, s: number, dst: Uint32Array, d: number, blocks: number): void {
@@ -3700,14 +4488,19 @@ function _kb9(src: Uint32Array, s: number, dst: Uint32Array, d: number, blocks: 
     const a5 = src[s + 5]!;
     const a6 = src[s + 6]!;
     const a7 = src[s + 7]!;
-    dst[d]! ^= a0 ^ a1 ^ a3 ^ a4 ^ a6;
-    dst[d + 1]! ^= a1 ^ a2 ^ a4 ^ a5 ^ a7;
-    dst[d + 2]! ^= a1 ^ a2 ^ a4 ^ a5;
-    dst[d + 3]! ^= a0 ^ a1 ^ a2 ^ a4 ^ a5;
-    dst[d + 4]! ^= a0 ^ a2 ^ a4 ^ a5;
-    dst[d + 5]! ^= a0 ^ a1 ^ a3 ^ a5 ^ a6;
-    dst[d + 6]! ^= a1 ^ a2 ^ a4 ^ a6 ^ a7;
-    dst[d + 7]! ^= a0 ^ a2 ^ a3 ^ a5 ^ a7;
+    const t0 = a1 ^ a4;
+    const t1 = a2 ^ a5;
+    const t2 = a0 ^ a3;
+    const t3 = t0 ^ t1;
+    const t4 = a6 ^ t0;
+    dst[d]! ^= t2 ^ t4;
+    dst[d + 1]! ^= a7 ^ t3;
+    dst[d + 2]! ^= t3;
+    dst[d + 3]! ^= a0 ^ t3;
+    dst[d + 4]! ^= a0 ^ a4 ^ t1;
+    dst[d + 5]! ^= a1 ^ a5 ^ a6 ^ t2;
+    dst[d + 6]! ^= a2 ^ a7 ^ t4;
+    dst[d + 7]! ^= a7 ^ t1 ^ t2;
   }
 }
 function _kba(src: Uint32Array, s: number, dst: Uint32Array, d: number, blocks: number): void {
@@ -3720,14 +4513,19 @@ function _kba(src: Uint32Array, s: number, dst: Uint32Array, d: number, blocks: 
     const a5 = src[s + 5]!;
     const a6 = src[s + 6]!;
     const a7 = src[s + 7]!;
-    dst[d]! ^= a1 ^ a3 ^ a4 ^ a6 ^ a7;
-    dst[d + 1]! ^= a0 ^ a2 ^ a4 ^ a5 ^ a7;
-    dst[d + 2]! ^= a4 ^ a5 ^ a7;
-    dst[d + 3]! ^= a0 ^ a1 ^ a3 ^ a4 ^ a5 ^ a7;
-    dst[d + 4]! ^= a0 ^ a2 ^ a3 ^ a5 ^ a7;
-    dst[d + 5]! ^= a0 ^ a1 ^ a3 ^ a4 ^ a6;
-    dst[d + 6]! ^= a1 ^ a2 ^ a4 ^ a5 ^ a7;
-    dst[d + 7]! ^= a0 ^ a2 ^ a3 ^ a5 ^ a6;
+    const t0 = a4 ^ a7;
+    const t1 = a0 ^ a3;
+    const t2 = a2 ^ a5;
+    const t3 = a1 ^ t0;
+    const t4 = a6 ^ t1;
+    dst[d]! ^= a3 ^ a6 ^ t3;
+    dst[d + 1]! ^= a0 ^ t0 ^ t2;
+    dst[d + 2]! ^= a5 ^ t0;
+    dst[d + 3]! ^= a5 ^ t1 ^ t3;
+    dst[d + 4]! ^= a7 ^ t1 ^ t2;
+    dst[d + 5]! ^= a1 ^ a4 ^ t4;
+    dst[d + 6]! ^= t2 ^ t3;
+    dst[d + 7]! ^= t2 ^ t4;
   }
 }
 function _kbb(src: Uint32Array, s: number, dst: Uint32Array, d: number, blocks: number): void {
@@ -3740,14 +4538,20 @@ function _kbb(src: Uint32Array, s: number, dst: Uint32Array, d: number, blocks: 
     const a5 = src[s + 5]!;
     const a6 = src[s + 6]!;
     const a7 = src[s + 7]!;
-    dst[d]! ^= a0 ^ a1 ^ a3 ^ a4 ^ a6 ^ a7;
-    dst[d + 1]! ^= a0 ^ a1 ^ a2 ^ a4 ^ a5 ^ a7;
-    dst[d + 2]! ^= a2 ^ a4 ^ a5 ^ a7;
-    dst[d + 3]! ^= a0 ^ a1 ^ a4 ^ a5 ^ a7;
-    dst[d + 4]! ^= a0 ^ a2 ^ a3 ^ a4 ^ a5 ^ a7;
-    dst[d + 5]! ^= a0 ^ a1 ^ a3 ^ a4 ^ a5 ^ a6;
-    dst[d + 6]! ^= a1 ^ a2 ^ a4 ^ a5 ^ a6 ^ a7;
-    dst[d + 7]! ^= a0 ^ a2 ^ a3 ^ a5 ^ a6 ^ a7;
+    const t0 = a4 ^ a5;
+    const t1 = a0 ^ a7;
+    const t2 = a1 ^ t0;
+    const t3 = a2 ^ t1;
+    const t4 = a3 ^ a6;
+    const t5 = a2 ^ a7;
+    dst[d]! ^= a1 ^ a4 ^ t1 ^ t4;
+    dst[d + 1]! ^= t2 ^ t3;
+    dst[d + 2]! ^= t0 ^ t5;
+    dst[d + 3]! ^= t1 ^ t2;
+    dst[d + 4]! ^= a3 ^ t0 ^ t3;
+    dst[d + 5]! ^= a0 ^ t2 ^ t4;
+    dst[d + 6]! ^= a6 ^ t2 ^ t5;
+    dst[d + 7]! ^= a5 ^ t3 ^ t4;
   }
 }
 function _kbc(src: Uint32Array, s: number, dst: Uint32Array, d: number, blocks: number): void {
@@ -3760,14 +4564,18 @@ function _kbc(src: Uint32Array, s: number, dst: Uint32Array, d: number, blocks: 
     const a5 = src[s + 5]!;
     const a6 = src[s + 6]!;
     const a7 = src[s + 7]!;
+    const t0 = a0 ^ a6;
+    const t1 = a4 ^ a5;
+    const t2 = a7 ^ t0;
+    const t3 = a2 ^ a3;
     dst[d]! ^= a1 ^ a3 ^ a4;
-    dst[d + 1]! ^= a2 ^ a4 ^ a5;
-    dst[d + 2]! ^= a0 ^ a1 ^ a4 ^ a5 ^ a6;
-    dst[d + 3]! ^= a0 ^ a2 ^ a3 ^ a4 ^ a5 ^ a6 ^ a7;
-    dst[d + 4]! ^= a0 ^ a5 ^ a6 ^ a7;
-    dst[d + 5]! ^= a0 ^ a1 ^ a6 ^ a7;
+    dst[d + 1]! ^= a2 ^ t1;
+    dst[d + 2]! ^= a1 ^ t0 ^ t1;
+    dst[d + 3]! ^= t1 ^ t2 ^ t3;
+    dst[d + 4]! ^= a5 ^ t2;
+    dst[d + 5]! ^= a1 ^ t2;
     dst[d + 6]! ^= a1 ^ a2 ^ a7;
-    dst[d + 7]! ^= a0 ^ a2 ^ a3;
+    dst[d + 7]! ^= a0 ^ t3;
   }
 }
 function _kbd(src: Uint32Array, s: number, dst: Uint32Array, d: number, blocks: number): void {
@@ -3780,13 +4588,18 @@ function _kbd(src: Uint32Array, s: number, dst: Uint32Array, d: number, blocks: 
     const a5 = src[s + 5]!;
     const a6 = src[s + 6]!;
     const a7 = src[s + 7]!;
-    dst[d]! ^= a0 ^ a1 ^ a3 ^ a4;
-    dst[d + 1]! ^= a1 ^ a2 ^ a4 ^ a5;
-    dst[d + 2]! ^= a0 ^ a1 ^ a2 ^ a4 ^ a5 ^ a6;
-    dst[d + 3]! ^= a0 ^ a2 ^ a4 ^ a5 ^ a6 ^ a7;
-    dst[d + 4]! ^= a0 ^ a4 ^ a5 ^ a6 ^ a7;
-    dst[d + 5]! ^= a0 ^ a1 ^ a5 ^ a6 ^ a7;
-    dst[d + 6]! ^= a1 ^ a2 ^ a6 ^ a7;
+    const t0 = a0 ^ a4;
+    const t1 = a5 ^ a6;
+    const t2 = a1 ^ a2;
+    const t3 = a7 ^ t1;
+    const t4 = t0 ^ t3;
+    dst[d]! ^= a1 ^ a3 ^ t0;
+    dst[d + 1]! ^= a4 ^ a5 ^ t2;
+    dst[d + 2]! ^= t0 ^ t1 ^ t2;
+    dst[d + 3]! ^= a2 ^ t4;
+    dst[d + 4]! ^= t4;
+    dst[d + 5]! ^= a0 ^ a1 ^ t3;
+    dst[d + 6]! ^= a6 ^ a7 ^ t2;
     dst[d + 7]! ^= a0 ^ a2 ^ a3 ^ a7;
   }
 }
@@ -3800,14 +4613,19 @@ function _kbe(src: Uint32Array, s: number, dst: Uint32Array, d: number, blocks: 
     const a5 = src[s + 5]!;
     const a6 = src[s + 6]!;
     const a7 = src[s + 7]!;
-    dst[d]! ^= a1 ^ a3 ^ a4 ^ a7;
-    dst[d + 1]! ^= a0 ^ a2 ^ a4 ^ a5;
-    dst[d + 2]! ^= a0 ^ a4 ^ a5 ^ a6 ^ a7;
-    dst[d + 3]! ^= a0 ^ a3 ^ a4 ^ a5 ^ a6;
-    dst[d + 4]! ^= a0 ^ a3 ^ a5 ^ a6;
-    dst[d + 5]! ^= a0 ^ a1 ^ a4 ^ a6 ^ a7;
-    dst[d + 6]! ^= a1 ^ a2 ^ a5 ^ a7;
-    dst[d + 7]! ^= a0 ^ a2 ^ a3 ^ a6;
+    const t0 = a0 ^ a6;
+    const t1 = a1 ^ a7;
+    const t2 = a3 ^ t0;
+    const t3 = a4 ^ a5;
+    const t4 = a4 ^ t1;
+    dst[d]! ^= a3 ^ t4;
+    dst[d + 1]! ^= a0 ^ a2 ^ t3;
+    dst[d + 2]! ^= a7 ^ t0 ^ t3;
+    dst[d + 3]! ^= t2 ^ t3;
+    dst[d + 4]! ^= a5 ^ t2;
+    dst[d + 5]! ^= t0 ^ t4;
+    dst[d + 6]! ^= a2 ^ a5 ^ t1;
+    dst[d + 7]! ^= a2 ^ t2;
   }
 }
 function _kbf(src: Uint32Array, s: number, dst: Uint32Array, d: number, blocks: number): void {
@@ -3820,14 +4638,19 @@ function _kbf(src: Uint32Array, s: number, dst: Uint32Array, d: number, blocks: 
     const a5 = src[s + 5]!;
     const a6 = src[s + 6]!;
     const a7 = src[s + 7]!;
-    dst[d]! ^= a0 ^ a1 ^ a3 ^ a4 ^ a7;
-    dst[d + 1]! ^= a0 ^ a1 ^ a2 ^ a4 ^ a5;
-    dst[d + 2]! ^= a0 ^ a2 ^ a4 ^ a5 ^ a6 ^ a7;
-    dst[d + 3]! ^= a0 ^ a4 ^ a5 ^ a6;
-    dst[d + 4]! ^= a0 ^ a3 ^ a4 ^ a5 ^ a6;
-    dst[d + 5]! ^= a0 ^ a1 ^ a4 ^ a5 ^ a6 ^ a7;
-    dst[d + 6]! ^= a1 ^ a2 ^ a5 ^ a6 ^ a7;
-    dst[d + 7]! ^= a0 ^ a2 ^ a3 ^ a6 ^ a7;
+    const t0 = a0 ^ a4;
+    const t1 = a5 ^ a6;
+    const t2 = t0 ^ t1;
+    const t3 = a1 ^ a7;
+    const t4 = a2 ^ a7;
+    dst[d]! ^= a3 ^ t0 ^ t3;
+    dst[d + 1]! ^= a1 ^ a2 ^ a5 ^ t0;
+    dst[d + 2]! ^= t2 ^ t4;
+    dst[d + 3]! ^= t2;
+    dst[d + 4]! ^= a3 ^ t2;
+    dst[d + 5]! ^= t2 ^ t3;
+    dst[d + 6]! ^= a2 ^ t1 ^ t3;
+    dst[d + 7]! ^= a0 ^ a3 ^ a6 ^ t4;
   }
 }
 function _kc0(src: Uint32Array, s: number, dst: Uint32Array, d: number, blocks: number): void {
@@ -3840,14 +4663,18 @@ function _kc0(src: Uint32Array, s: number, dst: Uint32Array, d: number, blocks: 
     const a5 = src[s + 5]!;
     const a6 = src[s + 6]!;
     const a7 = src[s + 7]!;
-    dst[d]! ^= a1 ^ a2 ^ a5;
-    dst[d + 1]! ^= a2 ^ a3 ^ a6;
-    dst[d + 2]! ^= a1 ^ a2 ^ a3 ^ a4 ^ a5 ^ a7;
-    dst[d + 3]! ^= a1 ^ a3 ^ a4 ^ a6;
-    dst[d + 4]! ^= a1 ^ a4 ^ a7;
-    dst[d + 5]! ^= a2 ^ a5;
-    dst[d + 6]! ^= a0 ^ a3 ^ a6;
-    dst[d + 7]! ^= a0 ^ a1 ^ a4 ^ a7;
+    const t0 = a1 ^ a4;
+    const t1 = a2 ^ a5;
+    const t2 = a3 ^ a6;
+    const t3 = a7 ^ t0;
+    dst[d]! ^= a1 ^ t1;
+    dst[d + 1]! ^= a2 ^ t2;
+    dst[d + 2]! ^= a3 ^ t1 ^ t3;
+    dst[d + 3]! ^= t0 ^ t2;
+    dst[d + 4]! ^= t3;
+    dst[d + 5]! ^= t1;
+    dst[d + 6]! ^= a0 ^ t2;
+    dst[d + 7]! ^= a0 ^ t3;
   }
 }
 function _kc1(src: Uint32Array, s: number, dst: Uint32Array, d: number, blocks: number): void {
@@ -3860,14 +4687,16 @@ function _kc1(src: Uint32Array, s: number, dst: Uint32Array, d: number, blocks: 
     const a5 = src[s + 5]!;
     const a6 = src[s + 6]!;
     const a7 = src[s + 7]!;
-    dst[d]! ^= a0 ^ a1 ^ a2 ^ a5;
-    dst[d + 1]! ^= a1 ^ a2 ^ a3 ^ a6;
-    dst[d + 2]! ^= a1 ^ a3 ^ a4 ^ a5 ^ a7;
-    dst[d + 3]! ^= a1 ^ a4 ^ a6;
+    const t0 = a1 ^ a4;
+    const t1 = a1 ^ a2;
+    dst[d]! ^= a0 ^ a5 ^ t1;
+    dst[d + 1]! ^= a3 ^ a6 ^ t1;
+    dst[d + 2]! ^= a3 ^ a5 ^ a7 ^ t0;
+    dst[d + 3]! ^= a6 ^ t0;
     dst[d + 4]! ^= a1 ^ a7;
     dst[d + 5]! ^= a2;
     dst[d + 6]! ^= a0 ^ a3;
-    dst[d + 7]! ^= a0 ^ a1 ^ a4;
+    dst[d + 7]! ^= a0 ^ t0;
   }
 }
 function _kc2(src: Uint32Array, s: number, dst: Uint32Array, d: number, blocks: number): void {
@@ -3880,14 +4709,19 @@ function _kc2(src: Uint32Array, s: number, dst: Uint32Array, d: number, blocks: 
     const a5 = src[s + 5]!;
     const a6 = src[s + 6]!;
     const a7 = src[s + 7]!;
-    dst[d]! ^= a1 ^ a2 ^ a5 ^ a7;
-    dst[d + 1]! ^= a0 ^ a2 ^ a3 ^ a6;
-    dst[d + 2]! ^= a2 ^ a3 ^ a4 ^ a5;
-    dst[d + 3]! ^= a1 ^ a2 ^ a3 ^ a4 ^ a6 ^ a7;
-    dst[d + 4]! ^= a1 ^ a3 ^ a4;
-    dst[d + 5]! ^= a2 ^ a4 ^ a5;
-    dst[d + 6]! ^= a0 ^ a3 ^ a5 ^ a6;
-    dst[d + 7]! ^= a0 ^ a1 ^ a4 ^ a6 ^ a7;
+    const t0 = a0 ^ a6;
+    const t1 = a1 ^ a4;
+    const t2 = a2 ^ a3;
+    const t3 = a2 ^ a5;
+    const t4 = a7 ^ t1;
+    dst[d]! ^= a1 ^ a7 ^ t3;
+    dst[d + 1]! ^= t0 ^ t2;
+    dst[d + 2]! ^= a4 ^ a5 ^ t2;
+    dst[d + 3]! ^= a6 ^ t2 ^ t4;
+    dst[d + 4]! ^= a3 ^ t1;
+    dst[d + 5]! ^= a4 ^ t3;
+    dst[d + 6]! ^= a3 ^ a5 ^ t0;
+    dst[d + 7]! ^= t0 ^ t4;
   }
 }
 function _kc3(src: Uint32Array, s: number, dst: Uint32Array, d: number, blocks: number): void {
@@ -3900,14 +4734,18 @@ function _kc3(src: Uint32Array, s: number, dst: Uint32Array, d: number, blocks: 
     const a5 = src[s + 5]!;
     const a6 = src[s + 6]!;
     const a7 = src[s + 7]!;
-    dst[d]! ^= a0 ^ a1 ^ a2 ^ a5 ^ a7;
-    dst[d + 1]! ^= a0 ^ a1 ^ a2 ^ a3 ^ a6;
-    dst[d + 2]! ^= a3 ^ a4 ^ a5;
-    dst[d + 3]! ^= a1 ^ a2 ^ a4 ^ a6 ^ a7;
+    const t0 = a0 ^ a1;
+    const t1 = a2 ^ a4;
+    const t2 = a2 ^ t0;
+    const t3 = a3 ^ a5;
+    dst[d]! ^= a5 ^ a7 ^ t2;
+    dst[d + 1]! ^= a3 ^ a6 ^ t2;
+    dst[d + 2]! ^= a4 ^ t3;
+    dst[d + 3]! ^= a1 ^ a6 ^ a7 ^ t1;
     dst[d + 4]! ^= a1 ^ a3;
-    dst[d + 5]! ^= a2 ^ a4;
-    dst[d + 6]! ^= a0 ^ a3 ^ a5;
-    dst[d + 7]! ^= a0 ^ a1 ^ a4 ^ a6;
+    dst[d + 5]! ^= t1;
+    dst[d + 6]! ^= a0 ^ t3;
+    dst[d + 7]! ^= a4 ^ a6 ^ t0;
   }
 }
 function _kc4(src: Uint32Array, s: number, dst: Uint32Array, d: number, blocks: number): void {
@@ -3920,14 +4758,20 @@ function _kc4(src: Uint32Array, s: number, dst: Uint32Array, d: number, blocks: 
     const a5 = src[s + 5]!;
     const a6 = src[s + 6]!;
     const a7 = src[s + 7]!;
-    dst[d]! ^= a1 ^ a2 ^ a5 ^ a6;
-    dst[d + 1]! ^= a2 ^ a3 ^ a6 ^ a7;
-    dst[d + 2]! ^= a0 ^ a1 ^ a2 ^ a3 ^ a4 ^ a5 ^ a6 ^ a7;
-    dst[d + 3]! ^= a3 ^ a4 ^ a7;
-    dst[d + 4]! ^= a1 ^ a2 ^ a4 ^ a6;
-    dst[d + 5]! ^= a2 ^ a3 ^ a5 ^ a7;
-    dst[d + 6]! ^= a0 ^ a3 ^ a4 ^ a6;
-    dst[d + 7]! ^= a0 ^ a1 ^ a4 ^ a5 ^ a7;
+    const t0 = a2 ^ a6;
+    const t1 = a3 ^ a7;
+    const t2 = a0 ^ a4;
+    const t3 = a1 ^ a5;
+    const t4 = t0 ^ t1;
+    const t5 = t2 ^ t3;
+    dst[d]! ^= t0 ^ t3;
+    dst[d + 1]! ^= t4;
+    dst[d + 2]! ^= t4 ^ t5;
+    dst[d + 3]! ^= a4 ^ t1;
+    dst[d + 4]! ^= a1 ^ a4 ^ t0;
+    dst[d + 5]! ^= a2 ^ a5 ^ t1;
+    dst[d + 6]! ^= a3 ^ a6 ^ t2;
+    dst[d + 7]! ^= a7 ^ t5;
   }
 }
 function _kc5(src: Uint32Array, s: number, dst: Uint32Array, d: number, blocks: number): void {
@@ -3940,14 +4784,19 @@ function _kc5(src: Uint32Array, s: number, dst: Uint32Array, d: number, blocks: 
     const a5 = src[s + 5]!;
     const a6 = src[s + 6]!;
     const a7 = src[s + 7]!;
-    dst[d]! ^= a0 ^ a1 ^ a2 ^ a5 ^ a6;
-    dst[d + 1]! ^= a1 ^ a2 ^ a3 ^ a6 ^ a7;
-    dst[d + 2]! ^= a0 ^ a1 ^ a3 ^ a4 ^ a5 ^ a6 ^ a7;
+    const t0 = a1 ^ a6;
+    const t1 = a0 ^ a4;
+    const t2 = a2 ^ t0;
+    const t3 = a3 ^ a7;
+    const t4 = a5 ^ t1;
+    dst[d]! ^= a0 ^ a5 ^ t2;
+    dst[d + 1]! ^= t2 ^ t3;
+    dst[d + 2]! ^= t0 ^ t3 ^ t4;
     dst[d + 3]! ^= a4 ^ a7;
-    dst[d + 4]! ^= a1 ^ a2 ^ a6;
-    dst[d + 5]! ^= a2 ^ a3 ^ a7;
-    dst[d + 6]! ^= a0 ^ a3 ^ a4;
-    dst[d + 7]! ^= a0 ^ a1 ^ a4 ^ a5;
+    dst[d + 4]! ^= t2;
+    dst[d + 5]! ^= a2 ^ t3;
+    dst[d + 6]! ^= a3 ^ t1;
+    dst[d + 7]! ^= a1 ^ t4;
   }
 }
 function _kc6(src: Uint32Array, s: number, dst: Uint32Array, d: number, blocks: number): void {
@@ -3960,14 +4809,22 @@ function _kc6(src: Uint32Array, s: number, dst: Uint32Array, d: number, blocks: 
     const a5 = src[s + 5]!;
     const a6 = src[s + 6]!;
     const a7 = src[s + 7]!;
-    dst[d]! ^= a1 ^ a2 ^ a5 ^ a6 ^ a7;
-    dst[d + 1]! ^= a0 ^ a2 ^ a3 ^ a6 ^ a7;
-    dst[d + 2]! ^= a0 ^ a2 ^ a3 ^ a4 ^ a5 ^ a6;
-    dst[d + 3]! ^= a2 ^ a3 ^ a4;
-    dst[d + 4]! ^= a1 ^ a2 ^ a3 ^ a4 ^ a6 ^ a7;
-    dst[d + 5]! ^= a2 ^ a3 ^ a4 ^ a5 ^ a7;
-    dst[d + 6]! ^= a0 ^ a3 ^ a4 ^ a5 ^ a6;
-    dst[d + 7]! ^= a0 ^ a1 ^ a4 ^ a5 ^ a6 ^ a7;
+    const t0 = a2 ^ a3;
+    const t1 = a0 ^ a6;
+    const t2 = a4 ^ a5;
+    const t3 = a1 ^ a7;
+    const t4 = t1 ^ t2;
+    const t5 = a4 ^ t0;
+    const t6 = a6 ^ t3;
+    const t7 = a7 ^ t0;
+    dst[d]! ^= a2 ^ a5 ^ t6;
+    dst[d + 1]! ^= t1 ^ t7;
+    dst[d + 2]! ^= t0 ^ t4;
+    dst[d + 3]! ^= t5;
+    dst[d + 4]! ^= t5 ^ t6;
+    dst[d + 5]! ^= t2 ^ t7;
+    dst[d + 6]! ^= a3 ^ t4;
+    dst[d + 7]! ^= t3 ^ t4;
   }
 }
 function _kc7(src: Uint32Array, s: number, dst: Uint32Array, d: number, blocks: number): void {
@@ -3980,14 +4837,21 @@ function _kc7(src: Uint32Array, s: number, dst: Uint32Array, d: number, blocks: 
     const a5 = src[s + 5]!;
     const a6 = src[s + 6]!;
     const a7 = src[s + 7]!;
-    dst[d]! ^= a0 ^ a1 ^ a2 ^ a5 ^ a6 ^ a7;
-    dst[d + 1]! ^= a0 ^ a1 ^ a2 ^ a3 ^ a6 ^ a7;
-    dst[d + 2]! ^= a0 ^ a3 ^ a4 ^ a5 ^ a6;
+    const t0 = a0 ^ a5;
+    const t1 = a1 ^ a6;
+    const t2 = a2 ^ a7;
+    const t3 = a3 ^ a4;
+    const t4 = t1 ^ t2;
+    const t5 = a3 ^ t4;
+    const t6 = t0 ^ t3;
+    dst[d]! ^= t0 ^ t4;
+    dst[d + 1]! ^= a0 ^ t5;
+    dst[d + 2]! ^= a6 ^ t6;
     dst[d + 3]! ^= a2 ^ a4;
-    dst[d + 4]! ^= a1 ^ a2 ^ a3 ^ a6 ^ a7;
-    dst[d + 5]! ^= a2 ^ a3 ^ a4 ^ a7;
-    dst[d + 6]! ^= a0 ^ a3 ^ a4 ^ a5;
-    dst[d + 7]! ^= a0 ^ a1 ^ a4 ^ a5 ^ a6;
+    dst[d + 4]! ^= t5;
+    dst[d + 5]! ^= t2 ^ t3;
+    dst[d + 6]! ^= t6;
+    dst[d + 7]! ^= a4 ^ t0 ^ t1;
   }
 }
 function _kc8(src: Uint32Array, s: number, dst: Uint32Array, d: number, blocks: number): void {
@@ -4000,14 +4864,18 @@ function _kc8(src: Uint32Array, s: number, dst: Uint32Array, d: number, blocks: 
     const a5 = src[s + 5]!;
     const a6 = src[s + 6]!;
     const a7 = src[s + 7]!;
-    dst[d]! ^= a1 ^ a2;
+    const t0 = a0 ^ a1;
+    const t1 = a1 ^ a2;
+    const t2 = a3 ^ a4;
+    const t3 = a5 ^ a6;
+    dst[d]! ^= t1;
     dst[d + 1]! ^= a2 ^ a3;
-    dst[d + 2]! ^= a1 ^ a2 ^ a3 ^ a4;
-    dst[d + 3]! ^= a0 ^ a1 ^ a3 ^ a4 ^ a5;
-    dst[d + 4]! ^= a4 ^ a5 ^ a6;
-    dst[d + 5]! ^= a5 ^ a6 ^ a7;
+    dst[d + 2]! ^= t1 ^ t2;
+    dst[d + 3]! ^= a5 ^ t0 ^ t2;
+    dst[d + 4]! ^= a4 ^ t3;
+    dst[d + 5]! ^= a7 ^ t3;
     dst[d + 6]! ^= a0 ^ a6 ^ a7;
-    dst[d + 7]! ^= a0 ^ a1 ^ a7;
+    dst[d + 7]! ^= a7 ^ t0;
   }
 }
 function _kc9(src: Uint32Array, s: number, dst: Uint32Array, d: number, blocks: number): void {
@@ -4020,14 +4888,16 @@ function _kc9(src: Uint32Array, s: number, dst: Uint32Array, d: number, blocks: 
     const a5 = src[s + 5]!;
     const a6 = src[s + 6]!;
     const a7 = src[s + 7]!;
-    dst[d]! ^= a0 ^ a1 ^ a2;
-    dst[d + 1]! ^= a1 ^ a2 ^ a3;
-    dst[d + 2]! ^= a1 ^ a3 ^ a4;
-    dst[d + 3]! ^= a0 ^ a1 ^ a4 ^ a5;
+    const t0 = a0 ^ a1;
+    const t1 = a1 ^ a3;
+    dst[d]! ^= a2 ^ t0;
+    dst[d + 1]! ^= a2 ^ t1;
+    dst[d + 2]! ^= a4 ^ t1;
+    dst[d + 3]! ^= a4 ^ a5 ^ t0;
     dst[d + 4]! ^= a5 ^ a6;
     dst[d + 5]! ^= a6 ^ a7;
     dst[d + 6]! ^= a0 ^ a7;
-    dst[d + 7]! ^= a0 ^ a1;
+    dst[d + 7]! ^= t0;
   }
 }
 function _kca(src: Uint32Array, s: number, dst: Uint32Array, d: number, blocks: number): void {
@@ -4040,14 +4910,20 @@ function _kca(src: Uint32Array, s: number, dst: Uint32Array, d: number, blocks: 
     const a5 = src[s + 5]!;
     const a6 = src[s + 6]!;
     const a7 = src[s + 7]!;
+    const t0 = a4 ^ a7;
+    const t1 = a2 ^ a3;
+    const t2 = a5 ^ a6;
+    const t3 = a0 ^ a1;
+    const t4 = t0 ^ t1;
+    const t5 = t0 ^ t2;
     dst[d]! ^= a1 ^ a2 ^ a7;
-    dst[d + 1]! ^= a0 ^ a2 ^ a3;
-    dst[d + 2]! ^= a2 ^ a3 ^ a4 ^ a7;
-    dst[d + 3]! ^= a0 ^ a1 ^ a2 ^ a3 ^ a4 ^ a5 ^ a7;
-    dst[d + 4]! ^= a3 ^ a4 ^ a5 ^ a6 ^ a7;
-    dst[d + 5]! ^= a4 ^ a5 ^ a6 ^ a7;
-    dst[d + 6]! ^= a0 ^ a5 ^ a6 ^ a7;
-    dst[d + 7]! ^= a0 ^ a1 ^ a6 ^ a7;
+    dst[d + 1]! ^= a0 ^ t1;
+    dst[d + 2]! ^= t4;
+    dst[d + 3]! ^= a5 ^ t3 ^ t4;
+    dst[d + 4]! ^= a3 ^ t5;
+    dst[d + 5]! ^= t5;
+    dst[d + 6]! ^= a0 ^ a7 ^ t2;
+    dst[d + 7]! ^= a6 ^ a7 ^ t3;
   }
 }
 function _kcb(src: Uint32Array, s: number, dst: Uint32Array, d: number, blocks: number): void {
@@ -4060,14 +4936,18 @@ function _kcb(src: Uint32Array, s: number, dst: Uint32Array, d: number, blocks: 
     const a5 = src[s + 5]!;
     const a6 = src[s + 6]!;
     const a7 = src[s + 7]!;
-    dst[d]! ^= a0 ^ a1 ^ a2 ^ a7;
-    dst[d + 1]! ^= a0 ^ a1 ^ a2 ^ a3;
-    dst[d + 2]! ^= a3 ^ a4 ^ a7;
-    dst[d + 3]! ^= a0 ^ a1 ^ a2 ^ a4 ^ a5 ^ a7;
-    dst[d + 4]! ^= a3 ^ a5 ^ a6 ^ a7;
-    dst[d + 5]! ^= a4 ^ a6 ^ a7;
-    dst[d + 6]! ^= a0 ^ a5 ^ a7;
-    dst[d + 7]! ^= a0 ^ a1 ^ a6;
+    const t0 = a0 ^ a1;
+    const t1 = a2 ^ t0;
+    const t2 = a4 ^ a7;
+    const t3 = a5 ^ a7;
+    dst[d]! ^= a7 ^ t1;
+    dst[d + 1]! ^= a3 ^ t1;
+    dst[d + 2]! ^= a3 ^ t2;
+    dst[d + 3]! ^= a5 ^ t1 ^ t2;
+    dst[d + 4]! ^= a3 ^ a6 ^ t3;
+    dst[d + 5]! ^= a6 ^ t2;
+    dst[d + 6]! ^= a0 ^ t3;
+    dst[d + 7]! ^= a6 ^ t0;
   }
 }
 function _kcc(src: Uint32Array, s: number, dst: Uint32Array, d: number, blocks: number): void {
@@ -4080,14 +4960,19 @@ function _kcc(src: Uint32Array, s: number, dst: Uint32Array, d: number, blocks: 
     const a5 = src[s + 5]!;
     const a6 = src[s + 6]!;
     const a7 = src[s + 7]!;
-    dst[d]! ^= a1 ^ a2 ^ a6;
+    const t0 = a0 ^ a4;
+    const t1 = a3 ^ a6;
+    const t2 = a5 ^ a7;
+    const t3 = a1 ^ a2;
+    const t4 = t0 ^ t1;
+    dst[d]! ^= a6 ^ t3;
     dst[d + 1]! ^= a2 ^ a3 ^ a7;
-    dst[d + 2]! ^= a0 ^ a1 ^ a2 ^ a3 ^ a4 ^ a6;
-    dst[d + 3]! ^= a0 ^ a3 ^ a4 ^ a5 ^ a6 ^ a7;
-    dst[d + 4]! ^= a2 ^ a4 ^ a5 ^ a7;
-    dst[d + 5]! ^= a3 ^ a5 ^ a6;
-    dst[d + 6]! ^= a0 ^ a4 ^ a6 ^ a7;
-    dst[d + 7]! ^= a0 ^ a1 ^ a5 ^ a7;
+    dst[d + 2]! ^= t3 ^ t4;
+    dst[d + 3]! ^= t2 ^ t4;
+    dst[d + 4]! ^= a2 ^ a4 ^ t2;
+    dst[d + 5]! ^= a5 ^ t1;
+    dst[d + 6]! ^= a6 ^ a7 ^ t0;
+    dst[d + 7]! ^= a0 ^ a1 ^ t2;
   }
 }
 function _kcd(src: Uint32Array, s: number, dst: Uint32Array, d: number, blocks: number): void {
@@ -4100,14 +4985,19 @@ function _kcd(src: Uint32Array, s: number, dst: Uint32Array, d: number, blocks: 
     const a5 = src[s + 5]!;
     const a6 = src[s + 6]!;
     const a7 = src[s + 7]!;
-    dst[d]! ^= a0 ^ a1 ^ a2 ^ a6;
-    dst[d + 1]! ^= a1 ^ a2 ^ a3 ^ a7;
-    dst[d + 2]! ^= a0 ^ a1 ^ a3 ^ a4 ^ a6;
-    dst[d + 3]! ^= a0 ^ a4 ^ a5 ^ a6 ^ a7;
-    dst[d + 4]! ^= a2 ^ a5 ^ a7;
-    dst[d + 5]! ^= a3 ^ a6;
-    dst[d + 6]! ^= a0 ^ a4 ^ a7;
-    dst[d + 7]! ^= a0 ^ a1 ^ a5;
+    const t0 = a0 ^ a1;
+    const t1 = a0 ^ a4;
+    const t2 = a2 ^ a7;
+    const t3 = a3 ^ a6;
+    const t4 = a7 ^ t1;
+    dst[d]! ^= a2 ^ a6 ^ t0;
+    dst[d + 1]! ^= a1 ^ a3 ^ t2;
+    dst[d + 2]! ^= a4 ^ t0 ^ t3;
+    dst[d + 3]! ^= a5 ^ a6 ^ t4;
+    dst[d + 4]! ^= a5 ^ t2;
+    dst[d + 5]! ^= t3;
+    dst[d + 6]! ^= t4;
+    dst[d + 7]! ^= a5 ^ t0;
   }
 }
 function _kce(src: Uint32Array, s: number, dst: Uint32Array, d: number, blocks: number): void {
@@ -4120,14 +5010,19 @@ function _kce(src: Uint32Array, s: number, dst: Uint32Array, d: number, blocks: 
     const a5 = src[s + 5]!;
     const a6 = src[s + 6]!;
     const a7 = src[s + 7]!;
+    const t0 = a0 ^ a6;
+    const t1 = a2 ^ a3;
+    const t2 = a4 ^ a5;
+    const t3 = a7 ^ t0;
+    const t4 = t1 ^ t2;
     dst[d]! ^= a1 ^ a2 ^ a6 ^ a7;
-    dst[d + 1]! ^= a0 ^ a2 ^ a3 ^ a7;
-    dst[d + 2]! ^= a0 ^ a2 ^ a3 ^ a4 ^ a6 ^ a7;
-    dst[d + 3]! ^= a0 ^ a2 ^ a3 ^ a4 ^ a5 ^ a6;
-    dst[d + 4]! ^= a2 ^ a3 ^ a4 ^ a5;
-    dst[d + 5]! ^= a3 ^ a4 ^ a5 ^ a6;
-    dst[d + 6]! ^= a0 ^ a4 ^ a5 ^ a6 ^ a7;
-    dst[d + 7]! ^= a0 ^ a1 ^ a5 ^ a6 ^ a7;
+    dst[d + 1]! ^= a0 ^ a7 ^ t1;
+    dst[d + 2]! ^= a4 ^ t1 ^ t3;
+    dst[d + 3]! ^= t0 ^ t4;
+    dst[d + 4]! ^= t4;
+    dst[d + 5]! ^= a3 ^ a6 ^ t2;
+    dst[d + 6]! ^= t2 ^ t3;
+    dst[d + 7]! ^= a1 ^ a5 ^ t3;
   }
 }
 function _kcf(src: Uint32Array, s: number, dst: Uint32Array, d: number, blocks: number): void {
@@ -4140,14 +5035,20 @@ function _kcf(src: Uint32Array, s: number, dst: Uint32Array, d: number, blocks: 
     const a5 = src[s + 5]!;
     const a6 = src[s + 6]!;
     const a7 = src[s + 7]!;
-    dst[d]! ^= a0 ^ a1 ^ a2 ^ a6 ^ a7;
-    dst[d + 1]! ^= a0 ^ a1 ^ a2 ^ a3 ^ a7;
-    dst[d + 2]! ^= a0 ^ a3 ^ a4 ^ a6 ^ a7;
-    dst[d + 3]! ^= a0 ^ a2 ^ a4 ^ a5 ^ a6;
-    dst[d + 4]! ^= a2 ^ a3 ^ a5;
-    dst[d + 5]! ^= a3 ^ a4 ^ a6;
-    dst[d + 6]! ^= a0 ^ a4 ^ a5 ^ a7;
-    dst[d + 7]! ^= a0 ^ a1 ^ a5 ^ a6;
+    const t0 = a0 ^ a6;
+    const t1 = a0 ^ a7;
+    const t2 = a1 ^ a2;
+    const t3 = a2 ^ a5;
+    const t4 = a3 ^ a4;
+    const t5 = a7 ^ t0;
+    dst[d]! ^= t2 ^ t5;
+    dst[d + 1]! ^= a3 ^ t1 ^ t2;
+    dst[d + 2]! ^= t4 ^ t5;
+    dst[d + 3]! ^= a4 ^ t0 ^ t3;
+    dst[d + 4]! ^= a3 ^ t3;
+    dst[d + 5]! ^= a6 ^ t4;
+    dst[d + 6]! ^= a4 ^ a5 ^ t1;
+    dst[d + 7]! ^= a1 ^ a5 ^ t0;
   }
 }
 function _kd0(src: Uint32Array, s: number, dst: Uint32Array, d: number, blocks: number): void {
@@ -4160,13 +5061,17 @@ function _kd0(src: Uint32Array, s: number, dst: Uint32Array, d: number, blocks: 
     const a5 = src[s + 5]!;
     const a6 = src[s + 6]!;
     const a7 = src[s + 7]!;
-    dst[d]! ^= a1 ^ a2 ^ a4 ^ a5;
-    dst[d + 1]! ^= a2 ^ a3 ^ a5 ^ a6;
-    dst[d + 2]! ^= a1 ^ a2 ^ a3 ^ a5 ^ a6 ^ a7;
-    dst[d + 3]! ^= a1 ^ a3 ^ a5 ^ a6 ^ a7;
-    dst[d + 4]! ^= a0 ^ a1 ^ a5 ^ a6 ^ a7;
-    dst[d + 5]! ^= a1 ^ a2 ^ a6 ^ a7;
-    dst[d + 6]! ^= a0 ^ a2 ^ a3 ^ a7;
+    const t0 = a1 ^ a5;
+    const t1 = a6 ^ a7;
+    const t2 = a2 ^ a3;
+    const t3 = t0 ^ t1;
+    dst[d]! ^= a2 ^ a4 ^ t0;
+    dst[d + 1]! ^= a5 ^ a6 ^ t2;
+    dst[d + 2]! ^= t2 ^ t3;
+    dst[d + 3]! ^= a3 ^ t3;
+    dst[d + 4]! ^= a0 ^ t3;
+    dst[d + 5]! ^= a1 ^ a2 ^ t1;
+    dst[d + 6]! ^= a0 ^ a7 ^ t2;
     dst[d + 7]! ^= a0 ^ a1 ^ a3 ^ a4;
   }
 }
@@ -4180,14 +5085,19 @@ function _kd1(src: Uint32Array, s: number, dst: Uint32Array, d: number, blocks: 
     const a5 = src[s + 5]!;
     const a6 = src[s + 6]!;
     const a7 = src[s + 7]!;
-    dst[d]! ^= a0 ^ a1 ^ a2 ^ a4 ^ a5;
-    dst[d + 1]! ^= a1 ^ a2 ^ a3 ^ a5 ^ a6;
-    dst[d + 2]! ^= a1 ^ a3 ^ a5 ^ a6 ^ a7;
-    dst[d + 3]! ^= a1 ^ a5 ^ a6 ^ a7;
-    dst[d + 4]! ^= a0 ^ a1 ^ a4 ^ a5 ^ a6 ^ a7;
-    dst[d + 5]! ^= a1 ^ a2 ^ a5 ^ a6 ^ a7;
-    dst[d + 6]! ^= a0 ^ a2 ^ a3 ^ a6 ^ a7;
-    dst[d + 7]! ^= a0 ^ a1 ^ a3 ^ a4 ^ a7;
+    const t0 = a1 ^ a5;
+    const t1 = a6 ^ a7;
+    const t2 = t0 ^ t1;
+    const t3 = a0 ^ a4;
+    const t4 = a2 ^ a3;
+    dst[d]! ^= a2 ^ t0 ^ t3;
+    dst[d + 1]! ^= a6 ^ t0 ^ t4;
+    dst[d + 2]! ^= a3 ^ t2;
+    dst[d + 3]! ^= t2;
+    dst[d + 4]! ^= t2 ^ t3;
+    dst[d + 5]! ^= a2 ^ t2;
+    dst[d + 6]! ^= a0 ^ t1 ^ t4;
+    dst[d + 7]! ^= a1 ^ a3 ^ a7 ^ t3;
   }
 }
 function _kd2(src: Uint32Array, s: number, dst: Uint32Array, d: number, blocks: number): void {
@@ -4200,14 +5110,20 @@ function _kd2(src: Uint32Array, s: number, dst: Uint32Array, d: number, blocks: 
     const a5 = src[s + 5]!;
     const a6 = src[s + 6]!;
     const a7 = src[s + 7]!;
-    dst[d]! ^= a1 ^ a2 ^ a4 ^ a5 ^ a7;
-    dst[d + 1]! ^= a0 ^ a2 ^ a3 ^ a5 ^ a6;
-    dst[d + 2]! ^= a2 ^ a3 ^ a5 ^ a6;
-    dst[d + 3]! ^= a1 ^ a2 ^ a3 ^ a5 ^ a6;
-    dst[d + 4]! ^= a0 ^ a1 ^ a3 ^ a5 ^ a6;
-    dst[d + 5]! ^= a1 ^ a2 ^ a4 ^ a6 ^ a7;
-    dst[d + 6]! ^= a0 ^ a2 ^ a3 ^ a5 ^ a7;
-    dst[d + 7]! ^= a0 ^ a1 ^ a3 ^ a4 ^ a6;
+    const t0 = a2 ^ a5;
+    const t1 = a3 ^ a6;
+    const t2 = a0 ^ t1;
+    const t3 = a1 ^ a4;
+    const t4 = a7 ^ t0;
+    const t5 = t0 ^ t1;
+    dst[d]! ^= t3 ^ t4;
+    dst[d + 1]! ^= t0 ^ t2;
+    dst[d + 2]! ^= t5;
+    dst[d + 3]! ^= a1 ^ t5;
+    dst[d + 4]! ^= a1 ^ a5 ^ t2;
+    dst[d + 5]! ^= a2 ^ a6 ^ a7 ^ t3;
+    dst[d + 6]! ^= a0 ^ a3 ^ t4;
+    dst[d + 7]! ^= t2 ^ t3;
   }
 }
 function _kd3(src: Uint32Array, s: number, dst: Uint32Array, d: number, blocks: number): void {
@@ -4220,14 +5136,20 @@ function _kd3(src: Uint32Array, s: number, dst: Uint32Array, d: number, blocks: 
     const a5 = src[s + 5]!;
     const a6 = src[s + 6]!;
     const a7 = src[s + 7]!;
-    dst[d]! ^= a0 ^ a1 ^ a2 ^ a4 ^ a5 ^ a7;
-    dst[d + 1]! ^= a0 ^ a1 ^ a2 ^ a3 ^ a5 ^ a6;
-    dst[d + 2]! ^= a3 ^ a5 ^ a6;
-    dst[d + 3]! ^= a1 ^ a2 ^ a5 ^ a6;
-    dst[d + 4]! ^= a0 ^ a1 ^ a3 ^ a4 ^ a5 ^ a6;
-    dst[d + 5]! ^= a1 ^ a2 ^ a4 ^ a5 ^ a6 ^ a7;
-    dst[d + 6]! ^= a0 ^ a2 ^ a3 ^ a5 ^ a6 ^ a7;
-    dst[d + 7]! ^= a0 ^ a1 ^ a3 ^ a4 ^ a6 ^ a7;
+    const t0 = a5 ^ a6;
+    const t1 = a0 ^ a1;
+    const t2 = a2 ^ t0;
+    const t3 = a3 ^ t1;
+    const t4 = a4 ^ a7;
+    const t5 = a1 ^ t2;
+    dst[d]! ^= a2 ^ a5 ^ t1 ^ t4;
+    dst[d + 1]! ^= t2 ^ t3;
+    dst[d + 2]! ^= a3 ^ t0;
+    dst[d + 3]! ^= t5;
+    dst[d + 4]! ^= a4 ^ t0 ^ t3;
+    dst[d + 5]! ^= t4 ^ t5;
+    dst[d + 6]! ^= a0 ^ a3 ^ a7 ^ t2;
+    dst[d + 7]! ^= a6 ^ t3 ^ t4;
   }
 }
 function _kd4(src: Uint32Array, s: number, dst: Uint32Array, d: number, blocks: number): void {
@@ -4240,14 +5162,20 @@ function _kd4(src: Uint32Array, s: number, dst: Uint32Array, d: number, blocks: 
     const a5 = src[s + 5]!;
     const a6 = src[s + 6]!;
     const a7 = src[s + 7]!;
-    dst[d]! ^= a1 ^ a2 ^ a4 ^ a5 ^ a6;
-    dst[d + 1]! ^= a2 ^ a3 ^ a5 ^ a6 ^ a7;
-    dst[d + 2]! ^= a0 ^ a1 ^ a2 ^ a3 ^ a5 ^ a7;
-    dst[d + 3]! ^= a3 ^ a5;
-    dst[d + 4]! ^= a0 ^ a1 ^ a2 ^ a5;
-    dst[d + 5]! ^= a1 ^ a2 ^ a3 ^ a6;
-    dst[d + 6]! ^= a0 ^ a2 ^ a3 ^ a4 ^ a7;
-    dst[d + 7]! ^= a0 ^ a1 ^ a3 ^ a4 ^ a5;
+    const t0 = a1 ^ a2;
+    const t1 = a3 ^ a5;
+    const t2 = a0 ^ a4;
+    const t3 = a0 ^ t0;
+    const t4 = a2 ^ a7;
+    const t5 = a6 ^ t0;
+    dst[d]! ^= a4 ^ a5 ^ t5;
+    dst[d + 1]! ^= a6 ^ t1 ^ t4;
+    dst[d + 2]! ^= a7 ^ t1 ^ t3;
+    dst[d + 3]! ^= t1;
+    dst[d + 4]! ^= a5 ^ t3;
+    dst[d + 5]! ^= a3 ^ t5;
+    dst[d + 6]! ^= a3 ^ t2 ^ t4;
+    dst[d + 7]! ^= a1 ^ t1 ^ t2;
   }
 }
 function _kd5(src: Uint32Array, s: number, dst: Uint32Array, d: number, blocks: number): void {
@@ -4260,14 +5188,20 @@ function _kd5(src: Uint32Array, s: number, dst: Uint32Array, d: number, blocks: 
     const a5 = src[s + 5]!;
     const a6 = src[s + 6]!;
     const a7 = src[s + 7]!;
-    dst[d]! ^= a0 ^ a1 ^ a2 ^ a4 ^ a5 ^ a6;
-    dst[d + 1]! ^= a1 ^ a2 ^ a3 ^ a5 ^ a6 ^ a7;
-    dst[d + 2]! ^= a0 ^ a1 ^ a3 ^ a5 ^ a7;
+    const t0 = a1 ^ a5;
+    const t1 = a0 ^ a4;
+    const t2 = a2 ^ a6;
+    const t3 = a3 ^ a7;
+    const t4 = t0 ^ t1;
+    const t5 = t0 ^ t2;
+    dst[d]! ^= t2 ^ t4;
+    dst[d + 1]! ^= t3 ^ t5;
+    dst[d + 2]! ^= a0 ^ t0 ^ t3;
     dst[d + 3]! ^= a5;
-    dst[d + 4]! ^= a0 ^ a1 ^ a2 ^ a4 ^ a5;
-    dst[d + 5]! ^= a1 ^ a2 ^ a3 ^ a5 ^ a6;
-    dst[d + 6]! ^= a0 ^ a2 ^ a3 ^ a4 ^ a6 ^ a7;
-    dst[d + 7]! ^= a0 ^ a1 ^ a3 ^ a4 ^ a5 ^ a7;
+    dst[d + 4]! ^= a2 ^ t4;
+    dst[d + 5]! ^= a3 ^ t5;
+    dst[d + 6]! ^= t1 ^ t2 ^ t3;
+    dst[d + 7]! ^= t3 ^ t4;
   }
 }
 function _kd6(src: Uint32Array, s: number, dst: Uint32Array, d: number, blocks: number): void {
@@ -4280,14 +5214,20 @@ function _kd6(src: Uint32Array, s: number, dst: Uint32Array, d: number, blocks: 
     const a5 = src[s + 5]!;
     const a6 = src[s + 6]!;
     const a7 = src[s + 7]!;
-    dst[d]! ^= a1 ^ a2 ^ a4 ^ a5 ^ a6 ^ a7;
-    dst[d + 1]! ^= a0 ^ a2 ^ a3 ^ a5 ^ a6 ^ a7;
-    dst[d + 2]! ^= a0 ^ a2 ^ a3 ^ a5;
-    dst[d + 3]! ^= a2 ^ a3 ^ a5 ^ a7;
-    dst[d + 4]! ^= a0 ^ a1 ^ a2 ^ a3 ^ a5 ^ a7;
-    dst[d + 5]! ^= a1 ^ a2 ^ a3 ^ a4 ^ a6;
-    dst[d + 6]! ^= a0 ^ a2 ^ a3 ^ a4 ^ a5 ^ a7;
-    dst[d + 7]! ^= a0 ^ a1 ^ a3 ^ a4 ^ a5 ^ a6;
+    const t0 = a2 ^ a3;
+    const t1 = a0 ^ a5;
+    const t2 = a7 ^ t0;
+    const t3 = a1 ^ a4;
+    const t4 = a6 ^ t3;
+    const t5 = t1 ^ t2;
+    dst[d]! ^= a2 ^ a5 ^ a7 ^ t4;
+    dst[d + 1]! ^= a6 ^ t5;
+    dst[d + 2]! ^= t0 ^ t1;
+    dst[d + 3]! ^= a5 ^ t2;
+    dst[d + 4]! ^= a1 ^ t5;
+    dst[d + 5]! ^= t0 ^ t4;
+    dst[d + 6]! ^= a4 ^ t5;
+    dst[d + 7]! ^= a3 ^ t1 ^ t4;
   }
 }
 function _kd7(src: Uint32Array, s: number, dst: Uint32Array, d: number, blocks: number): void {
@@ -4300,14 +5240,21 @@ function _kd7(src: Uint32Array, s: number, dst: Uint32Array, d: number, blocks: 
     const a5 = src[s + 5]!;
     const a6 = src[s + 6]!;
     const a7 = src[s + 7]!;
-    dst[d]! ^= a0 ^ a1 ^ a2 ^ a4 ^ a5 ^ a6 ^ a7;
-    dst[d + 1]! ^= a0 ^ a1 ^ a2 ^ a3 ^ a5 ^ a6 ^ a7;
-    dst[d + 2]! ^= a0 ^ a3 ^ a5;
-    dst[d + 3]! ^= a2 ^ a5 ^ a7;
-    dst[d + 4]! ^= a0 ^ a1 ^ a2 ^ a3 ^ a4 ^ a5 ^ a7;
-    dst[d + 5]! ^= a1 ^ a2 ^ a3 ^ a4 ^ a5 ^ a6;
-    dst[d + 6]! ^= a0 ^ a2 ^ a3 ^ a4 ^ a5 ^ a6 ^ a7;
-    dst[d + 7]! ^= a0 ^ a1 ^ a3 ^ a4 ^ a5 ^ a6 ^ a7;
+    const t0 = a0 ^ a5;
+    const t1 = a2 ^ a7;
+    const t2 = a3 ^ t0;
+    const t3 = a1 ^ a4;
+    const t4 = a6 ^ t1;
+    const t5 = a6 ^ t3;
+    const t6 = t2 ^ t4;
+    dst[d]! ^= t0 ^ t3 ^ t4;
+    dst[d + 1]! ^= a1 ^ t6;
+    dst[d + 2]! ^= t2;
+    dst[d + 3]! ^= a5 ^ t1;
+    dst[d + 4]! ^= t1 ^ t2 ^ t3;
+    dst[d + 5]! ^= a2 ^ a3 ^ a5 ^ t5;
+    dst[d + 6]! ^= a4 ^ t6;
+    dst[d + 7]! ^= a7 ^ t2 ^ t5;
   }
 }
 function _kd8(src: Uint32Array, s: number, dst: Uint32Array, d: number, blocks: number): void {
@@ -4320,14 +5267,16 @@ function _kd8(src: Uint32Array, s: number, dst: Uint32Array, d: number, blocks: 
     const a5 = src[s + 5]!;
     const a6 = src[s + 6]!;
     const a7 = src[s + 7]!;
+    const t0 = a1 ^ a3;
+    const t1 = a0 ^ t0;
     dst[d]! ^= a1 ^ a2 ^ a4;
     dst[d + 1]! ^= a2 ^ a3 ^ a5;
-    dst[d + 2]! ^= a1 ^ a2 ^ a3 ^ a6;
-    dst[d + 3]! ^= a0 ^ a1 ^ a3 ^ a7;
+    dst[d + 2]! ^= a2 ^ a6 ^ t0;
+    dst[d + 3]! ^= a7 ^ t1;
     dst[d + 4]! ^= a0;
     dst[d + 5]! ^= a1;
     dst[d + 6]! ^= a0 ^ a2;
-    dst[d + 7]! ^= a0 ^ a1 ^ a3;
+    dst[d + 7]! ^= t1;
   }
 }
 function _kd9(src: Uint32Array, s: number, dst: Uint32Array, d: number, blocks: number): void {
@@ -4340,14 +5289,17 @@ function _kd9(src: Uint32Array, s: number, dst: Uint32Array, d: number, blocks: 
     const a5 = src[s + 5]!;
     const a6 = src[s + 6]!;
     const a7 = src[s + 7]!;
-    dst[d]! ^= a0 ^ a1 ^ a2 ^ a4;
-    dst[d + 1]! ^= a1 ^ a2 ^ a3 ^ a5;
-    dst[d + 2]! ^= a1 ^ a3 ^ a6;
-    dst[d + 3]! ^= a0 ^ a1 ^ a7;
+    const t0 = a0 ^ a1;
+    const t1 = a1 ^ a3;
+    const t2 = a7 ^ t0;
+    dst[d]! ^= a2 ^ a4 ^ t0;
+    dst[d + 1]! ^= a2 ^ a5 ^ t1;
+    dst[d + 2]! ^= a6 ^ t1;
+    dst[d + 3]! ^= t2;
     dst[d + 4]! ^= a0 ^ a4;
     dst[d + 5]! ^= a1 ^ a5;
     dst[d + 6]! ^= a0 ^ a2 ^ a6;
-    dst[d + 7]! ^= a0 ^ a1 ^ a3 ^ a7;
+    dst[d + 7]! ^= a3 ^ t2;
   }
 }
 function _kda(src: Uint32Array, s: number, dst: Uint32Array, d: number, blocks: number): void {
@@ -4360,14 +5312,17 @@ function _kda(src: Uint32Array, s: number, dst: Uint32Array, d: number, blocks: 
     const a5 = src[s + 5]!;
     const a6 = src[s + 6]!;
     const a7 = src[s + 7]!;
-    dst[d]! ^= a1 ^ a2 ^ a4 ^ a7;
-    dst[d + 1]! ^= a0 ^ a2 ^ a3 ^ a5;
+    const t0 = a0 ^ a3;
+    const t1 = a1 ^ a2;
+    const t2 = a2 ^ a5;
+    dst[d]! ^= a4 ^ a7 ^ t1;
+    dst[d + 1]! ^= t0 ^ t2;
     dst[d + 2]! ^= a2 ^ a3 ^ a6 ^ a7;
-    dst[d + 3]! ^= a0 ^ a1 ^ a2 ^ a3;
-    dst[d + 4]! ^= a0 ^ a3 ^ a7;
+    dst[d + 3]! ^= t0 ^ t1;
+    dst[d + 4]! ^= a7 ^ t0;
     dst[d + 5]! ^= a1 ^ a4;
-    dst[d + 6]! ^= a0 ^ a2 ^ a5;
-    dst[d + 7]! ^= a0 ^ a1 ^ a3 ^ a6;
+    dst[d + 6]! ^= a0 ^ t2;
+    dst[d + 7]! ^= a1 ^ a6 ^ t0;
   }
 }
 function _kdb(src: Uint32Array, s: number, dst: Uint32Array, d: number, blocks: number): void {
@@ -4380,14 +5335,18 @@ function _kdb(src: Uint32Array, s: number, dst: Uint32Array, d: number, blocks: 
     const a5 = src[s + 5]!;
     const a6 = src[s + 6]!;
     const a7 = src[s + 7]!;
-    dst[d]! ^= a0 ^ a1 ^ a2 ^ a4 ^ a7;
-    dst[d + 1]! ^= a0 ^ a1 ^ a2 ^ a3 ^ a5;
-    dst[d + 2]! ^= a3 ^ a6 ^ a7;
-    dst[d + 3]! ^= a0 ^ a1 ^ a2;
-    dst[d + 4]! ^= a0 ^ a3 ^ a4 ^ a7;
+    const t0 = a0 ^ a1;
+    const t1 = a2 ^ t0;
+    const t2 = a3 ^ a7;
+    const t3 = a6 ^ t2;
+    dst[d]! ^= a4 ^ a7 ^ t1;
+    dst[d + 1]! ^= a3 ^ a5 ^ t1;
+    dst[d + 2]! ^= t3;
+    dst[d + 3]! ^= t1;
+    dst[d + 4]! ^= a0 ^ a4 ^ t2;
     dst[d + 5]! ^= a1 ^ a4 ^ a5;
     dst[d + 6]! ^= a0 ^ a2 ^ a5 ^ a6;
-    dst[d + 7]! ^= a0 ^ a1 ^ a3 ^ a6 ^ a7;
+    dst[d + 7]! ^= t0 ^ t3;
   }
 }
 function _kdc(src: Uint32Array, s: number, dst: Uint32Array, d: number, blocks: number): void {
@@ -4400,14 +5359,16 @@ function _kdc(src: Uint32Array, s: number, dst: Uint32Array, d: number, blocks: 
     const a5 = src[s + 5]!;
     const a6 = src[s + 6]!;
     const a7 = src[s + 7]!;
+    const t0 = a0 ^ a2;
+    const t1 = a1 ^ a3;
     dst[d]! ^= a1 ^ a2 ^ a4 ^ a6;
     dst[d + 1]! ^= a2 ^ a3 ^ a5 ^ a7;
-    dst[d + 2]! ^= a0 ^ a1 ^ a2 ^ a3;
+    dst[d + 2]! ^= t0 ^ t1;
     dst[d + 3]! ^= a0 ^ a3 ^ a6;
-    dst[d + 4]! ^= a0 ^ a2 ^ a6 ^ a7;
-    dst[d + 5]! ^= a1 ^ a3 ^ a7;
-    dst[d + 6]! ^= a0 ^ a2 ^ a4;
-    dst[d + 7]! ^= a0 ^ a1 ^ a3 ^ a5;
+    dst[d + 4]! ^= a6 ^ a7 ^ t0;
+    dst[d + 5]! ^= a7 ^ t1;
+    dst[d + 6]! ^= a4 ^ t0;
+    dst[d + 7]! ^= a0 ^ a5 ^ t1;
   }
 }
 function _kdd(src: Uint32Array, s: number, dst: Uint32Array, d: number, blocks: number): void {
@@ -4420,14 +5381,20 @@ function _kdd(src: Uint32Array, s: number, dst: Uint32Array, d: number, blocks: 
     const a5 = src[s + 5]!;
     const a6 = src[s + 6]!;
     const a7 = src[s + 7]!;
-    dst[d]! ^= a0 ^ a1 ^ a2 ^ a4 ^ a6;
-    dst[d + 1]! ^= a1 ^ a2 ^ a3 ^ a5 ^ a7;
-    dst[d + 2]! ^= a0 ^ a1 ^ a3;
-    dst[d + 3]! ^= a0 ^ a6;
-    dst[d + 4]! ^= a0 ^ a2 ^ a4 ^ a6 ^ a7;
-    dst[d + 5]! ^= a1 ^ a3 ^ a5 ^ a7;
-    dst[d + 6]! ^= a0 ^ a2 ^ a4 ^ a6;
-    dst[d + 7]! ^= a0 ^ a1 ^ a3 ^ a5 ^ a7;
+    const t0 = a0 ^ a6;
+    const t1 = a1 ^ a3;
+    const t2 = a2 ^ a4;
+    const t3 = a5 ^ a7;
+    const t4 = t0 ^ t2;
+    const t5 = t1 ^ t3;
+    dst[d]! ^= a1 ^ t4;
+    dst[d + 1]! ^= a2 ^ t5;
+    dst[d + 2]! ^= a0 ^ t1;
+    dst[d + 3]! ^= t0;
+    dst[d + 4]! ^= a7 ^ t4;
+    dst[d + 5]! ^= t5;
+    dst[d + 6]! ^= t4;
+    dst[d + 7]! ^= a0 ^ t5;
   }
 }
 function _kde(src: Uint32Array, s: number, dst: Uint32Array, d: number, blocks: number): void {
@@ -4440,14 +5407,19 @@ function _kde(src: Uint32Array, s: number, dst: Uint32Array, d: number, blocks: 
     const a5 = src[s + 5]!;
     const a6 = src[s + 6]!;
     const a7 = src[s + 7]!;
-    dst[d]! ^= a1 ^ a2 ^ a4 ^ a6 ^ a7;
-    dst[d + 1]! ^= a0 ^ a2 ^ a3 ^ a5 ^ a7;
-    dst[d + 2]! ^= a0 ^ a2 ^ a3 ^ a7;
-    dst[d + 3]! ^= a0 ^ a2 ^ a3 ^ a6 ^ a7;
-    dst[d + 4]! ^= a0 ^ a2 ^ a3 ^ a6;
-    dst[d + 5]! ^= a1 ^ a3 ^ a4 ^ a7;
-    dst[d + 6]! ^= a0 ^ a2 ^ a4 ^ a5;
-    dst[d + 7]! ^= a0 ^ a1 ^ a3 ^ a5 ^ a6;
+    const t0 = a0 ^ a2;
+    const t1 = a3 ^ a7;
+    const t2 = t0 ^ t1;
+    const t3 = a1 ^ a4;
+    const t4 = a3 ^ a6;
+    dst[d]! ^= a2 ^ a6 ^ a7 ^ t3;
+    dst[d + 1]! ^= a5 ^ t2;
+    dst[d + 2]! ^= t2;
+    dst[d + 3]! ^= a6 ^ t2;
+    dst[d + 4]! ^= t0 ^ t4;
+    dst[d + 5]! ^= t1 ^ t3;
+    dst[d + 6]! ^= a4 ^ a5 ^ t0;
+    dst[d + 7]! ^= a0 ^ a1 ^ a5 ^ t4;
   }
 }
 function _kdf(src: Uint32Array, s: number, dst: Uint32Array, d: number, blocks: number): void {
@@ -4460,14 +5432,20 @@ function _kdf(src: Uint32Array, s: number, dst: Uint32Array, d: number, blocks: 
     const a5 = src[s + 5]!;
     const a6 = src[s + 6]!;
     const a7 = src[s + 7]!;
-    dst[d]! ^= a0 ^ a1 ^ a2 ^ a4 ^ a6 ^ a7;
-    dst[d + 1]! ^= a0 ^ a1 ^ a2 ^ a3 ^ a5 ^ a7;
+    const t0 = a0 ^ a2;
+    const t1 = a1 ^ a7;
+    const t2 = a6 ^ t0;
+    const t3 = a3 ^ a5;
+    const t4 = a4 ^ t2;
+    const t5 = t1 ^ t3;
+    dst[d]! ^= t1 ^ t4;
+    dst[d + 1]! ^= t0 ^ t5;
     dst[d + 2]! ^= a0 ^ a3 ^ a7;
-    dst[d + 3]! ^= a0 ^ a2 ^ a6 ^ a7;
-    dst[d + 4]! ^= a0 ^ a2 ^ a3 ^ a4 ^ a6;
-    dst[d + 5]! ^= a1 ^ a3 ^ a4 ^ a5 ^ a7;
-    dst[d + 6]! ^= a0 ^ a2 ^ a4 ^ a5 ^ a6;
-    dst[d + 7]! ^= a0 ^ a1 ^ a3 ^ a5 ^ a6 ^ a7;
+    dst[d + 3]! ^= a7 ^ t2;
+    dst[d + 4]! ^= a3 ^ t4;
+    dst[d + 5]! ^= a4 ^ t5;
+    dst[d + 6]! ^= a5 ^ t4;
+    dst[d + 7]! ^= a0 ^ a6 ^ t5;
   }
 }
 function _ke0(src: Uint32Array, s: number, dst: Uint32Array, d: number, blocks: number): void {
@@ -4480,14 +5458,20 @@ function _ke0(src: Uint32Array, s: number, dst: Uint32Array, d: number, blocks: 
     const a5 = src[s + 5]!;
     const a6 = src[s + 6]!;
     const a7 = src[s + 7]!;
-    dst[d]! ^= a1 ^ a2 ^ a3 ^ a5 ^ a7;
-    dst[d + 1]! ^= a2 ^ a3 ^ a4 ^ a6;
-    dst[d + 2]! ^= a1 ^ a2 ^ a4;
-    dst[d + 3]! ^= a1 ^ a7;
-    dst[d + 4]! ^= a1 ^ a3 ^ a5 ^ a7;
-    dst[d + 5]! ^= a0 ^ a2 ^ a4 ^ a6;
-    dst[d + 6]! ^= a0 ^ a1 ^ a3 ^ a5 ^ a7;
-    dst[d + 7]! ^= a0 ^ a1 ^ a2 ^ a4 ^ a6;
+    const t0 = a1 ^ a7;
+    const t1 = a2 ^ a4;
+    const t2 = a3 ^ a5;
+    const t3 = a6 ^ t1;
+    const t4 = t0 ^ t2;
+    const t5 = a0 ^ t3;
+    dst[d]! ^= a2 ^ t4;
+    dst[d + 1]! ^= a3 ^ t3;
+    dst[d + 2]! ^= a1 ^ t1;
+    dst[d + 3]! ^= t0;
+    dst[d + 4]! ^= t4;
+    dst[d + 5]! ^= t5;
+    dst[d + 6]! ^= a0 ^ t4;
+    dst[d + 7]! ^= a1 ^ t5;
   }
 }
 function _ke1(src: Uint32Array, s: number, dst: Uint32Array, d: number, blocks: number): void {
@@ -4500,14 +5484,20 @@ function _ke1(src: Uint32Array, s: number, dst: Uint32Array, d: number, blocks: 
     const a5 = src[s + 5]!;
     const a6 = src[s + 6]!;
     const a7 = src[s + 7]!;
-    dst[d]! ^= a0 ^ a1 ^ a2 ^ a3 ^ a5 ^ a7;
-    dst[d + 1]! ^= a1 ^ a2 ^ a3 ^ a4 ^ a6;
+    const t0 = a1 ^ a3;
+    const t1 = a7 ^ t0;
+    const t2 = a0 ^ a2;
+    const t3 = a4 ^ a6;
+    const t4 = a5 ^ t1;
+    const t5 = t2 ^ t3;
+    dst[d]! ^= t2 ^ t4;
+    dst[d + 1]! ^= a2 ^ t0 ^ t3;
     dst[d + 2]! ^= a1 ^ a4;
-    dst[d + 3]! ^= a1 ^ a3 ^ a7;
-    dst[d + 4]! ^= a1 ^ a3 ^ a4 ^ a5 ^ a7;
-    dst[d + 5]! ^= a0 ^ a2 ^ a4 ^ a5 ^ a6;
-    dst[d + 6]! ^= a0 ^ a1 ^ a3 ^ a5 ^ a6 ^ a7;
-    dst[d + 7]! ^= a0 ^ a1 ^ a2 ^ a4 ^ a6 ^ a7;
+    dst[d + 3]! ^= t1;
+    dst[d + 4]! ^= a4 ^ t4;
+    dst[d + 5]! ^= a5 ^ t5;
+    dst[d + 6]! ^= a0 ^ a6 ^ t4;
+    dst[d + 7]! ^= a1 ^ a7 ^ t5;
   }
 }
 function _ke2(src: Uint32Array, s: number, dst: Uint32Array, d: number, blocks: number): void {
@@ -4520,14 +5510,17 @@ function _ke2(src: Uint32Array, s: number, dst: Uint32Array, d: number, blocks: 
     const a5 = src[s + 5]!;
     const a6 = src[s + 6]!;
     const a7 = src[s + 7]!;
-    dst[d]! ^= a1 ^ a2 ^ a3 ^ a5;
-    dst[d + 1]! ^= a0 ^ a2 ^ a3 ^ a4 ^ a6;
+    const t0 = a0 ^ a2;
+    const t1 = a1 ^ a2;
+    const t2 = a4 ^ t0;
+    dst[d]! ^= a3 ^ a5 ^ t1;
+    dst[d + 1]! ^= a3 ^ a6 ^ t2;
     dst[d + 2]! ^= a2 ^ a4 ^ a7;
-    dst[d + 3]! ^= a1 ^ a2;
+    dst[d + 3]! ^= t1;
     dst[d + 4]! ^= a1 ^ a5;
-    dst[d + 5]! ^= a0 ^ a2 ^ a6;
+    dst[d + 5]! ^= a6 ^ t0;
     dst[d + 6]! ^= a0 ^ a1 ^ a3 ^ a7;
-    dst[d + 7]! ^= a0 ^ a1 ^ a2 ^ a4;
+    dst[d + 7]! ^= a1 ^ t2;
   }
 }
 function _ke3(src: Uint32Array, s: number, dst: Uint32Array, d: number, blocks: number): void {
@@ -4540,14 +5533,18 @@ function _ke3(src: Uint32Array, s: number, dst: Uint32Array, d: number, blocks: 
     const a5 = src[s + 5]!;
     const a6 = src[s + 6]!;
     const a7 = src[s + 7]!;
-    dst[d]! ^= a0 ^ a1 ^ a2 ^ a3 ^ a5;
-    dst[d + 1]! ^= a0 ^ a1 ^ a2 ^ a3 ^ a4 ^ a6;
-    dst[d + 2]! ^= a4 ^ a7;
-    dst[d + 3]! ^= a1 ^ a2 ^ a3;
+    const t0 = a0 ^ a1;
+    const t1 = a2 ^ a3;
+    const t2 = a4 ^ a7;
+    const t3 = a6 ^ t0;
+    dst[d]! ^= a5 ^ t0 ^ t1;
+    dst[d + 1]! ^= a4 ^ t1 ^ t3;
+    dst[d + 2]! ^= t2;
+    dst[d + 3]! ^= a1 ^ t1;
     dst[d + 4]! ^= a1 ^ a4 ^ a5;
     dst[d + 5]! ^= a0 ^ a2 ^ a5 ^ a6;
-    dst[d + 6]! ^= a0 ^ a1 ^ a3 ^ a6 ^ a7;
-    dst[d + 7]! ^= a0 ^ a1 ^ a2 ^ a4 ^ a7;
+    dst[d + 6]! ^= a3 ^ a7 ^ t3;
+    dst[d + 7]! ^= a2 ^ t0 ^ t2;
   }
 }
 function _ke4(src: Uint32Array, s: number, dst: Uint32Array, d: number, blocks: number): void {
@@ -4560,14 +5557,20 @@ function _ke4(src: Uint32Array, s: number, dst: Uint32Array, d: number, blocks: 
     const a5 = src[s + 5]!;
     const a6 = src[s + 6]!;
     const a7 = src[s + 7]!;
-    dst[d]! ^= a1 ^ a2 ^ a3 ^ a5 ^ a6 ^ a7;
-    dst[d + 1]! ^= a2 ^ a3 ^ a4 ^ a6 ^ a7;
-    dst[d + 2]! ^= a0 ^ a1 ^ a2 ^ a4 ^ a6;
+    const t0 = a2 ^ a6;
+    const t1 = a0 ^ a4;
+    const t2 = a1 ^ a5;
+    const t3 = a3 ^ a7;
+    const t4 = t0 ^ t1;
+    const t5 = t0 ^ t2;
+    dst[d]! ^= t3 ^ t5;
+    dst[d + 1]! ^= a4 ^ t0 ^ t3;
+    dst[d + 2]! ^= a1 ^ t4;
     dst[d + 3]! ^= a6;
-    dst[d + 4]! ^= a1 ^ a2 ^ a3 ^ a5 ^ a6;
-    dst[d + 5]! ^= a0 ^ a2 ^ a3 ^ a4 ^ a6 ^ a7;
-    dst[d + 6]! ^= a0 ^ a1 ^ a3 ^ a4 ^ a5 ^ a7;
-    dst[d + 7]! ^= a0 ^ a1 ^ a2 ^ a4 ^ a5 ^ a6;
+    dst[d + 4]! ^= a3 ^ t5;
+    dst[d + 5]! ^= t3 ^ t4;
+    dst[d + 6]! ^= t1 ^ t2 ^ t3;
+    dst[d + 7]! ^= t2 ^ t4;
   }
 }
 function _ke5(src: Uint32Array, s: number, dst: Uint32Array, d: number, blocks: number): void {
@@ -4580,14 +5583,22 @@ function _ke5(src: Uint32Array, s: number, dst: Uint32Array, d: number, blocks: 
     const a5 = src[s + 5]!;
     const a6 = src[s + 6]!;
     const a7 = src[s + 7]!;
-    dst[d]! ^= a0 ^ a1 ^ a2 ^ a3 ^ a5 ^ a6 ^ a7;
-    dst[d + 1]! ^= a1 ^ a2 ^ a3 ^ a4 ^ a6 ^ a7;
-    dst[d + 2]! ^= a0 ^ a1 ^ a4 ^ a6;
+    const t0 = a1 ^ a6;
+    const t1 = a4 ^ t0;
+    const t2 = a0 ^ a5;
+    const t3 = a2 ^ a3;
+    const t4 = a7 ^ t2;
+    const t5 = t1 ^ t3;
+    const t6 = t1 ^ t4;
+    const t7 = t3 ^ t4;
+    dst[d]! ^= t0 ^ t7;
+    dst[d + 1]! ^= a7 ^ t5;
+    dst[d + 2]! ^= a0 ^ t1;
     dst[d + 3]! ^= a3 ^ a6;
-    dst[d + 4]! ^= a1 ^ a2 ^ a3 ^ a4 ^ a5 ^ a6;
-    dst[d + 5]! ^= a0 ^ a2 ^ a3 ^ a4 ^ a5 ^ a6 ^ a7;
-    dst[d + 6]! ^= a0 ^ a1 ^ a3 ^ a4 ^ a5 ^ a6 ^ a7;
-    dst[d + 7]! ^= a0 ^ a1 ^ a2 ^ a4 ^ a5 ^ a6 ^ a7;
+    dst[d + 4]! ^= a5 ^ t5;
+    dst[d + 5]! ^= a4 ^ a6 ^ t7;
+    dst[d + 6]! ^= a3 ^ t6;
+    dst[d + 7]! ^= a2 ^ t6;
   }
 }
 function _ke6(src: Uint32Array, s: number, dst: Uint32Array, d: number, blocks: number): void {
@@ -4600,14 +5611,19 @@ function _ke6(src: Uint32Array, s: number, dst: Uint32Array, d: number, blocks: 
     const a5 = src[s + 5]!;
     const a6 = src[s + 6]!;
     const a7 = src[s + 7]!;
-    dst[d]! ^= a1 ^ a2 ^ a3 ^ a5 ^ a6;
-    dst[d + 1]! ^= a0 ^ a2 ^ a3 ^ a4 ^ a6 ^ a7;
-    dst[d + 2]! ^= a0 ^ a2 ^ a4 ^ a6 ^ a7;
-    dst[d + 3]! ^= a2 ^ a6 ^ a7;
-    dst[d + 4]! ^= a1 ^ a2 ^ a5 ^ a6 ^ a7;
-    dst[d + 5]! ^= a0 ^ a2 ^ a3 ^ a6 ^ a7;
-    dst[d + 6]! ^= a0 ^ a1 ^ a3 ^ a4 ^ a7;
-    dst[d + 7]! ^= a0 ^ a1 ^ a2 ^ a4 ^ a5;
+    const t0 = a2 ^ a6;
+    const t1 = a7 ^ t0;
+    const t2 = a0 ^ a4;
+    const t3 = a1 ^ a5;
+    const t4 = a3 ^ t1;
+    dst[d]! ^= a3 ^ t0 ^ t3;
+    dst[d + 1]! ^= t2 ^ t4;
+    dst[d + 2]! ^= t1 ^ t2;
+    dst[d + 3]! ^= t1;
+    dst[d + 4]! ^= t1 ^ t3;
+    dst[d + 5]! ^= a0 ^ t4;
+    dst[d + 6]! ^= a1 ^ a3 ^ a7 ^ t2;
+    dst[d + 7]! ^= a2 ^ t2 ^ t3;
   }
 }
 function _ke7(src: Uint32Array, s: number, dst: Uint32Array, d: number, blocks: number): void {
@@ -4620,14 +5636,21 @@ function _ke7(src: Uint32Array, s: number, dst: Uint32Array, d: number, blocks: 
     const a5 = src[s + 5]!;
     const a6 = src[s + 6]!;
     const a7 = src[s + 7]!;
-    dst[d]! ^= a0 ^ a1 ^ a2 ^ a3 ^ a5 ^ a6;
-    dst[d + 1]! ^= a0 ^ a1 ^ a2 ^ a3 ^ a4 ^ a6 ^ a7;
-    dst[d + 2]! ^= a0 ^ a4 ^ a6 ^ a7;
-    dst[d + 3]! ^= a2 ^ a3 ^ a6 ^ a7;
-    dst[d + 4]! ^= a1 ^ a2 ^ a4 ^ a5 ^ a6 ^ a7;
-    dst[d + 5]! ^= a0 ^ a2 ^ a3 ^ a5 ^ a6 ^ a7;
-    dst[d + 6]! ^= a0 ^ a1 ^ a3 ^ a4 ^ a6 ^ a7;
-    dst[d + 7]! ^= a0 ^ a1 ^ a2 ^ a4 ^ a5 ^ a7;
+    const t0 = a6 ^ a7;
+    const t1 = a0 ^ a1;
+    const t2 = a2 ^ a3;
+    const t3 = a4 ^ t0;
+    const t4 = a2 ^ a5;
+    const t5 = a5 ^ t2;
+    const t6 = t1 ^ t3;
+    dst[d]! ^= a6 ^ t1 ^ t5;
+    dst[d + 1]! ^= t2 ^ t6;
+    dst[d + 2]! ^= a0 ^ t3;
+    dst[d + 3]! ^= t0 ^ t2;
+    dst[d + 4]! ^= a1 ^ t3 ^ t4;
+    dst[d + 5]! ^= a0 ^ t0 ^ t5;
+    dst[d + 6]! ^= a3 ^ t6;
+    dst[d + 7]! ^= a4 ^ a7 ^ t1 ^ t4;
   }
 }
 function _ke8(src: Uint32Array, s: number, dst: Uint32Array, d: number, blocks: number): void {
@@ -4640,14 +5663,18 @@ function _ke8(src: Uint32Array, s: number, dst: Uint32Array, d: number, blocks: 
     const a5 = src[s + 5]!;
     const a6 = src[s + 6]!;
     const a7 = src[s + 7]!;
-    dst[d]! ^= a1 ^ a2 ^ a3 ^ a7;
+    const t0 = a0 ^ a1;
+    const t1 = a1 ^ a2;
+    const t2 = a4 ^ a7;
+    const t3 = a5 ^ t0;
+    dst[d]! ^= a3 ^ a7 ^ t1;
     dst[d + 1]! ^= a2 ^ a3 ^ a4;
-    dst[d + 2]! ^= a1 ^ a2 ^ a4 ^ a5 ^ a7;
-    dst[d + 3]! ^= a0 ^ a1 ^ a5 ^ a6 ^ a7;
+    dst[d + 2]! ^= a5 ^ t1 ^ t2;
+    dst[d + 3]! ^= a6 ^ a7 ^ t3;
     dst[d + 4]! ^= a3 ^ a6;
-    dst[d + 5]! ^= a0 ^ a4 ^ a7;
-    dst[d + 6]! ^= a0 ^ a1 ^ a5;
-    dst[d + 7]! ^= a0 ^ a1 ^ a2 ^ a6;
+    dst[d + 5]! ^= a0 ^ t2;
+    dst[d + 6]! ^= t3;
+    dst[d + 7]! ^= a2 ^ a6 ^ t0;
   }
 }
 function _ke9(src: Uint32Array, s: number, dst: Uint32Array, d: number, blocks: number): void {
@@ -4660,14 +5687,19 @@ function _ke9(src: Uint32Array, s: number, dst: Uint32Array, d: number, blocks: 
     const a5 = src[s + 5]!;
     const a6 = src[s + 6]!;
     const a7 = src[s + 7]!;
-    dst[d]! ^= a0 ^ a1 ^ a2 ^ a3 ^ a7;
-    dst[d + 1]! ^= a1 ^ a2 ^ a3 ^ a4;
-    dst[d + 2]! ^= a1 ^ a4 ^ a5 ^ a7;
-    dst[d + 3]! ^= a0 ^ a1 ^ a3 ^ a5 ^ a6 ^ a7;
+    const t0 = a0 ^ a1;
+    const t1 = a5 ^ a7;
+    const t2 = a6 ^ t0;
+    const t3 = a1 ^ a4;
+    const t4 = a2 ^ a3;
+    dst[d]! ^= a7 ^ t0 ^ t4;
+    dst[d + 1]! ^= t3 ^ t4;
+    dst[d + 2]! ^= t1 ^ t3;
+    dst[d + 3]! ^= a3 ^ t1 ^ t2;
     dst[d + 4]! ^= a3 ^ a4 ^ a6;
-    dst[d + 5]! ^= a0 ^ a4 ^ a5 ^ a7;
-    dst[d + 6]! ^= a0 ^ a1 ^ a5 ^ a6;
-    dst[d + 7]! ^= a0 ^ a1 ^ a2 ^ a6 ^ a7;
+    dst[d + 5]! ^= a0 ^ a4 ^ t1;
+    dst[d + 6]! ^= a5 ^ t2;
+    dst[d + 7]! ^= a2 ^ a7 ^ t2;
   }
 }
 function _kea(src: Uint32Array, s: number, dst: Uint32Array, d: number, blocks: number): void {
@@ -4680,14 +5712,17 @@ function _kea(src: Uint32Array, s: number, dst: Uint32Array, d: number, blocks: 
     const a5 = src[s + 5]!;
     const a6 = src[s + 6]!;
     const a7 = src[s + 7]!;
-    dst[d]! ^= a1 ^ a2 ^ a3;
-    dst[d + 1]! ^= a0 ^ a2 ^ a3 ^ a4;
-    dst[d + 2]! ^= a2 ^ a4 ^ a5;
-    dst[d + 3]! ^= a0 ^ a1 ^ a2 ^ a5 ^ a6;
+    const t0 = a0 ^ a1;
+    const t1 = a2 ^ a3;
+    const t2 = a2 ^ a5;
+    dst[d]! ^= a1 ^ t1;
+    dst[d + 1]! ^= a0 ^ a4 ^ t1;
+    dst[d + 2]! ^= a4 ^ t2;
+    dst[d + 3]! ^= a6 ^ t0 ^ t2;
     dst[d + 4]! ^= a6 ^ a7;
     dst[d + 5]! ^= a0 ^ a7;
-    dst[d + 6]! ^= a0 ^ a1;
-    dst[d + 7]! ^= a0 ^ a1 ^ a2;
+    dst[d + 6]! ^= t0;
+    dst[d + 7]! ^= a2 ^ t0;
   }
 }
 function _keb(src: Uint32Array, s: number, dst: Uint32Array, d: number, blocks: number): void {
@@ -4700,14 +5735,17 @@ function _keb(src: Uint32Array, s: number, dst: Uint32Array, d: number, blocks: 
     const a5 = src[s + 5]!;
     const a6 = src[s + 6]!;
     const a7 = src[s + 7]!;
-    dst[d]! ^= a0 ^ a1 ^ a2 ^ a3;
-    dst[d + 1]! ^= a0 ^ a1 ^ a2 ^ a3 ^ a4;
+    const t0 = a0 ^ a1;
+    const t1 = a2 ^ t0;
+    const t2 = a3 ^ t1;
+    dst[d]! ^= t2;
+    dst[d + 1]! ^= a4 ^ t2;
     dst[d + 2]! ^= a4 ^ a5;
-    dst[d + 3]! ^= a0 ^ a1 ^ a2 ^ a3 ^ a5 ^ a6;
+    dst[d + 3]! ^= a5 ^ a6 ^ t2;
     dst[d + 4]! ^= a4 ^ a6 ^ a7;
     dst[d + 5]! ^= a0 ^ a5 ^ a7;
-    dst[d + 6]! ^= a0 ^ a1 ^ a6;
-    dst[d + 7]! ^= a0 ^ a1 ^ a2 ^ a7;
+    dst[d + 6]! ^= a6 ^ t0;
+    dst[d + 7]! ^= a7 ^ t1;
   }
 }
 function _kec(src: Uint32Array, s: number, dst: Uint32Array, d: number, blocks: number): void {
@@ -4720,14 +5758,19 @@ function _kec(src: Uint32Array, s: number, dst: Uint32Array, d: number, blocks: 
     const a5 = src[s + 5]!;
     const a6 = src[s + 6]!;
     const a7 = src[s + 7]!;
-    dst[d]! ^= a1 ^ a2 ^ a3 ^ a6 ^ a7;
-    dst[d + 1]! ^= a2 ^ a3 ^ a4 ^ a7;
-    dst[d + 2]! ^= a0 ^ a1 ^ a2 ^ a4 ^ a5 ^ a6 ^ a7;
-    dst[d + 3]! ^= a0 ^ a5;
-    dst[d + 4]! ^= a2 ^ a3 ^ a7;
+    const t0 = a0 ^ a5;
+    const t1 = a2 ^ a7;
+    const t2 = a1 ^ a6;
+    const t3 = a3 ^ t1;
+    const t4 = a4 ^ t0;
+    dst[d]! ^= t2 ^ t3;
+    dst[d + 1]! ^= a4 ^ t3;
+    dst[d + 2]! ^= t1 ^ t2 ^ t4;
+    dst[d + 3]! ^= t0;
+    dst[d + 4]! ^= t3;
     dst[d + 5]! ^= a0 ^ a3 ^ a4;
-    dst[d + 6]! ^= a0 ^ a1 ^ a4 ^ a5;
-    dst[d + 7]! ^= a0 ^ a1 ^ a2 ^ a5 ^ a6;
+    dst[d + 6]! ^= a1 ^ t4;
+    dst[d + 7]! ^= a2 ^ t0 ^ t2;
   }
 }
 function _ked(src: Uint32Array, s: number, dst: Uint32Array, d: number, blocks: number): void {
@@ -4740,14 +5783,21 @@ function _ked(src: Uint32Array, s: number, dst: Uint32Array, d: number, blocks: 
     const a5 = src[s + 5]!;
     const a6 = src[s + 6]!;
     const a7 = src[s + 7]!;
-    dst[d]! ^= a0 ^ a1 ^ a2 ^ a3 ^ a6 ^ a7;
-    dst[d + 1]! ^= a1 ^ a2 ^ a3 ^ a4 ^ a7;
-    dst[d + 2]! ^= a0 ^ a1 ^ a4 ^ a5 ^ a6 ^ a7;
-    dst[d + 3]! ^= a0 ^ a3 ^ a5;
-    dst[d + 4]! ^= a2 ^ a3 ^ a4 ^ a7;
-    dst[d + 5]! ^= a0 ^ a3 ^ a4 ^ a5;
-    dst[d + 6]! ^= a0 ^ a1 ^ a4 ^ a5 ^ a6;
-    dst[d + 7]! ^= a0 ^ a1 ^ a2 ^ a5 ^ a6 ^ a7;
+    const t0 = a0 ^ a5;
+    const t1 = a1 ^ a6;
+    const t2 = a2 ^ a7;
+    const t3 = a3 ^ a4;
+    const t4 = t0 ^ t1;
+    const t5 = a4 ^ t4;
+    const t6 = t2 ^ t3;
+    dst[d]! ^= a0 ^ a3 ^ t1 ^ t2;
+    dst[d + 1]! ^= a1 ^ t6;
+    dst[d + 2]! ^= a7 ^ t5;
+    dst[d + 3]! ^= a3 ^ t0;
+    dst[d + 4]! ^= t6;
+    dst[d + 5]! ^= t0 ^ t3;
+    dst[d + 6]! ^= t5;
+    dst[d + 7]! ^= t2 ^ t4;
   }
 }
 function _kee(src: Uint32Array, s: number, dst: Uint32Array, d: number, blocks: number): void {
@@ -4760,14 +5810,16 @@ function _kee(src: Uint32Array, s: number, dst: Uint32Array, d: number, blocks: 
     const a5 = src[s + 5]!;
     const a6 = src[s + 6]!;
     const a7 = src[s + 7]!;
+    const t0 = a0 ^ a2;
+    const t1 = a5 ^ t0;
     dst[d]! ^= a1 ^ a2 ^ a3 ^ a6;
-    dst[d + 1]! ^= a0 ^ a2 ^ a3 ^ a4 ^ a7;
-    dst[d + 2]! ^= a0 ^ a2 ^ a4 ^ a5 ^ a6;
-    dst[d + 3]! ^= a0 ^ a2 ^ a5 ^ a7;
+    dst[d + 1]! ^= a3 ^ a4 ^ a7 ^ t0;
+    dst[d + 2]! ^= a4 ^ a6 ^ t1;
+    dst[d + 3]! ^= a7 ^ t1;
     dst[d + 4]! ^= a2;
     dst[d + 5]! ^= a0 ^ a3;
     dst[d + 6]! ^= a0 ^ a1 ^ a4;
-    dst[d + 7]! ^= a0 ^ a1 ^ a2 ^ a5;
+    dst[d + 7]! ^= a1 ^ t1;
   }
 }
 function _kef(src: Uint32Array, s: number, dst: Uint32Array, d: number, blocks: number): void {
@@ -4780,14 +5832,19 @@ function _kef(src: Uint32Array, s: number, dst: Uint32Array, d: number, blocks: 
     const a5 = src[s + 5]!;
     const a6 = src[s + 6]!;
     const a7 = src[s + 7]!;
-    dst[d]! ^= a0 ^ a1 ^ a2 ^ a3 ^ a6;
-    dst[d + 1]! ^= a0 ^ a1 ^ a2 ^ a3 ^ a4 ^ a7;
-    dst[d + 2]! ^= a0 ^ a4 ^ a5 ^ a6;
-    dst[d + 3]! ^= a0 ^ a2 ^ a3 ^ a5 ^ a7;
+    const t0 = a0 ^ a1;
+    const t1 = a0 ^ a5;
+    const t2 = a2 ^ a3;
+    const t3 = a4 ^ a6;
+    const t4 = a7 ^ t0;
+    dst[d]! ^= a6 ^ t0 ^ t2;
+    dst[d + 1]! ^= a4 ^ t2 ^ t4;
+    dst[d + 2]! ^= t1 ^ t3;
+    dst[d + 3]! ^= a7 ^ t1 ^ t2;
     dst[d + 4]! ^= a2 ^ a4;
-    dst[d + 5]! ^= a0 ^ a3 ^ a5;
-    dst[d + 6]! ^= a0 ^ a1 ^ a4 ^ a6;
-    dst[d + 7]! ^= a0 ^ a1 ^ a2 ^ a5 ^ a7;
+    dst[d + 5]! ^= a3 ^ t1;
+    dst[d + 6]! ^= t0 ^ t3;
+    dst[d + 7]! ^= a2 ^ a5 ^ t4;
   }
 }
 function _kf0(src: Uint32Array, s: number, dst: Uint32Array, d: number, blocks: number): void {
@@ -4800,14 +5857,20 @@ function _kf0(src: Uint32Array, s: number, dst: Uint32Array, d: number, blocks: 
     const a5 = src[s + 5]!;
     const a6 = src[s + 6]!;
     const a7 = src[s + 7]!;
-    dst[d]! ^= a1 ^ a2 ^ a3 ^ a4 ^ a5 ^ a7;
-    dst[d + 1]! ^= a2 ^ a3 ^ a4 ^ a5 ^ a6;
-    dst[d + 2]! ^= a1 ^ a2 ^ a6;
+    const t0 = a1 ^ a2;
+    const t1 = a3 ^ a4;
+    const t2 = a0 ^ a6;
+    const t3 = a5 ^ t0;
+    const t4 = a7 ^ t1;
+    const t5 = t2 ^ t4;
+    dst[d]! ^= t3 ^ t4;
+    dst[d + 1]! ^= a2 ^ a5 ^ a6 ^ t1;
+    dst[d + 2]! ^= a6 ^ t0;
     dst[d + 3]! ^= a1 ^ a4 ^ a5;
-    dst[d + 4]! ^= a0 ^ a1 ^ a3 ^ a4 ^ a6 ^ a7;
-    dst[d + 5]! ^= a0 ^ a1 ^ a2 ^ a4 ^ a5 ^ a7;
-    dst[d + 6]! ^= a0 ^ a1 ^ a2 ^ a3 ^ a5 ^ a6;
-    dst[d + 7]! ^= a0 ^ a1 ^ a2 ^ a3 ^ a4 ^ a6 ^ a7;
+    dst[d + 4]! ^= a1 ^ t5;
+    dst[d + 5]! ^= a0 ^ a4 ^ a7 ^ t3;
+    dst[d + 6]! ^= a3 ^ t2 ^ t3;
+    dst[d + 7]! ^= t0 ^ t5;
   }
 }
 function _kf1(src: Uint32Array, s: number, dst: Uint32Array, d: number, blocks: number): void {
@@ -4820,14 +5883,19 @@ function _kf1(src: Uint32Array, s: number, dst: Uint32Array, d: number, blocks: 
     const a5 = src[s + 5]!;
     const a6 = src[s + 6]!;
     const a7 = src[s + 7]!;
-    dst[d]! ^= a0 ^ a1 ^ a2 ^ a3 ^ a4 ^ a5 ^ a7;
-    dst[d + 1]! ^= a1 ^ a2 ^ a3 ^ a4 ^ a5 ^ a6;
+    const t0 = a1 ^ a3;
+    const t1 = a0 ^ a2;
+    const t2 = a4 ^ t0;
+    const t3 = a5 ^ t2;
+    const t4 = a7 ^ t1;
+    dst[d]! ^= t3 ^ t4;
+    dst[d + 1]! ^= a2 ^ a6 ^ t3;
     dst[d + 2]! ^= a1 ^ a6;
-    dst[d + 3]! ^= a1 ^ a3 ^ a4 ^ a5;
-    dst[d + 4]! ^= a0 ^ a1 ^ a3 ^ a6 ^ a7;
-    dst[d + 5]! ^= a0 ^ a1 ^ a2 ^ a4 ^ a7;
-    dst[d + 6]! ^= a0 ^ a1 ^ a2 ^ a3 ^ a5;
-    dst[d + 7]! ^= a0 ^ a1 ^ a2 ^ a3 ^ a4 ^ a6;
+    dst[d + 3]! ^= t3;
+    dst[d + 4]! ^= a0 ^ a6 ^ a7 ^ t0;
+    dst[d + 5]! ^= a1 ^ a4 ^ t4;
+    dst[d + 6]! ^= a5 ^ t0 ^ t1;
+    dst[d + 7]! ^= a6 ^ t1 ^ t2;
   }
 }
 function _kf2(src: Uint32Array, s: number, dst: Uint32Array, d: number, blocks: number): void {
@@ -4840,14 +5908,19 @@ function _kf2(src: Uint32Array, s: number, dst: Uint32Array, d: number, blocks: 
     const a5 = src[s + 5]!;
     const a6 = src[s + 6]!;
     const a7 = src[s + 7]!;
-    dst[d]! ^= a1 ^ a2 ^ a3 ^ a4 ^ a5;
-    dst[d + 1]! ^= a0 ^ a2 ^ a3 ^ a4 ^ a5 ^ a6;
-    dst[d + 2]! ^= a2 ^ a6 ^ a7;
-    dst[d + 3]! ^= a1 ^ a2 ^ a4 ^ a5 ^ a7;
+    const t0 = a1 ^ a2;
+    const t1 = a0 ^ a3;
+    const t2 = a4 ^ a5;
+    const t3 = a7 ^ t0;
+    const t4 = a2 ^ a6;
+    dst[d]! ^= a3 ^ t0 ^ t2;
+    dst[d + 1]! ^= t1 ^ t2 ^ t4;
+    dst[d + 2]! ^= a7 ^ t4;
+    dst[d + 3]! ^= t2 ^ t3;
     dst[d + 4]! ^= a0 ^ a1 ^ a4 ^ a6;
-    dst[d + 5]! ^= a0 ^ a1 ^ a2 ^ a5 ^ a7;
-    dst[d + 6]! ^= a0 ^ a1 ^ a2 ^ a3 ^ a6;
-    dst[d + 7]! ^= a0 ^ a1 ^ a2 ^ a3 ^ a4 ^ a7;
+    dst[d + 5]! ^= a0 ^ a5 ^ t3;
+    dst[d + 6]! ^= a6 ^ t0 ^ t1;
+    dst[d + 7]! ^= a4 ^ t1 ^ t3;
   }
 }
 function _kf3(src: Uint32Array, s: number, dst: Uint32Array, d: number, blocks: number): void {
@@ -4860,14 +5933,19 @@ function _kf3(src: Uint32Array, s: number, dst: Uint32Array, d: number, blocks: 
     const a5 = src[s + 5]!;
     const a6 = src[s + 6]!;
     const a7 = src[s + 7]!;
-    dst[d]! ^= a0 ^ a1 ^ a2 ^ a3 ^ a4 ^ a5;
-    dst[d + 1]! ^= a0 ^ a1 ^ a2 ^ a3 ^ a4 ^ a5 ^ a6;
+    const t0 = a0 ^ a1;
+    const t1 = a2 ^ a3;
+    const t2 = a4 ^ t1;
+    const t3 = a5 ^ t2;
+    const t4 = a6 ^ t0;
+    dst[d]! ^= t0 ^ t3;
+    dst[d + 1]! ^= t3 ^ t4;
     dst[d + 2]! ^= a6 ^ a7;
-    dst[d + 3]! ^= a1 ^ a2 ^ a3 ^ a4 ^ a5 ^ a7;
-    dst[d + 4]! ^= a0 ^ a1 ^ a6;
-    dst[d + 5]! ^= a0 ^ a1 ^ a2 ^ a7;
-    dst[d + 6]! ^= a0 ^ a1 ^ a2 ^ a3;
-    dst[d + 7]! ^= a0 ^ a1 ^ a2 ^ a3 ^ a4;
+    dst[d + 3]! ^= a1 ^ a7 ^ t3;
+    dst[d + 4]! ^= t4;
+    dst[d + 5]! ^= a2 ^ a7 ^ t0;
+    dst[d + 6]! ^= t0 ^ t1;
+    dst[d + 7]! ^= t0 ^ t2;
   }
 }
 function _kf4(src: Uint32Array, s: number, dst: Uint32Array, d: number, blocks: number): void {
@@ -4880,14 +5958,21 @@ function _kf4(src: Uint32Array, s: number, dst: Uint32Array, d: number, blocks: 
     const a5 = src[s + 5]!;
     const a6 = src[s + 6]!;
     const a7 = src[s + 7]!;
-    dst[d]! ^= a1 ^ a2 ^ a3 ^ a4 ^ a5 ^ a6 ^ a7;
-    dst[d + 1]! ^= a2 ^ a3 ^ a4 ^ a5 ^ a6 ^ a7;
-    dst[d + 2]! ^= a0 ^ a1 ^ a2;
-    dst[d + 3]! ^= a4 ^ a5 ^ a6 ^ a7;
-    dst[d + 4]! ^= a0 ^ a1 ^ a2 ^ a3 ^ a4;
-    dst[d + 5]! ^= a0 ^ a1 ^ a2 ^ a3 ^ a4 ^ a5;
-    dst[d + 6]! ^= a0 ^ a1 ^ a2 ^ a3 ^ a4 ^ a5 ^ a6;
-    dst[d + 7]! ^= a0 ^ a1 ^ a2 ^ a3 ^ a4 ^ a5 ^ a6 ^ a7;
+    const t0 = a1 ^ a2;
+    const t1 = a3 ^ a4;
+    const t2 = a0 ^ t0;
+    const t3 = a5 ^ a6;
+    const t4 = a7 ^ t3;
+    const t5 = t1 ^ t2;
+    const t6 = t1 ^ t4;
+    dst[d]! ^= t0 ^ t6;
+    dst[d + 1]! ^= a2 ^ t6;
+    dst[d + 2]! ^= t2;
+    dst[d + 3]! ^= a4 ^ t4;
+    dst[d + 4]! ^= t5;
+    dst[d + 5]! ^= a5 ^ t5;
+    dst[d + 6]! ^= t3 ^ t5;
+    dst[d + 7]! ^= t4 ^ t5;
   }
 }
 function _kf5(src: Uint32Array, s: number, dst: Uint32Array, d: number, blocks: number): void {
@@ -4900,14 +5985,20 @@ function _kf5(src: Uint32Array, s: number, dst: Uint32Array, d: number, blocks: 
     const a5 = src[s + 5]!;
     const a6 = src[s + 6]!;
     const a7 = src[s + 7]!;
-    dst[d]! ^= a0 ^ a1 ^ a2 ^ a3 ^ a4 ^ a5 ^ a6 ^ a7;
-    dst[d + 1]! ^= a1 ^ a2 ^ a3 ^ a4 ^ a5 ^ a6 ^ a7;
-    dst[d + 2]! ^= a0 ^ a1;
-    dst[d + 3]! ^= a3 ^ a4 ^ a5 ^ a6 ^ a7;
-    dst[d + 4]! ^= a0 ^ a1 ^ a2 ^ a3;
-    dst[d + 5]! ^= a0 ^ a1 ^ a2 ^ a3 ^ a4;
-    dst[d + 6]! ^= a0 ^ a1 ^ a2 ^ a3 ^ a4 ^ a5;
-    dst[d + 7]! ^= a0 ^ a1 ^ a2 ^ a3 ^ a4 ^ a5 ^ a6;
+    const t0 = a0 ^ a1;
+    const t1 = a2 ^ a3;
+    const t2 = a4 ^ a5;
+    const t3 = t0 ^ t1;
+    const t4 = a6 ^ t2;
+    const t5 = a7 ^ t4;
+    dst[d]! ^= t3 ^ t5;
+    dst[d + 1]! ^= a1 ^ t1 ^ t5;
+    dst[d + 2]! ^= t0;
+    dst[d + 3]! ^= a3 ^ t5;
+    dst[d + 4]! ^= t3;
+    dst[d + 5]! ^= a4 ^ t3;
+    dst[d + 6]! ^= t2 ^ t3;
+    dst[d + 7]! ^= t3 ^ t4;
   }
 }
 function _kf6(src: Uint32Array, s: number, dst: Uint32Array, d: number, blocks: number): void {
@@ -4920,14 +6011,21 @@ function _kf6(src: Uint32Array, s: number, dst: Uint32Array, d: number, blocks: 
     const a5 = src[s + 5]!;
     const a6 = src[s + 6]!;
     const a7 = src[s + 7]!;
-    dst[d]! ^= a1 ^ a2 ^ a3 ^ a4 ^ a5 ^ a6;
-    dst[d + 1]! ^= a0 ^ a2 ^ a3 ^ a4 ^ a5 ^ a6 ^ a7;
-    dst[d + 2]! ^= a0 ^ a2 ^ a7;
-    dst[d + 3]! ^= a2 ^ a4 ^ a5 ^ a6;
-    dst[d + 4]! ^= a0 ^ a1 ^ a2 ^ a4 ^ a7;
-    dst[d + 5]! ^= a0 ^ a1 ^ a2 ^ a3 ^ a5;
-    dst[d + 6]! ^= a0 ^ a1 ^ a2 ^ a3 ^ a4 ^ a6;
-    dst[d + 7]! ^= a0 ^ a1 ^ a2 ^ a3 ^ a4 ^ a5 ^ a7;
+    const t0 = a0 ^ a2;
+    const t1 = a1 ^ a3;
+    const t2 = a4 ^ a5;
+    const t3 = a7 ^ t0;
+    const t4 = a6 ^ t2;
+    const t5 = a2 ^ t4;
+    const t6 = t0 ^ t1;
+    dst[d]! ^= t1 ^ t5;
+    dst[d + 1]! ^= a3 ^ t3 ^ t4;
+    dst[d + 2]! ^= t3;
+    dst[d + 3]! ^= t5;
+    dst[d + 4]! ^= a1 ^ a4 ^ t3;
+    dst[d + 5]! ^= a5 ^ t6;
+    dst[d + 6]! ^= a4 ^ a6 ^ t6;
+    dst[d + 7]! ^= t1 ^ t2 ^ t3;
   }
 }
 function _kf7(src: Uint32Array, s: number, dst: Uint32Array, d: number, blocks: number): void {
@@ -4940,14 +6038,20 @@ function _kf7(src: Uint32Array, s: number, dst: Uint32Array, d: number, blocks: 
     const a5 = src[s + 5]!;
     const a6 = src[s + 6]!;
     const a7 = src[s + 7]!;
-    dst[d]! ^= a0 ^ a1 ^ a2 ^ a3 ^ a4 ^ a5 ^ a6;
-    dst[d + 1]! ^= a0 ^ a1 ^ a2 ^ a3 ^ a4 ^ a5 ^ a6 ^ a7;
+    const t0 = a0 ^ a1;
+    const t1 = a2 ^ a3;
+    const t2 = a4 ^ t1;
+    const t3 = a5 ^ t2;
+    const t4 = a6 ^ t3;
+    const t5 = a7 ^ t0;
+    dst[d]! ^= t0 ^ t4;
+    dst[d + 1]! ^= t4 ^ t5;
     dst[d + 2]! ^= a0 ^ a7;
-    dst[d + 3]! ^= a2 ^ a3 ^ a4 ^ a5 ^ a6;
-    dst[d + 4]! ^= a0 ^ a1 ^ a2 ^ a7;
-    dst[d + 5]! ^= a0 ^ a1 ^ a2 ^ a3;
-    dst[d + 6]! ^= a0 ^ a1 ^ a2 ^ a3 ^ a4;
-    dst[d + 7]! ^= a0 ^ a1 ^ a2 ^ a3 ^ a4 ^ a5;
+    dst[d + 3]! ^= t4;
+    dst[d + 4]! ^= a2 ^ t5;
+    dst[d + 5]! ^= t0 ^ t1;
+    dst[d + 6]! ^= t0 ^ t2;
+    dst[d + 7]! ^= t0 ^ t3;
   }
 }
 function _kf8(src: Uint32Array, s: number, dst: Uint32Array, d: number, blocks: number): void {
@@ -4960,14 +6064,21 @@ function _kf8(src: Uint32Array, s: number, dst: Uint32Array, d: number, blocks: 
     const a5 = src[s + 5]!;
     const a6 = src[s + 6]!;
     const a7 = src[s + 7]!;
-    dst[d]! ^= a1 ^ a2 ^ a3 ^ a4 ^ a7;
-    dst[d + 1]! ^= a2 ^ a3 ^ a4 ^ a5;
-    dst[d + 2]! ^= a1 ^ a2 ^ a5 ^ a6 ^ a7;
-    dst[d + 3]! ^= a0 ^ a1 ^ a4 ^ a6;
-    dst[d + 4]! ^= a0 ^ a3 ^ a4 ^ a5;
-    dst[d + 5]! ^= a0 ^ a1 ^ a4 ^ a5 ^ a6;
-    dst[d + 6]! ^= a0 ^ a1 ^ a2 ^ a5 ^ a6 ^ a7;
-    dst[d + 7]! ^= a0 ^ a1 ^ a2 ^ a3 ^ a6 ^ a7;
+    const t0 = a1 ^ a6;
+    const t1 = a0 ^ t0;
+    const t2 = a2 ^ a7;
+    const t3 = a3 ^ a4;
+    const t4 = a4 ^ t1;
+    const t5 = a5 ^ t2;
+    const t6 = a5 ^ t3;
+    dst[d]! ^= a1 ^ t2 ^ t3;
+    dst[d + 1]! ^= a2 ^ t6;
+    dst[d + 2]! ^= t0 ^ t5;
+    dst[d + 3]! ^= t4;
+    dst[d + 4]! ^= a0 ^ t6;
+    dst[d + 5]! ^= a5 ^ t4;
+    dst[d + 6]! ^= t1 ^ t5;
+    dst[d + 7]! ^= a3 ^ t1 ^ t2;
   }
 }
 function _kf9(src: Uint32Array, s: number, dst: Uint32Array, d: number, blocks: number): void {
@@ -4980,14 +6091,19 @@ function _kf9(src: Uint32Array, s: number, dst: Uint32Array, d: number, blocks: 
     const a5 = src[s + 5]!;
     const a6 = src[s + 6]!;
     const a7 = src[s + 7]!;
-    dst[d]! ^= a0 ^ a1 ^ a2 ^ a3 ^ a4 ^ a7;
-    dst[d + 1]! ^= a1 ^ a2 ^ a3 ^ a4 ^ a5;
-    dst[d + 2]! ^= a1 ^ a5 ^ a6 ^ a7;
-    dst[d + 3]! ^= a0 ^ a1 ^ a3 ^ a4 ^ a6;
+    const t0 = a0 ^ a1;
+    const t1 = a2 ^ a3;
+    const t2 = a4 ^ t0;
+    const t3 = a1 ^ a5;
+    const t4 = a6 ^ t2;
+    dst[d]! ^= a7 ^ t1 ^ t2;
+    dst[d + 1]! ^= a4 ^ t1 ^ t3;
+    dst[d + 2]! ^= a6 ^ a7 ^ t3;
+    dst[d + 3]! ^= a3 ^ t4;
     dst[d + 4]! ^= a0 ^ a3 ^ a5;
-    dst[d + 5]! ^= a0 ^ a1 ^ a4 ^ a6;
-    dst[d + 6]! ^= a0 ^ a1 ^ a2 ^ a5 ^ a7;
-    dst[d + 7]! ^= a0 ^ a1 ^ a2 ^ a3 ^ a6;
+    dst[d + 5]! ^= t4;
+    dst[d + 6]! ^= a2 ^ a5 ^ a7 ^ t0;
+    dst[d + 7]! ^= a6 ^ t0 ^ t1;
   }
 }
 function _kfa(src: Uint32Array, s: number, dst: Uint32Array, d: number, blocks: number): void {
@@ -5000,14 +6116,21 @@ function _kfa(src: Uint32Array, s: number, dst: Uint32Array, d: number, blocks: 
     const a5 = src[s + 5]!;
     const a6 = src[s + 6]!;
     const a7 = src[s + 7]!;
-    dst[d]! ^= a1 ^ a2 ^ a3 ^ a4;
-    dst[d + 1]! ^= a0 ^ a2 ^ a3 ^ a4 ^ a5;
-    dst[d + 2]! ^= a2 ^ a5 ^ a6;
-    dst[d + 3]! ^= a0 ^ a1 ^ a2 ^ a4 ^ a6 ^ a7;
-    dst[d + 4]! ^= a0 ^ a4 ^ a5 ^ a7;
-    dst[d + 5]! ^= a0 ^ a1 ^ a5 ^ a6;
-    dst[d + 6]! ^= a0 ^ a1 ^ a2 ^ a6 ^ a7;
-    dst[d + 7]! ^= a0 ^ a1 ^ a2 ^ a3 ^ a7;
+    const t0 = a0 ^ a1;
+    const t1 = a2 ^ a3;
+    const t2 = a2 ^ a6;
+    const t3 = a7 ^ t0;
+    const t4 = a0 ^ a4;
+    const t5 = a5 ^ t4;
+    const t6 = t2 ^ t3;
+    dst[d]! ^= a1 ^ a4 ^ t1;
+    dst[d + 1]! ^= t1 ^ t5;
+    dst[d + 2]! ^= a5 ^ t2;
+    dst[d + 3]! ^= a4 ^ t6;
+    dst[d + 4]! ^= a7 ^ t5;
+    dst[d + 5]! ^= a5 ^ a6 ^ t0;
+    dst[d + 6]! ^= t6;
+    dst[d + 7]! ^= t1 ^ t3;
   }
 }
 function _kfb(src: Uint32Array, s: number, dst: Uint32Array, d: number, blocks: number): void {
@@ -5020,14 +6143,18 @@ function _kfb(src: Uint32Array, s: number, dst: Uint32Array, d: number, blocks: 
     const a5 = src[s + 5]!;
     const a6 = src[s + 6]!;
     const a7 = src[s + 7]!;
-    dst[d]! ^= a0 ^ a1 ^ a2 ^ a3 ^ a4;
-    dst[d + 1]! ^= a0 ^ a1 ^ a2 ^ a3 ^ a4 ^ a5;
+    const t0 = a0 ^ a1;
+    const t1 = a2 ^ t0;
+    const t2 = a3 ^ t1;
+    const t3 = a4 ^ t2;
+    dst[d]! ^= t3;
+    dst[d + 1]! ^= a5 ^ t3;
     dst[d + 2]! ^= a5 ^ a6;
-    dst[d + 3]! ^= a0 ^ a1 ^ a2 ^ a3 ^ a4 ^ a6 ^ a7;
+    dst[d + 3]! ^= a6 ^ a7 ^ t3;
     dst[d + 4]! ^= a0 ^ a5 ^ a7;
-    dst[d + 5]! ^= a0 ^ a1 ^ a6;
-    dst[d + 6]! ^= a0 ^ a1 ^ a2 ^ a7;
-    dst[d + 7]! ^= a0 ^ a1 ^ a2 ^ a3;
+    dst[d + 5]! ^= a6 ^ t0;
+    dst[d + 6]! ^= a7 ^ t1;
+    dst[d + 7]! ^= t2;
   }
 }
 function _kfc(src: Uint32Array, s: number, dst: Uint32Array, d: number, blocks: number): void {
@@ -5040,14 +6167,21 @@ function _kfc(src: Uint32Array, s: number, dst: Uint32Array, d: number, blocks: 
     const a5 = src[s + 5]!;
     const a6 = src[s + 6]!;
     const a7 = src[s + 7]!;
-    dst[d]! ^= a1 ^ a2 ^ a3 ^ a4 ^ a6 ^ a7;
-    dst[d + 1]! ^= a2 ^ a3 ^ a4 ^ a5 ^ a7;
-    dst[d + 2]! ^= a0 ^ a1 ^ a2 ^ a5 ^ a7;
-    dst[d + 3]! ^= a0 ^ a4 ^ a7;
-    dst[d + 4]! ^= a0 ^ a2 ^ a3 ^ a4 ^ a5 ^ a6 ^ a7;
-    dst[d + 5]! ^= a0 ^ a1 ^ a3 ^ a4 ^ a5 ^ a6 ^ a7;
-    dst[d + 6]! ^= a0 ^ a1 ^ a2 ^ a4 ^ a5 ^ a6 ^ a7;
-    dst[d + 7]! ^= a0 ^ a1 ^ a2 ^ a3 ^ a5 ^ a6 ^ a7;
+    const t0 = a0 ^ a7;
+    const t1 = a2 ^ a5;
+    const t2 = a1 ^ a6;
+    const t3 = a3 ^ a4;
+    const t4 = t0 ^ t1;
+    const t5 = a7 ^ t3;
+    const t6 = t2 ^ t4;
+    dst[d]! ^= a2 ^ t2 ^ t5;
+    dst[d + 1]! ^= t1 ^ t5;
+    dst[d + 2]! ^= a1 ^ t4;
+    dst[d + 3]! ^= a4 ^ t0;
+    dst[d + 4]! ^= a6 ^ t3 ^ t4;
+    dst[d + 5]! ^= a5 ^ t0 ^ t2 ^ t3;
+    dst[d + 6]! ^= a4 ^ t6;
+    dst[d + 7]! ^= a3 ^ t6;
   }
 }
 function _kfd(src: Uint32Array, s: number, dst: Uint32Array, d: number, blocks: number): void {
@@ -5060,14 +6194,22 @@ function _kfd(src: Uint32Array, s: number, dst: Uint32Array, d: number, blocks: 
     const a5 = src[s + 5]!;
     const a6 = src[s + 6]!;
     const a7 = src[s + 7]!;
-    dst[d]! ^= a0 ^ a1 ^ a2 ^ a3 ^ a4 ^ a6 ^ a7;
-    dst[d + 1]! ^= a1 ^ a2 ^ a3 ^ a4 ^ a5 ^ a7;
-    dst[d + 2]! ^= a0 ^ a1 ^ a5 ^ a7;
-    dst[d + 3]! ^= a0 ^ a3 ^ a4 ^ a7;
-    dst[d + 4]! ^= a0 ^ a2 ^ a3 ^ a5 ^ a6 ^ a7;
-    dst[d + 5]! ^= a0 ^ a1 ^ a3 ^ a4 ^ a6 ^ a7;
-    dst[d + 6]! ^= a0 ^ a1 ^ a2 ^ a4 ^ a5 ^ a7;
-    dst[d + 7]! ^= a0 ^ a1 ^ a2 ^ a3 ^ a5 ^ a6;
+    const t0 = a0 ^ a7;
+    const t1 = a1 ^ a2;
+    const t2 = a3 ^ a4;
+    const t3 = a5 ^ t0;
+    const t4 = t0 ^ t2;
+    const t5 = a3 ^ a6;
+    const t6 = a5 ^ t1;
+    const t7 = a6 ^ t4;
+    dst[d]! ^= t1 ^ t7;
+    dst[d + 1]! ^= a7 ^ t2 ^ t6;
+    dst[d + 2]! ^= a1 ^ t3;
+    dst[d + 3]! ^= t4;
+    dst[d + 4]! ^= a2 ^ t3 ^ t5;
+    dst[d + 5]! ^= a1 ^ t7;
+    dst[d + 6]! ^= a4 ^ t1 ^ t3;
+    dst[d + 7]! ^= a0 ^ t5 ^ t6;
   }
 }
 function _kfe(src: Uint32Array, s: number, dst: Uint32Array, d: number, blocks: number): void {
@@ -5080,14 +6222,20 @@ function _kfe(src: Uint32Array, s: number, dst: Uint32Array, d: number, blocks: 
     const a5 = src[s + 5]!;
     const a6 = src[s + 6]!;
     const a7 = src[s + 7]!;
-    dst[d]! ^= a1 ^ a2 ^ a3 ^ a4 ^ a6;
-    dst[d + 1]! ^= a0 ^ a2 ^ a3 ^ a4 ^ a5 ^ a7;
-    dst[d + 2]! ^= a0 ^ a2 ^ a5;
-    dst[d + 3]! ^= a0 ^ a2 ^ a4;
-    dst[d + 4]! ^= a0 ^ a2 ^ a4 ^ a5 ^ a6;
-    dst[d + 5]! ^= a0 ^ a1 ^ a3 ^ a5 ^ a6 ^ a7;
-    dst[d + 6]! ^= a0 ^ a1 ^ a2 ^ a4 ^ a6 ^ a7;
-    dst[d + 7]! ^= a0 ^ a1 ^ a2 ^ a3 ^ a5 ^ a7;
+    const t0 = a0 ^ a2;
+    const t1 = a4 ^ t0;
+    const t2 = a1 ^ a3;
+    const t3 = a5 ^ a7;
+    const t4 = a6 ^ t1;
+    const t5 = a6 ^ t2;
+    dst[d]! ^= a2 ^ a4 ^ t5;
+    dst[d + 1]! ^= a3 ^ t1 ^ t3;
+    dst[d + 2]! ^= a5 ^ t0;
+    dst[d + 3]! ^= t1;
+    dst[d + 4]! ^= a5 ^ t4;
+    dst[d + 5]! ^= a0 ^ t3 ^ t5;
+    dst[d + 6]! ^= a1 ^ a7 ^ t4;
+    dst[d + 7]! ^= t0 ^ t2 ^ t3;
   }
 }
 function _kff(src: Uint32Array, s: number, dst: Uint32Array, d: number, blocks: number): void {
@@ -5100,14 +6248,20 @@ function _kff(src: Uint32Array, s: number, dst: Uint32Array, d: number, blocks: 
     const a5 = src[s + 5]!;
     const a6 = src[s + 6]!;
     const a7 = src[s + 7]!;
-    dst[d]! ^= a0 ^ a1 ^ a2 ^ a3 ^ a4 ^ a6;
-    dst[d + 1]! ^= a0 ^ a1 ^ a2 ^ a3 ^ a4 ^ a5 ^ a7;
+    const t0 = a0 ^ a2;
+    const t1 = a1 ^ a3;
+    const t2 = a4 ^ t0;
+    const t3 = a5 ^ t0;
+    const t4 = a6 ^ t1;
+    const t5 = a7 ^ t2;
+    dst[d]! ^= t2 ^ t4;
+    dst[d + 1]! ^= a5 ^ t1 ^ t5;
     dst[d + 2]! ^= a0 ^ a5;
-    dst[d + 3]! ^= a0 ^ a2 ^ a3 ^ a4;
-    dst[d + 4]! ^= a0 ^ a2 ^ a5 ^ a6;
-    dst[d + 5]! ^= a0 ^ a1 ^ a3 ^ a6 ^ a7;
-    dst[d + 6]! ^= a0 ^ a1 ^ a2 ^ a4 ^ a7;
-    dst[d + 7]! ^= a0 ^ a1 ^ a2 ^ a3 ^ a5;
+    dst[d + 3]! ^= a3 ^ t2;
+    dst[d + 4]! ^= a6 ^ t3;
+    dst[d + 5]! ^= a0 ^ a7 ^ t4;
+    dst[d + 6]! ^= a1 ^ t5;
+    dst[d + 7]! ^= t1 ^ t3;
   }
 }
 
