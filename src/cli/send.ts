@@ -8,8 +8,10 @@
  */
 import { parseArgs } from 'node:util';
 import type dgram from 'node:dgram';
+import { performance } from 'node:perf_hooks';
 import { MemoryAccountant } from '../core/memory/accountant.js';
-import { DEFAULT_LATENCY_MS } from '../core/connection/options.js';
+import { DEFAULT_EXPECTED_RATE_BPS, DEFAULT_LATENCY_MS, DEFAULT_MAX_RATE_BPS } from '../core/connection/options.js';
+import { parseRateBps } from '../core/link-model.js';
 import type { SluiceConnection, SluiceServer } from '../io/api.js';
 import {
   CONNECTION_FLAGS_HELP,
@@ -22,6 +24,7 @@ import {
   describeError,
   intFlag,
   isUsageError,
+  sleep,
   stringFlags,
   writers,
   type CommandIo,
@@ -48,6 +51,9 @@ Input:
 Options:
   --chunk BYTES         frame size for file/stdin input (default ${DEFAULT_CHUNK_BYTES} = 7 TS packets)
   --stats-interval MS   print statistics as JSON lines on stderr every MS ms
+  --pace RATE|off       read file/stdin input no faster than RATE (default: the smaller of
+                        --rate and 2/3 of --maxrate, so 20mbit): frames are stamped when read,
+                        and a frame that waits in the send queue eats into the latency budget
   --linger MS           at the end of input, wait at most MS for the receiver to confirm
                         everything before closing (default 5000)
   --once                listener mode: stop after the first receiver leaves
@@ -69,6 +75,8 @@ interface SendArgs {
   readonly statsIntervalMs: number;
   readonly lingerMs: number;
   readonly once: boolean;
+  /** Read pace for byte-stream inputs, bits/s; 0 = unpaced. */
+  readonly paceBps: number;
 }
 
 /** Parses `sluice send` arguments (exported for tests). @throws UsageError / SluiceRangeError. */
@@ -82,6 +90,7 @@ export function parseSendArgs(argv: string[], env: Readonly<Record<string, strin
       chunk: { type: 'string' },
       'stats-interval': { type: 'string' },
       linger: { type: 'string' },
+      pace: { type: 'string' },
       once: { type: 'boolean' },
       ...connectionFlagTable(),
     },
@@ -93,7 +102,15 @@ export function parseSendArgs(argv: string[], env: Readonly<Record<string, strin
   const input = parseMediaSpec('input', positionals[0]!);
   const target = resolveTarget(positionals[1]!, stringFlags(values), env, 'caller');
   const s = stringFlags(values);
+  // Leave the pacer a third of --maxrate for headers, FEC repairs and retransmissions: a
+  // stream paced at the ceiling itself queues up behind them and arrives past its deadline.
+  let paceBps = Math.min(target.options.expectedRateBps ?? DEFAULT_EXPECTED_RATE_BPS, (target.options.maxRateBps ?? DEFAULT_MAX_RATE_BPS) / 1.5);
+  if (s.pace !== undefined) {
+    paceBps = parseRateBps('--pace', s.pace);
+    if (paceBps !== 0 && paceBps < 8_000) throw new UsageError(`--pace: expected a rate of at least 8kbit or off, got "${s.pace}"`);
+  }
   return {
+    paceBps,
     help: false,
     input,
     target,
@@ -181,9 +198,18 @@ export async function sendCommand(argv: string[], io: CommandIo = {}): Promise<n
     let reason: string;
     if (stream !== null) {
       const pump = (async (): Promise<string> => {
+        // Token-bucket pacing of the reads: frame k may go once its bytes fit the pace.
+        const t0 = performance.now();
+        let paced = 0;
         for await (const frame of stream) {
           if (stop.reason !== null) return stop.reason;
           if (c.closed) return 'closed by peer';
+          if (args.paceBps > 0) {
+            const due = t0 + (paced * 8 * 1000) / args.paceBps;
+            const ahead = due - performance.now();
+            if (ahead > 2) await sleep(ahead);
+            paced += frame.length;
+          }
           input.frames++;
           input.bytes += frame.length;
           await c.write(frame, { copy: false });
