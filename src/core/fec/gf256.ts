@@ -49,9 +49,8 @@ export function gfMul(a: number, b: number): number {
 }
 
 /**
- * a / b in GF(2^8).
- * @throws SluiceRangeError is not used here for speed: division by zero returns 0; callers
- *   (Cauchy construction, Gaussian elimination) never divide by zero by construction.
+ * a / b in GF(2^8). Division by zero is undefined and returns 0 (no throw: this is a hot-path
+ * primitive and its callers, the Cauchy construction and the elimination, never divide by 0).
  * @example gfDiv(gfMul(7, 9), 9) === 7
  */
 export function gfDiv(a: number, b: number): number {
