@@ -303,6 +303,7 @@ export async function run(ctx: BenchContext): Promise<SuiteResult> {
     }
     e.close();
     const d = new StreamingFecDecoder({ maxWindow: W, maxPayload: SHARD, maxRepairs: 32 });
+    const info2 = new RepairInfo();
     const out = new Uint8Array(SHARD);
     let s = 0;
     const onePacket = (): void => {
@@ -333,6 +334,31 @@ export async function run(ctx: BenchContext): Promise<SuiteResult> {
     figures.push({ name: 'Encode_10x4x1200/alloc', value: heapEnc.allocatedBytesPerOp, unit: 'bytes/block' });
     const heapRec = await measureHeap(() => reconstructBlock(), ctx.quick ? 20_000 : 50_000, 5_000);
     figures.push({ name: 'Reconstruct_10x4x1200/alloc', value: heapRec.allocatedBytesPerOp, unit: 'bytes/block' });
+    // Payload passed as a sub-range of a datagram (what the connection does): one reused
+    // transmit buffer hits copyBytes' one-entry view cache; a fresh buffer per packet (receive
+    // side) costs one view object per packet.
+    {
+      const e2 = new StreamingFecEncoder({ window: W, step: N, repairs: R, maxPayload: SHARD });
+      const dgrams = Array.from({ length: 8 }, () => new Uint8Array(SHARD + 40));
+      const rep = new Uint8Array(e2.maxSymbolLength);
+      let q = 0;
+      const sameBuf = (): void => {
+        e2.addSource(q++ >>> 0, 0, 0, SHARD, dgrams[0]!, 24, SHARD);
+        while (e2.pollRepair(rep, 0, info2) > 0);
+      };
+      const rotating = (): void => {
+        e2.addSource(q >>> 0, 0, 0, SHARD, dgrams[q & 7]!, 24, SHARD);
+        q++;
+        while (e2.pollRepair(rep, 0, info2) > 0);
+      };
+      const hSame = await measureHeap(sameBuf, ctx.quick ? 20_000 : 50_000, 5_000);
+      const hRot = await measureHeap(rotating, ctx.quick ? 20_000 : 50_000, 5_000);
+      figures.push(
+        { name: 'Encode_W16_subrange_same_buffer/alloc', value: hSame.allocatedBytesPerOp, unit: 'bytes/packet' },
+        { name: 'Encode_W16_subrange_new_buffer/alloc', value: hRot.allocatedBytesPerOp, unit: 'bytes/packet', note: 'one view per packet' },
+      );
+      e2.close();
+    }
     // Recovered packets are copied out through one temporary view each (copyBytes): ~96 bytes per
     // RECOVERED packet, reported above but not checked; the lossless paths must not allocate.
     checks.push({
