@@ -15,12 +15,19 @@ export type JsonLog = (record: Record<string, unknown>) => void;
  * @throws the connect error (ERR_SLUICE_CONNECT_TIMEOUT naming the address, ERR_SLUICE_AUTH_FAILED, ...).
  */
 export async function dial(target: ResolvedTarget, accountant: MemoryAccountant, stop: StopSignal): Promise<SluiceConnection | null> {
+  // The signal only cancels the handshake: connect() also destroys an open connection when its
+  // signal aborts later, and a stop must close gracefully (flush, CLOSE) instead.
   const ac = new AbortController();
-  const onStop = (): void => ac.abort();
-  void stop.stopped.then(onStop);
+  let connecting = true;
+  void stop.stopped.then(() => {
+    if (connecting) ac.abort();
+  });
   try {
-    return await connect({ ...target.options, host: target.host, port: target.port, accountant, signal: ac.signal });
+    const c = await connect({ ...target.options, host: target.host, port: target.port, accountant, signal: ac.signal });
+    connecting = false;
+    return c;
   } catch (e) {
+    connecting = false;
     if ((e as { code?: string }).code === 'ERR_SLUICE_ABORTED' && stop.reason !== null) return null;
     throw e;
   }

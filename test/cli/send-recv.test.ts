@@ -1,0 +1,164 @@
+/**
+ * Acceptance of `sluice send` / `sluice recv` as child processes, through `sluice impair`:
+ * an MPEG-TS stream relayed across 10% loss comes out bit-exact, with no continuity-counter
+ * discontinuity; datagram boundaries survive a UDP-in / UDP-out relay; errors are clear.
+ */
+import dgram from 'node:dgram';
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterAll, afterEach, describe, expect, it } from 'vitest';
+import { checkContinuity, syntheticTs, TS_PACKET } from './mpegts.js';
+import { killAll, portOf, sluice } from './spawn.js';
+
+const KEY = 'cli acceptance key 0123456789';
+const env = { SLUICE_KEY: KEY };
+const dir = mkdtempSync(join(tmpdir(), 'sluice-cli-'));
+
+afterEach(killAll);
+afterAll(() => rmSync(dir, { recursive: true, force: true }));
+
+async function relayChain(loss: string, recvOutput: string): Promise<{ recv: ReturnType<typeof sluice>; impair: ReturnType<typeof sluice>; sendPort: number }> {
+  const recv = sluice(['recv', 'sluice://127.0.0.1:0', recvOutput, '--once'], env);
+  const listening = await recv.waitJson((o) => o.event === 'listening');
+  const impair = sluice(['impair', '--listen', 'udp://127.0.0.1:0', '--to', `udp://127.0.0.1:${portOf(listening.address)}`, '--loss', loss, '--delay', '10', '--seed', '3']);
+  const il = await impair.waitJson((o) => o.event === 'listening');
+  return { recv, impair, sendPort: portOf(il.listen) };
+}
+
+describe('sluice send -> sluice impair --loss 10 -> sluice recv (child processes)', () => {
+  it('relays an MPEG-TS file bit-exact: no continuity-counter discontinuity', async () => {
+    const ts = syntheticTs(7 * 1200, 3, 11); // 1200 chunks of 1316 bytes, ~1.6 MB
+    const input = join(dir, 'in.ts');
+    const output = join(dir, 'out.ts');
+    writeFileSync(input, ts);
+    const { recv, impair, sendPort } = await relayChain('10', `file:${output}`);
+    const send = sluice(['send', `file:${input}`, `sluice://127.0.0.1:${sendPort}`, '--stats-interval', '500'], env);
+    expect(await send.exited, send.text()).toBe(0);
+    expect(await recv.exited, recv.text()).toBe(0);
+    impair.proc.kill('SIGINT');
+    expect(await impair.exited).toBe(0);
+
+    const got = readFileSync(output);
+    expect(got.length).toBe(ts.length);
+    expect(Buffer.compare(got, Buffer.from(ts))).toBe(0);
+    const cc = checkContinuity(got);
+    expect(cc.packets).toBe(ts.length / TS_PACKET);
+    expect(cc.totalDiscontinuities).toBe(0);
+
+    // The loss really happened, and recovery shows in the final lines.
+    const fin = impair.json().find((o) => o.event === 'final') as { forward: { droppedLoss: number; sent: number } };
+    expect(fin.forward.droppedLoss / fin.forward.sent).toBeGreaterThan(0.06);
+    const sfinal = send.json().find((o) => o.event === 'final') as { reason: string; input: { frames: number }; stats: { sent: { retransmit: number } } };
+    expect(sfinal.reason).toBe('end of input');
+    expect(sfinal.input.frames).toBe(1200);
+    expect(send.json().some((o) => o.event === 'stats')).toBe(true);
+    const rfinal = recv.json().find((o) => o.event === 'final') as { output: { frames: number }; stats: { recovery: { byFec: number; byArq: number; lost: number } } };
+    expect(rfinal.output.frames).toBe(1200);
+    expect(rfinal.stats.recovery.lost).toBe(0);
+    expect(rfinal.stats.recovery.byFec + rfinal.stats.recovery.byArq).toBeGreaterThan(50);
+  });
+
+  it('keeps datagram boundaries: udp input -> udp output, one datagram per frame, same bytes', async () => {
+    const sink = dgram.createSocket('udp4');
+    await new Promise<void>((r) => sink.bind(0, '127.0.0.1', () => r()));
+    const got: Buffer[] = [];
+    sink.on('message', (m) => got.push(m));
+    const src = dgram.createSocket('udp4');
+    try {
+      const { recv, impair, sendPort } = await relayChain('10', `udp://127.0.0.1:${sink.address().port}`);
+      const send = sluice(['send', 'udp://127.0.0.1:0', `sluice://127.0.0.1:${sendPort}`], env);
+      const inputLine = await send.waitJson((o) => o.event === 'input');
+      await send.waitJson((o) => o.event === 'connected');
+      const inPort = portOf(inputLine.input);
+      // Datagrams of varied sizes (1..7 TS packets, and odd sizes), ~1 per ms.
+      const ts = syntheticTs(7 * 400, 2, 5);
+      const sent: Buffer[] = [];
+      let off = 0;
+      for (let i = 0; off < ts.length; i++) {
+        const n = i % 5 === 4 ? 1000 + i : Math.min(ts.length - off, TS_PACKET * (1 + (i % 7)));
+        const d = Buffer.from(ts.subarray(off, Math.min(ts.length, off + n)));
+        off += d.length;
+        sent.push(d);
+        src.send(d, inPort, '127.0.0.1');
+        if (i % 2 === 1) await new Promise((r) => setTimeout(r, 2));
+      }
+      // Live input never ends: stop the sender like a user would.
+      await new Promise((r) => setTimeout(r, 300));
+      send.proc.kill('SIGINT');
+      expect(await send.exited, send.text()).toBe(0);
+      expect(await recv.exited, recv.text()).toBe(0);
+      impair.proc.kill('SIGINT');
+      await impair.exited;
+      const sfinal = send.json().find((o) => o.event === 'final') as { reason: string; input: { frames: number; dropped: number } };
+      expect(sfinal.reason).toBe('SIGINT');
+      expect(sfinal.input.frames).toBe(sent.length);
+      expect(got.length).toBe(sent.length);
+      for (let i = 0; i < sent.length; i++) expect(Buffer.compare(got[i]!, sent[i]!), `datagram ${i}`).toBe(0);
+    } finally {
+      sink.close();
+      src.close();
+    }
+  });
+});
+
+describe('sluice send / recv errors', () => {
+  it('a wrong key: the caller fails with ERR_SLUICE_AUTH_FAILED and the listener logs the rejection', async () => {
+    const recv = sluice(['recv', 'sluice://127.0.0.1:0', '-'], env);
+    const l = await recv.waitJson((o) => o.event === 'listening');
+    const input = join(dir, 'small.ts');
+    writeFileSync(input, syntheticTs(70));
+    const send = sluice(['send', `file:${input}`, `sluice://127.0.0.1:${portOf(l.address)}?key=another+key+of+16+bytes`]);
+    expect(await send.exited).toBe(1);
+    expect(send.text()).toMatch(/ERR_SLUICE_AUTH_FAILED.*wrong key/);
+    const rej = await recv.waitJson((o) => o.event === 'rejected');
+    expect(rej.reason).toMatch(/authentication failed/);
+    recv.proc.kill('SIGTERM');
+    expect(await recv.exited).toBe(0);
+    expect(recv.json().some((o) => o.event === 'final')).toBe(true);
+  });
+
+  it('a port in use: ERR_SLUICE_BIND naming the address, exit 1', async () => {
+    const recv = sluice(['recv', 'sluice://127.0.0.1:0', '-'], env);
+    const l = await recv.waitJson((o) => o.event === 'listening');
+    const port = portOf(l.address);
+    const second = sluice(['recv', `sluice://127.0.0.1:${port}`, '-'], env);
+    expect(await second.exited).toBe(1);
+    expect(second.text()).toContain(`ERR_SLUICE_BIND`);
+    expect(second.text()).toContain(`127.0.0.1:${port}`);
+    // The same for a UDP input of send.
+    const third = sluice(['send', `udp://127.0.0.1:${port}`, 'sluice://127.0.0.1:9'], env);
+    expect(await third.exited).toBe(1);
+    expect(third.text()).toMatch(/ERR_SLUICE_BIND: input: cannot bind udp:\/\/127\.0\.0\.1:\d+: the port is in use/);
+    recv.proc.kill('SIGINT');
+    expect(await recv.exited).toBe(0);
+  });
+
+  it('an unreachable peer: ERR_SLUICE_CONNECT_TIMEOUT naming the address', async () => {
+    const input = join(dir, 'small2.ts');
+    writeFileSync(input, syntheticTs(70));
+    const sock = dgram.createSocket('udp4'); // bound and silent: nobody answers the HELLO
+    await new Promise<void>((r) => sock.bind(0, '127.0.0.1', () => r()));
+    try {
+      const send = sluice(['send', `file:${input}`, `sluice://127.0.0.1:${sock.address().port}`], env);
+      expect(await send.exited).toBe(1);
+      expect(send.text()).toContain(`ERR_SLUICE_CONNECT_TIMEOUT`);
+      expect(send.text()).toContain(`127.0.0.1:${sock.address().port}`);
+    } finally {
+      sock.close();
+    }
+  });
+
+  it('unreadable input and bad URLs: clear messages, exit 1 / 2', async () => {
+    const a = sluice(['send', `file:${join(dir, 'missing.ts')}`, 'sluice://127.0.0.1:9000'], env);
+    expect(await a.exited).toBe(1);
+    expect(a.text()).toContain('cannot read input file:');
+    expect(a.text()).toContain('no such file');
+    const b = sluice(['send', '-', 'srt://127.0.0.1:9000'], env);
+    expect(await b.exited).toBe(2);
+    expect(b.text()).toContain('unknown scheme "srt://"');
+    const c = sluice(['recv', 'sluice://127.0.0.1:9000', 'file:/tmp/x']);
+    expect(await c.exited).toBe(2);
+    expect(c.text()).toMatch(/key: missing.*SLUICE_KEY/);
+  });
+});
