@@ -78,8 +78,9 @@ interface Series {
 }
 
 const W = 720;
-const H = 240;
-const PAD = { l: 56, r: 16, t: 28, b: 34 };
+const H = 256;
+// The title on the first line, the legend on the second, then the plot.
+const PAD = { l: 56, r: 16, t: 44, b: 34 };
 
 function frame(title: string, yLabel: string, xMax: number, yMax: number, body: string, legend: ReadonlyArray<{ name: string; color: string }>): string {
   const pw = W - PAD.l - PAD.r;
@@ -104,12 +105,10 @@ function frame(title: string, yLabel: string, xMax: number, yMax: number, body: 
   parts.push(`<line x1="${PAD.l}" x2="${PAD.l}" y1="${PAD.t}" y2="${PAD.t + ph}" stroke="#999"/>`);
   parts.push(`<line x1="${PAD.l}" x2="${PAD.l + pw}" y1="${PAD.t + ph}" y2="${PAD.t + ph}" stroke="#999"/>`);
   parts.push(body);
-  let lx = W - PAD.r;
-  for (let i = legend.length - 1; i >= 0; i--) {
-    const g = legend[i]!;
-    const w = 18 + g.name.length * 6;
-    lx -= w;
-    parts.push(`<rect x="${lx}" y="7" width="10" height="10" fill="${g.color}"/><text x="${lx + 13}" y="16" font-size="10">${esc(g.name)}</text>`);
+  let lx = PAD.l;
+  for (const g of legend) {
+    parts.push(`<rect x="${lx}" y="23" width="10" height="10" fill="${g.color}"/><text x="${lx + 13}" y="32" font-size="10">${esc(g.name)}</text>`);
+    lx += 24 + g.name.length * 6;
   }
   parts.push('</svg>');
   return parts.join('');

@@ -317,7 +317,12 @@ async function _runDemo(args: DemoArgs, out: (l: string) => void, err: (l: strin
       const senderId = String(cl.stats().connId);
       for (const c of snap.connections) {
         const role = c.id === senderId ? 'sender' : 'receiver';
-        lines.push(`  conn.${c.id} (${role}): ${bytes(c.reservedBytes)} reserved, ${bytes(c.usedBytes)} in use (${c.usedPackets} pkt) over ${c.accounts} accounts`);
+        lines.push(`  conn.${c.id} (${role}): ${bytes(c.reservedBytes)} reserved, ${bytes(c.usedBytes)} in use (${c.usedPackets} pkt)`);
+        const prefix = `conn.${c.id}.`;
+        const parts = snap.accounts
+          .filter((a) => a.name.startsWith(prefix) && (a.reservedBytes > 0 || a.usedBytes > 0))
+          .map((a) => `${a.name.slice(prefix.length)} ${bytes(a.usedBytes)}/${bytes(a.reservedBytes)}`);
+        lines.push(`    ${parts.join(', ')}`);
       }
       const others = snap.accounts.filter((a) => !a.name.startsWith('conn.'));
       if (others.length > 0) {
@@ -376,7 +381,7 @@ async function _runDemo(args: DemoArgs, out: (l: string) => void, err: (l: strin
           `recovery  FEC ${s.byFec} pkt   retransmission ${s.byArq} pkt   lost for good ${s.lost} pkt   frames lost ${counts.lostEvents}   corrupted ${counts.corrupted}`,
           `latency   p50 ${ms(s.latencyP50)}   p99 ${ms(s.latencyP99)}   (budget ${args.latencyMs} ms)`,
           `buffer    receive ${s.recvBufferPackets} / ${rs?.receiveBuffer.capacity ?? '-'} pkt (${ms(s.recvBufferMs)})   send ${senderStats?.sendBuffer.packets ?? 0} pkt`,
-          `memory    ${bytes(snap.reservedBytes)} reserved, ${bytes(snap.usedBytes)} in use (budget ${bytes(snap.budgetBytes)})`,
+          `memory    ${bytes(snap.reservedBytes)} reserved, ${bytes(snap.usedBytes)} in use (budget ${bytes(snap.budgetBytes)}); per account: in use/reserved`,
           ...memoryLines(),
         ];
         let text = liveLines > 0 ? `\x1b[${liveLines}A` : '';
@@ -471,7 +476,7 @@ async function _runDemo(args: DemoArgs, out: (l: string) => void, err: (l: strin
       ['recovered by FEC', `${rs?.recovery.byFec ?? 0} packets`],
       ['recovered by retransmission', `${rs?.recovery.byArq ?? 0} packets (${rs?.recovery.nacksSent ?? 0} NACKs sent)`],
       ['lost for good', `${rs?.recovery.lost ?? 0} packets, ${counts.lostEvents} frame-loss reports`],
-      ['latency (send to delivery)', `p50 ${ms(p50)}, p99 ${ms(p99)}, max ${ms(maxLatency)} (budget ${args.latencyMs} ms)`],
+      ['latency (send to delivery)', `p50 ${ms(p50)}, p99 ${ms(p99)}, max ${ms(maxLatency)} (budget ${args.latencyMs} ms, counted from the fastest one-way delay)`],
       ['RTT', `${ms(ss?.rtt.srttMs ?? Number.NaN)} smoothed (${ss?.rtt.samples ?? 0} samples)`],
       ['receive buffer', `peak ${peakRecvPackets} of ${rs?.receiveBuffer.capacity ?? '-'} packets, peak ${ms(peakRecvMs)} held`],
       ['memory', `peak ${bytes(peakReserved)} reserved by ${accountHigh.size} accounts; after close: ${leaks.ok ? 'every account back to zero' : leaks.summary}`],
