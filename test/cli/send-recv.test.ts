@@ -3,6 +3,7 @@
  * an MPEG-TS stream relayed across 10% loss comes out bit-exact, with no continuity-counter
  * discontinuity; datagram boundaries survive a UDP-in / UDP-out relay; errors are clear.
  */
+import { spawnSync } from 'node:child_process';
 import dgram from 'node:dgram';
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -59,6 +60,31 @@ describe('sluice send -> sluice impair --loss 10 -> sluice recv (child processes
     expect(rfinal.stats.recovery.byFec + rfinal.stats.recovery.byArq).toBeGreaterThan(50);
   });
 
+  it('relays a real ffmpeg MPEG-TS stream (x264) bit-exact; ffprobe reads it without an error', async () => {
+    const input = join(dir, 'ffmpeg.ts');
+    const output = join(dir, 'ffmpeg-out.ts');
+    const enc = spawnSync(
+      'ffmpeg',
+      ['-hide_banner', '-loglevel', 'error', '-y', '-f', 'lavfi', '-i', 'testsrc2=size=640x360:rate=25', '-t', '4', '-c:v', 'libx264', '-g', '50', '-f', 'mpegts', input],
+      { encoding: 'utf8' },
+    );
+    expect(enc.error === undefined && enc.status === 0, `ffmpeg is needed on PATH (apt-get install -y ffmpeg): ${enc.error?.message ?? enc.stderr}`).toBe(true);
+    const ts = readFileSync(input);
+    const { recv, impair, sendPort } = await relayChain('10', `file:${output}`);
+    // Real-time-ish: a 4 s clip of ~1 Mbit/s paced at 4 Mbit/s.
+    const send = sluice(['send', `file:${input}`, `sluice://127.0.0.1:${sendPort}`, '--pace', '4mbit'], env);
+    expect(await send.exited, send.text()).toBe(0);
+    expect(await recv.exited, recv.text()).toBe(0);
+    impair.proc.kill('SIGINT');
+    await impair.exited;
+    const got = readFileSync(output);
+    expect(Buffer.compare(got, ts)).toBe(0);
+    expect(checkContinuity(got).totalDiscontinuities).toBe(0);
+    const probe = spawnSync('ffprobe', ['-v', 'error', '-show_packets', '-of', 'csv=p=0', output], { encoding: 'utf8', maxBuffer: 64 * 1024 * 1024 });
+    expect(probe.stderr.trim()).toBe('');
+    expect(probe.stdout.split('\n').filter((l) => l !== '').length).toBe(100); // 4 s x 25 fps
+  });
+
   it('keeps datagram boundaries: udp input -> udp output, one datagram per frame, same bytes', async () => {
     const sink = dgram.createSocket('udp4');
     await new Promise<void>((r) => sink.bind(0, '127.0.0.1', () => r()));
@@ -99,66 +125,5 @@ describe('sluice send -> sluice impair --loss 10 -> sluice recv (child processes
       sink.close();
       src.close();
     }
-  });
-});
-
-describe('sluice send / recv errors', () => {
-  it('a wrong key: the caller fails with ERR_SLUICE_AUTH_FAILED and the listener logs the rejection', async () => {
-    const recv = sluice(['recv', 'sluice://127.0.0.1:0', '-'], env);
-    const l = await recv.waitJson((o) => o.event === 'listening');
-    const input = join(dir, 'small.ts');
-    writeFileSync(input, syntheticTs(70));
-    const send = sluice(['send', `file:${input}`, `sluice://127.0.0.1:${portOf(l.address)}?key=another+key+of+16+bytes`]);
-    expect(await send.exited).toBe(1);
-    expect(send.text()).toMatch(/ERR_SLUICE_AUTH_FAILED.*wrong key/);
-    const rej = await recv.waitJson((o) => o.event === 'rejected');
-    expect(rej.reason).toMatch(/authentication failed/);
-    recv.proc.kill('SIGTERM');
-    expect(await recv.exited).toBe(0);
-    expect(recv.json().some((o) => o.event === 'final')).toBe(true);
-  });
-
-  it('a port in use: ERR_SLUICE_BIND naming the address, exit 1', async () => {
-    const recv = sluice(['recv', 'sluice://127.0.0.1:0', '-'], env);
-    const l = await recv.waitJson((o) => o.event === 'listening');
-    const port = portOf(l.address);
-    const second = sluice(['recv', `sluice://127.0.0.1:${port}`, '-'], env);
-    expect(await second.exited).toBe(1);
-    expect(second.text()).toContain(`ERR_SLUICE_BIND`);
-    expect(second.text()).toContain(`127.0.0.1:${port}`);
-    // The same for a UDP input of send.
-    const third = sluice(['send', `udp://127.0.0.1:${port}`, 'sluice://127.0.0.1:9'], env);
-    expect(await third.exited).toBe(1);
-    expect(third.text()).toMatch(/ERR_SLUICE_BIND: input: cannot bind udp:\/\/127\.0\.0\.1:\d+: the port is in use/);
-    recv.proc.kill('SIGINT');
-    expect(await recv.exited).toBe(0);
-  });
-
-  it('an unreachable peer: ERR_SLUICE_CONNECT_TIMEOUT naming the address', async () => {
-    const input = join(dir, 'small2.ts');
-    writeFileSync(input, syntheticTs(70));
-    const sock = dgram.createSocket('udp4'); // bound and silent: nobody answers the HELLO
-    await new Promise<void>((r) => sock.bind(0, '127.0.0.1', () => r()));
-    try {
-      const send = sluice(['send', `file:${input}`, `sluice://127.0.0.1:${sock.address().port}`], env);
-      expect(await send.exited).toBe(1);
-      expect(send.text()).toContain(`ERR_SLUICE_CONNECT_TIMEOUT`);
-      expect(send.text()).toContain(`127.0.0.1:${sock.address().port}`);
-    } finally {
-      sock.close();
-    }
-  });
-
-  it('unreadable input and bad URLs: clear messages, exit 1 / 2', async () => {
-    const a = sluice(['send', `file:${join(dir, 'missing.ts')}`, 'sluice://127.0.0.1:9000'], env);
-    expect(await a.exited).toBe(1);
-    expect(a.text()).toContain('cannot read input file:');
-    expect(a.text()).toContain('no such file');
-    const b = sluice(['send', '-', 'srt://127.0.0.1:9000'], env);
-    expect(await b.exited).toBe(2);
-    expect(b.text()).toContain('unknown scheme "srt://"');
-    const c = sluice(['recv', 'sluice://127.0.0.1:9000', 'file:/tmp/x']);
-    expect(await c.exited).toBe(2);
-    expect(c.text()).toMatch(/key: missing.*SLUICE_KEY/);
   });
 });
