@@ -56,10 +56,16 @@ export class Child {
   private readonly _watchers: Array<{ re: RegExp; resolve: (line: string) => void }> = [];
   readonly exited: Promise<number | null>;
 
-  constructor(name: string, command: string, args: readonly string[], env?: NodeJS.ProcessEnv) {
+  /**
+   * @param ipc open an IPC channel (`proc.send` / `'message'`), for node children.
+   */
+  constructor(name: string, command: string, args: readonly string[], options: { env?: NodeJS.ProcessEnv; ipc?: boolean } = {}) {
     _installExitHook();
     this.name = name;
-    this.proc = spawn(command, args, { stdio: ['ignore', 'pipe', 'pipe'], env: env ?? process.env });
+    this.proc = spawn(command, args, {
+      stdio: options.ipc === true ? ['ignore', 'pipe', 'pipe', 'ipc'] : ['ignore', 'pipe', 'pipe'],
+      env: options.env ?? process.env,
+    });
     children.add(this.proc);
     this.exited = new Promise((resolveExit) => {
       this.proc.once('exit', (code) => {
@@ -166,6 +172,30 @@ export class Child {
     const code = await this.exited;
     clearTimeout(t);
     return code;
+  }
+
+  /**
+   * Sends `msg` over IPC and resolves with the first reply whose `re` field equals `msg.id`.
+   * @throws (rejects) after `timeoutMs`, or when the child has no IPC channel.
+   */
+  request<T>(msg: { id: string } & Record<string, unknown>, timeoutMs: number): Promise<T> {
+    const p = this.proc;
+    if (p.send === undefined) return Promise.reject(new Error(`${this.name}: no IPC channel`));
+    return new Promise((resolveReply, reject) => {
+      const onMsg = (m: unknown): void => {
+        if (m !== null && typeof m === 'object' && (m as { re?: unknown }).re === msg.id) {
+          clearTimeout(t);
+          p.off('message', onMsg);
+          resolveReply(m as T);
+        }
+      };
+      const t = setTimeout(() => {
+        p.off('message', onMsg);
+        reject(new Error(`${this.name}: no reply to ${msg.id} within ${timeoutMs} ms; output:\n${this.tail(20)}`));
+      }, timeoutMs);
+      p.on('message', onMsg);
+      p.send!(msg);
+    });
   }
 
   /** Lines dropped from the middle of {@link lines} (output beyond 4000 lines). */
