@@ -188,6 +188,8 @@ export class ReorderBuffer {
   /** Pool slot handed out by the last poll, released at the next call (keeps `out.payload` valid). */
   private _lent: Uint8Array | null;
   private _closed: boolean;
+  /** Deadline of a missing run that ends at top (set by fence()); Infinity when none. */
+  private _fenceAt = Number.POSITIVE_INFINITY;
   /** True once the window start is final: set by start(), or by the first release/skip/slide. */
   private _fixed: boolean;
 
@@ -273,9 +275,8 @@ export class ReorderBuffer {
   /** Span between the release times of the oldest and newest packets held, ms (0 when < 2). */
   get spanMs(): number {
     if (this._heldPackets < 2) return 0;
-    const first = this._firstPresentFrom(this._base);
-    const newest = this._releaseAt[(this._top - 1) & this._mask]!;
-    return newest - this._releaseAt[first & this._mask]!;
+    const first = this._base + this._firstPresentOffset();
+    return this._newestRelease() - this._releaseAt[first & this._mask]!;
   }
 
   /**
@@ -398,8 +399,43 @@ export class ReorderBuffer {
     this._heldBytes += length;
     stats.accepted++;
     this._account.use(length, 1);
-    this._account.setSpanMs(this.spanMs);
+    this._reportSpan();
     return InsertStatus.Accepted;
+  }
+
+  /**
+   * Declares that the peer sent every sequence before `seq` by `releaseBase` (receiver clock,
+   * ms): the ones not held become missing (a lost tail that no later packet revealed, learnt from
+   * the sender's KEEPALIVE) and are given up at `releaseBase + latencyMs` unless they arrive or a
+   * later packet sets an earlier deadline. Beyond the window the `beyondWindow` policy applies.
+   * Returns true when the window grew. Never throws for network input.
+   * @throws SluiceStateError after close().
+   */
+  fence(seq: number, releaseBase: number, now: number): boolean {
+    if (this._closed) throw new SluiceStateError('ReorderBuffer.fence: buffer is closed');
+    if (!this._started) return false;
+    seq = seq >>> 0;
+    if (seqDiff(this._top, seq) <= 0) return false;
+    if (seqDiff(this._base, seq) > this.capacity) {
+      if (!this._slide) {
+        this.stats.beyondWindowDropped++;
+        return false;
+      }
+      this._slideTo(seqAdd(seq, -this.capacity));
+      this.stats.slid++;
+    }
+    const mask = this._mask;
+    this.stats.gapsOpened++;
+    this.lastGapAt = now;
+    for (let s = this._top; s !== seq; s = (s + 1) >>> 0) {
+      const j = s & mask;
+      this._missing[j >>> 5]! |= 1 << (j & 31);
+      this._since[j] = now;
+      this._missingCount++;
+    }
+    this._top = seq;
+    this._fenceAt = releaseBase + this.latencyMs;
+    return true;
   }
 
   /**
@@ -450,12 +486,13 @@ export class ReorderBuffer {
       this._fixed = true;
       this.stats.delivered++;
       this._account.use(-length, -1);
-      this._account.setSpanMs(this.spanMs);
+      this._reportSpan();
       return true;
     }
     // Missing at the head: wait until the first held packet after the gap is due (TLPKTDROP).
-    const next = this._firstPresentFrom(base);
-    if (!(this._releaseAt[next & mask]! <= now)) return false;
+    const off = this._firstPresentOffset();
+    const next = seqAdd(base, off);
+    if (!(this._dueAt(off) <= now)) return false;
     const n = seqDiff(base, next);
     for (let s = base; s !== next; s = (s + 1) >>> 0) {
       const j = s & mask;
@@ -482,7 +519,7 @@ export class ReorderBuffer {
     if (this._closed) return Number.POSITIVE_INFINITY;
     if (this._pendingLossCount > 0) return Number.NEGATIVE_INFINITY;
     if (this._base === this._top) return Number.POSITIVE_INFINITY;
-    return this._releaseAt[this._firstPresentFrom(this._base) & this._mask]!;
+    return this._dueAt(this._firstPresentOffset());
   }
 
   /**
@@ -527,7 +564,7 @@ export class ReorderBuffer {
       starts[n] = start;
       counts[n] = count;
       since[n] = this._since[start & mask]!;
-      if (deadlines !== undefined) deadlines[n] = this._releaseAt[s & mask]!;
+      if (deadlines !== undefined) deadlines[n] = s === top ? this._fenceAt : this._releaseAt[s & mask]!;
       n++;
     }
     return n;
@@ -560,6 +597,20 @@ export class ReorderBuffer {
     this._account.unreserve(this._reserved);
   }
 
+  /**
+   * Reports the span to the account in whole milliseconds: a small integer stays unboxed
+   * when passed to the (polymorphic) account, where a fractional double would allocate a
+   * HeapNumber per packet.
+   */
+  private _reportSpan(): void {
+    let span = 0;
+    if (this._heldPackets >= 2) {
+      const mask = this._mask;
+      span = this._newestRelease() - this._releaseAt[(this._base + this._firstPresentOffset()) & mask]!;
+    }
+    this._account.setSpanMs((span + 0.5) | 0);
+  }
+
   private _returnLent(): void {
     const lent = this._lent;
     if (lent !== null) {
@@ -568,22 +619,45 @@ export class ReorderBuffer {
     }
   }
 
-  /** First held sequence at or after `from` (requires one to exist before top). */
-  private _firstPresentFrom(from: number): number {
+  /**
+   * Distance from the window start to the first held sequence (requires one before top).
+   * Returns a small offset rather than the sequence: a sequence >= 2^31 returned from a call
+   * that is not inlined would be boxed into a HeapNumber, an allocation per packet.
+   */
+  private _firstPresentOffset(): number {
     const mask = this._mask;
     const missing = this._missing;
-    let s = from;
-    for (;;) {
-      const j = s & mask;
+    const base = this._base;
+    // Bounded by top: after a fence() the whole window may be missing.
+    const limit = seqDiff(base, this._top);
+    let o = 0;
+    while (o < limit) {
+      const j = (base + o) & mask;
       const w = missing[j >>> 5]!;
       if ((j & 31) === 0 && w === -1 >>> 0) {
-        s = (s + 32) >>> 0;
+        o += 32;
         continue;
       }
-      if ((w & (1 << (j & 31))) === 0) return s;
-      s = (s + 1) >>> 0;
+      if ((w & (1 << (j & 31))) === 0) return o;
+      o++;
     }
+    return limit;
   }
+
+  /** Release time of the newest held packet (top - 1, or before a fenced run; needs one held). */
+  private _newestRelease(): number {
+    const mask = this._mask;
+    let s = (this._top - 1) >>> 0;
+    while (this._present[s & mask] !== 1 && s !== this._base) s = (s - 1) >>> 0;
+    return this._releaseAt[s & mask]!;
+  }
+
+  /** Release time of the first held packet at offset `o` from base, or the fence's deadline at top. */
+  private _dueAt(o: number): number {
+    const s = seqAdd(this._base, o);
+    return s === this._top ? this._fenceAt : this._releaseAt[s & this._mask]!;
+  }
+
 
   /** Moves the window start back to `seq` (before anything was released); the skipped-over run becomes missing. */
   private _extendBack(seq: number, now: number): void {

@@ -373,7 +373,7 @@ export class SendBuffer {
     this._heldBytes += length;
     this.stats.added++;
     this._account.use(length, 1);
-    this._account.setSpanMs(this.spanMs);
+    this._reportSpan();
     this._feed(length);
   }
 
@@ -527,6 +527,17 @@ export class SendBuffer {
     this._account.unreserve(this._reserved);
   }
 
+  /**
+   * Reports the span to the account in whole milliseconds: a small integer stays unboxed
+   * when passed to the (polymorphic) account, where a fractional double would allocate a
+   * HeapNumber per packet.
+   */
+  private _reportSpan(): void {
+    let span = 0;
+    if (this._held >= 2) span = this._firstSent[(this._next - 1) & this._mask]! - this._firstSent[this._oldest & this._mask]!;
+    this._account.setSpanMs((span + 0.5) | 0);
+  }
+
   private _feed(length: number): void {
     this.stats.sentBytes += length;
     const t = this.tokens + length * this.retransmitShare;
@@ -546,7 +557,7 @@ export class SendBuffer {
     this._held--;
     this._heldBytes -= length;
     this._account.use(-length, -1);
-    this._account.setSpanMs(this.spanMs);
+    this._reportSpan();
   }
 
   private _isQueued(idx: number): boolean {
