@@ -39,13 +39,13 @@
  * git revision instead of the working tree), `--strict` (exit 1 when a goal is not met).
  */
 import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync, existsSync } from 'node:fs';
-import { cpus, tmpdir } from 'node:os';
+import { cpus, loadavg, tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { parseArgs } from 'node:util';
 import { spawnSync } from 'node:child_process';
 import { ImpairRelay } from '../src/io/impair-relay.js';
 import type { ImpairmentOptions, LinkStats } from '../src/core/link-model.js';
-import { Child, REPO, bundle, cpuSeconds, freeUdpPorts, sleep, type Bundle } from './lib/proc.js';
+import { Child, REPO, bundle, cpuSeconds, freeUdpPorts, sleep, udpCounters, type Bundle } from './lib/proc.js';
 import { DATAGRAM_BYTES, UdpSink, UdpSource } from './lib/udp-stream.js';
 
 type Transport = 'sluice' | 'srt';
@@ -283,6 +283,8 @@ interface ScenarioFigures {
   readonly reverseDatagrams: number;
   readonly cpuSeconds: number;
   readonly cpuPerMB: number;
+  /** Kernel UDP receive-buffer drops during the scenario, machine-wide (both lanes and anything else). */
+  readonly kernelRcvbufErrors: number;
   /** Recovery counters reported by the transport itself. */
   readonly transportStats: Record<string, number | null>;
   readonly final: LaneFinal;
@@ -352,11 +354,13 @@ async function runScenario(sc: Scenario, transports: readonly Transport[], secon
     }
     await sleep(500); // let the handshakes' tails (keepalives, first RTT samples) pass
     const before = lanes.map((l) => ({ cpu: cpuOf(l), fwd: { ...l.relay!.forward.stats }, rev: { ...l.relay!.reverse.stats } }));
+    const k0 = udpCounters().RcvbufErrors ?? NaN;
     for (const l of lanes) l.source.start(SCENARIO_RATE_BPS);
     await sleep(seconds * 1000);
     for (const l of lanes) l.source.stop();
     await sleep(SETTLE_MS);
     const after = lanes.map((l) => ({ cpu: cpuOf(l), fwd: { ...l.relay!.forward.stats }, rev: { ...l.relay!.reverse.stats } }));
+    const kernelRcvbufErrors = (udpCounters().RcvbufErrors ?? NaN) - k0;
     const out: ScenarioFigures[] = [];
     for (const [i, l] of lanes.entries()) {
       const b = before[i]!;
@@ -392,6 +396,7 @@ async function runScenario(sc: Scenario, transports: readonly Transport[], secon
         reverseDatagrams: a.rev.sent - b.rev.sent,
         cpuSeconds: cpu,
         cpuPerMB: cpu / Math.max((delivered * DATAGRAM_BYTES) / 1e6, 1e-9),
+        kernelRcvbufErrors,
         transportStats: transportStats(l.cfg.transport, final),
         final,
       });
@@ -417,6 +422,8 @@ interface CeilingStep {
   readonly cpuSeconds: number;
   readonly cpuPerMB: number;
   readonly alive: boolean;
+  /** Kernel UDP receive-buffer drops during the step, machine-wide (any socket, any process). */
+  readonly kernelRcvbufErrors: number;
 }
 
 interface CeilingResult {
@@ -455,6 +462,7 @@ async function runCeiling(t: Transport, rates: readonly number[], stepSeconds: n
       const alive = lane.sender.proc.exitCode === null && lane.receiver.proc.exitCode === null;
       const s0 = lane.source.nextSeq;
       const cpu0 = cpuOf(lane);
+      const k0 = udpCounters().RcvbufErrors ?? NaN;
       lane.source.start(rate * 1e6);
       await sleep(stepSeconds * 1000);
       lane.source.stop();
@@ -473,6 +481,7 @@ async function runCeiling(t: Transport, rates: readonly number[], stepSeconds: n
         cpuSeconds: cpu,
         cpuPerMB: cpu / Math.max((delivered * DATAGRAM_BYTES) / 1e6, 1e-9),
         alive,
+        kernelRcvbufErrors: (udpCounters().RcvbufErrors ?? NaN) - k0,
       });
       process.stderr.write(`compare-srt: ceiling ${t} ${rate} Mbit/s: ${((100 * delivered) / Math.max(sent, 1)).toFixed(2)}% delivered\n`);
     }
@@ -572,7 +581,10 @@ async function main(): Promise<number> {
   }
   const workDir = mkdtempSync(join(tmpdir(), 'sluice-compare-'));
   const started = new Date();
-  console.log(`compare-srt: sluice (${cliSource}) vs SRT ${srtVersion()} (srt-live-transmit), ${cpus().length} CPUs, node ${process.version}`);
+  const load0 = loadavg();
+  console.log(
+    `compare-srt: sluice (${cliSource}) vs SRT ${srtVersion()} (srt-live-transmit), ${cpus().length} CPUs, node ${process.version}, load ${load0.map((x) => x.toFixed(1)).join(' ')}`,
+  );
   console.log(
     `  scenarios: ${chosen.map((s) => s.name).join(', ') || 'none'}; ${seconds} s each at ${SCENARIO_RATE_BPS / 1e6} Mbit/s, 20 ms each way, latency ${LATENCY_MS} ms, seed ${seed}`,
   );
@@ -626,9 +638,18 @@ async function main(): Promise<number> {
     }
     for (const c of ceilings) {
       console.log(`\nThroughput ceiling, ${c.transport} (0% loss, no relay): ${c.ceilingMbps} Mbit/s${c.error !== undefined ? ` (error: ${c.error})` : ''}`);
-      const rows: string[][] = [['target Mbit/s', 'source Mbit/s', 'sent', 'delivered', 'share', 'CPU s', 'CPU s/MB']];
+      const rows: string[][] = [['target Mbit/s', 'source Mbit/s', 'sent', 'delivered', 'share', 'CPU s', 'CPU s/MB', 'kernel rcvbuf drops']];
       for (const s of c.steps) {
-        rows.push([String(s.rateMbps), num(s.sourceRateMbps, 1), String(s.sent), String(s.delivered), pct(s.deliveredShare, 2), num(s.cpuSeconds, 2), num(s.cpuPerMB, 4)]);
+        rows.push([
+          String(s.rateMbps),
+          num(s.sourceRateMbps, 1),
+          String(s.sent),
+          String(s.delivered),
+          pct(s.deliveredShare, 2),
+          num(s.cpuSeconds, 2),
+          num(s.cpuPerMB, 4),
+          String(s.kernelRcvbufErrors),
+        ]);
       }
       console.log(_pad(rows));
     }
@@ -703,7 +724,7 @@ async function main(): Promise<number> {
       suite: 'compare-srt',
       started: started.toISOString(),
       finished: new Date().toISOString(),
-      machine: { cpus: cpus().length, node: process.version, srt: srtVersion() },
+      machine: { cpus: cpus().length, node: process.version, srt: srtVersion(), loadavgStart: load0, loadavgEnd: loadavg() },
       sluice: cliSource,
       settings: { seconds, ceilingSeconds, rates, seed, latencyMs: LATENCY_MS, scenarioRateBps: SCENARIO_RATE_BPS, datagramBytes: DATAGRAM_BYTES, settleMs: SETTLE_MS, quick },
       scenarios: scenarioResults.map(({ scenario, figures }) => ({ ...scenario, figures })),

@@ -7,6 +7,7 @@
  * Linux only (/proc). Every child is killed when the bench process exits, whatever the path.
  */
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
+import { createHash } from 'node:crypto';
 import dgram from 'node:dgram';
 import { mkdtempSync, readFileSync, rmSync, symlinkSync, existsSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -297,7 +298,12 @@ export function bundle(entries: readonly string[], ref?: string): Bundle[] {
     symlinkSync(join(REPO, 'node_modules'), join(root, 'node_modules'));
   } else {
     const st = spawnSync('git', ['-C', REPO, 'status', '--porcelain', '--', 'src'], { encoding: 'utf8' });
-    if (st.stdout.trim().length > 0) source += '+dirty';
+    if (st.stdout.trim().length > 0) {
+      // Name the uncommitted state too: a hash of the diff (untracked files listed by name).
+      const diff = spawnSync('git', ['-C', REPO, 'diff', 'HEAD', '--', 'src'], { encoding: 'utf8', maxBuffer: 64 * 1024 * 1024 });
+      const h = createHash('sha256').update(diff.stdout).update(st.stdout).digest('hex').slice(0, 12);
+      source += `+dirty:${h} (${st.stdout.trim().split('\n').length} files)`;
+    }
   }
   const esbuild = join(REPO, 'node_modules', '.bin', 'esbuild');
   if (!existsSync(esbuild)) throw new Error(`esbuild not found at ${esbuild} (npm ci first)`);
@@ -318,4 +324,21 @@ export function bundle(entries: readonly string[], ref?: string): Bundle[] {
 /** Sleeps `ms` milliseconds. */
 export function sleep(ms: number): Promise<void> {
   return new Promise((r) => setTimeout(r, ms));
+}
+
+/**
+ * The kernel's UDP counters (/proc/net/snmp, this network namespace, all sockets): a rise of
+ * `RcvbufErrors` means datagrams were dropped because some socket's receive buffer was full.
+ */
+export function udpCounters(): Record<string, number> {
+  try {
+    const lines = readFileSync('/proc/net/snmp', 'utf8').split('\n').filter((l) => l.startsWith('Udp:'));
+    const names = (lines[0] ?? '').split(/\s+/).slice(1);
+    const vals = (lines[1] ?? '').split(/\s+/).slice(1).map(Number);
+    const out: Record<string, number> = {};
+    names.forEach((n, i) => (out[n] = vals[i] ?? NaN));
+    return out;
+  } catch {
+    return {};
+  }
 }
