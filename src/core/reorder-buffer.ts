@@ -17,7 +17,7 @@
  */
 import { DETACHED_ACCOUNT, type MemoryAccount, type SlotSource } from './memory/types.js';
 import { SluiceRangeError, SluiceStateError, SluiceTypeError, checkInt, checkNumber, checkPowerOfTwo } from './errors.js';
-import { seqAdd, seqDiff } from './seq.js';
+import { seqDiff } from './seq.js';
 
 /** Default policy for a packet beyond the window. */
 export const DEFAULT_BEYOND_WINDOW: 'slide' | 'drop' = 'slide';
@@ -254,7 +254,7 @@ export class ReorderBuffer {
 
   /** Next sequence to deliver (the window start). 0 before the first insert. */
   get nextExpected(): number {
-    return this._base;
+    return this._base >>> 0;
   }
   /** Packets held. */
   get packets(): number {
@@ -289,7 +289,7 @@ export class ReorderBuffer {
     if (this._started) return;
     this._started = true;
     this._fixed = true;
-    this._base = seq >>> 0;
+    this._base = seq | 0;
     this._top = this._base;
   }
 
@@ -316,7 +316,7 @@ export class ReorderBuffer {
     }
     this._returnLent();
     const stats = this.stats;
-    seq = seq >>> 0;
+    seq = seq | 0;
     if (length > this.maxPayload) {
       stats.oversize++;
       return InsertStatus.Oversize;
@@ -366,7 +366,7 @@ export class ReorderBuffer {
       slot = this._slots[idx]!;
     }
     if (beyond) {
-      this._slideTo(seqAdd(seq, 1 - this.capacity));
+      this._slideTo(_add(seq, 1 - this.capacity));
       stats.slid++;
     }
     if (this._pool !== null) this._slots[idx] = slot;
@@ -384,10 +384,10 @@ export class ReorderBuffer {
           this._missing[j >>> 5]! |= 1 << (j & 31);
           this._since[j] = now;
           this._missingCount++;
-          s = (s + 1) >>> 0;
+          s = (s + 1) | 0;
         }
       }
-      this._top = seqAdd(seq, 1);
+      this._top = _add(seq, 1);
     }
     _copy(payload, offset, slot, 0, length);
     this._present[idx] = 1;
@@ -414,20 +414,20 @@ export class ReorderBuffer {
   fence(seq: number, releaseBase: number, now: number): boolean {
     if (this._closed) throw new SluiceStateError('ReorderBuffer.fence: buffer is closed');
     if (!this._started) return false;
-    seq = seq >>> 0;
+    seq = seq | 0;
     if (seqDiff(this._top, seq) <= 0) return false;
     if (seqDiff(this._base, seq) > this.capacity) {
       if (!this._slide) {
         this.stats.beyondWindowDropped++;
         return false;
       }
-      this._slideTo(seqAdd(seq, -this.capacity));
+      this._slideTo(_add(seq, -this.capacity));
       this.stats.slid++;
     }
     const mask = this._mask;
     this.stats.gapsOpened++;
     this.lastGapAt = now;
-    for (let s = this._top; s !== seq; s = (s + 1) >>> 0) {
+    for (let s = this._top; s !== seq; s = (s + 1) | 0) {
       const j = s & mask;
       this._missing[j >>> 5]! |= 1 << (j & 31);
       this._since[j] = now;
@@ -450,7 +450,7 @@ export class ReorderBuffer {
     this._returnLent();
     if (this._pendingLossCount > 0) {
       out.kind = ReorderEvent.Lost;
-      out.seq = this._pendingLossStart;
+      out.seq = this._pendingLossStart >>> 0;
       out.count = this._pendingLossCount;
       out.payload = EMPTY;
       out.length = 0;
@@ -466,7 +466,7 @@ export class ReorderBuffer {
       const length = this._length[idx]!;
       const slot = this._slots[idx]!;
       out.kind = ReorderEvent.Packet;
-      out.seq = base;
+      out.seq = base >>> 0;
       out.count = 1;
       out.flags = this._flags[idx]!;
       out.frameLength = this._frameLength[idx]!;
@@ -482,7 +482,7 @@ export class ReorderBuffer {
       }
       this._heldPackets--;
       this._heldBytes -= length;
-      this._base = seqAdd(base, 1);
+      this._base = _add(base, 1);
       this._fixed = true;
       this.stats.delivered++;
       this._account.use(-length, -1);
@@ -491,10 +491,10 @@ export class ReorderBuffer {
     }
     // Missing at the head: wait until the first held packet after the gap is due (TLPKTDROP).
     const off = this._firstPresentOffset();
-    const next = seqAdd(base, off);
+    const next = _add(base, off);
     if (!(this._dueAt(off) <= now)) return false;
     const n = seqDiff(base, next);
-    for (let s = base; s !== next; s = (s + 1) >>> 0) {
+    for (let s = base; s !== next; s = (s + 1) | 0) {
       const j = s & mask;
       this._missing[j >>> 5]! &= ~(1 << (j & 31));
       this._hist[j] = HIST_SKIPPED;
@@ -504,7 +504,7 @@ export class ReorderBuffer {
     this._fixed = true;
     this.stats.lost += n;
     out.kind = ReorderEvent.Lost;
-    out.seq = base;
+    out.seq = base >>> 0;
     out.count = n;
     out.payload = EMPTY;
     out.length = 0;
@@ -540,11 +540,11 @@ export class ReorderBuffer {
       // Skip present entries, 32 at a time when a whole word is clear.
       let j = s & mask;
       if ((j & 31) === 0 && missing[j >>> 5] === 0 && seqDiff(s, top) >= 32) {
-        s = (s + 32) >>> 0;
+        s = (s + 32) | 0;
         continue;
       }
       if ((missing[j >>> 5]! & (1 << (j & 31))) === 0) {
-        s = (s + 1) >>> 0;
+        s = (s + 1) | 0;
         continue;
       }
       const start = s;
@@ -553,12 +553,12 @@ export class ReorderBuffer {
         j = s & mask;
         const w = missing[j >>> 5]!;
         if ((j & 31) === 0 && w === -1 >>> 0 && seqDiff(s, top) >= 32) {
-          s = (s + 32) >>> 0;
+          s = (s + 32) | 0;
           count += 32;
           continue;
         }
         if ((w & (1 << (j & 31))) === 0) break;
-        s = (s + 1) >>> 0;
+        s = (s + 1) | 0;
         count++;
       }
       starts[n] = start;
@@ -647,14 +647,14 @@ export class ReorderBuffer {
   /** Release time of the newest held packet (top - 1, or before a fenced run; needs one held). */
   private _newestRelease(): number {
     const mask = this._mask;
-    let s = (this._top - 1) >>> 0;
-    while (this._present[s & mask] !== 1 && s !== this._base) s = (s - 1) >>> 0;
+    let s = (this._top - 1) | 0;
+    while (this._present[s & mask] !== 1 && s !== this._base) s = (s - 1) | 0;
     return this._releaseAt[s & mask]!;
   }
 
   /** Release time of the first held packet at offset `o` from base, or the fence's deadline at top. */
   private _dueAt(o: number): number {
-    const s = seqAdd(this._base, o);
+    const s = _add(this._base, o);
     return s === this._top ? this._fenceAt : this._releaseAt[s & this._mask]!;
   }
 
@@ -669,12 +669,12 @@ export class ReorderBuffer {
       return;
     }
     const mask = this._mask;
-    if (seqAdd(seq, 1) !== oldBase) {
+    if (_add(seq, 1) !== oldBase) {
       this.stats.gapsOpened++;
       this.lastGapAt = now;
     }
     // Mark [seq, oldBase) missing; the caller's fill path then clears seq itself.
-    for (let s = seq; s !== oldBase; s = (s + 1) >>> 0) {
+    for (let s = seq; s !== oldBase; s = (s + 1) | 0) {
       const j = s & mask;
       this._missing[j >>> 5]! |= 1 << (j & 31);
       this._since[j] = now;
@@ -712,17 +712,17 @@ export class ReorderBuffer {
         this._missing[j >>> 5]! &= ~(1 << (j & 31));
         this._missingCount--;
       }
-      s = (s + 1) >>> 0;
+      s = (s + 1) | 0;
     }
-    const histFrom = n > this.capacity ? seqAdd(newBase, -this.capacity) : base;
-    for (let t = histFrom; t !== newBase; t = (t + 1) >>> 0) this._hist[t & mask] = HIST_SKIPPED;
+    const histFrom = n > this.capacity ? _add(newBase, -this.capacity) : base;
+    for (let t = histFrom; t !== newBase; t = (t + 1) | 0) this._hist[t & mask] = HIST_SKIPPED;
     // Queue the run [base, newBase) for poll, merging with a run queued earlier (it ends at base).
     let total = this._pendingLossCount + n;
     if (this._pendingLossCount === 0) this._pendingLossStart = base;
     if (total > 0x7fff_ffff) {
       // A run this long cannot be expressed in the 32-bit space: report its newest 2^31 - 1.
       total = 0x7fff_ffff;
-      this._pendingLossStart = seqAdd(newBase, -total);
+      this._pendingLossStart = _add(newBase, -total);
     }
     this._pendingLossCount = total;
     this.stats.lost += n;
@@ -730,6 +730,17 @@ export class ReorderBuffer {
     this._fixed = true;
     if (seqDiff(this._top, newBase) > 0) this._top = newBase;
   }
+}
+
+/**
+ * `a + n` modulo 2^32 as a signed 32-bit integer. Sequence numbers are kept in this int32 form
+ * inside the buffer (seq.ts compares either form alike): a uint32 >= 2^31 is not a small
+ * integer in V8, so passing or returning one across a call that is not inlined allocates a
+ * HeapNumber, once per packet for half of all sessions. Public outputs are converted back
+ * with `>>> 0`.
+ */
+function _add(a: number, n: number): number {
+  return (a + n) | 0;
 }
 
 /** Copies `len` bytes without creating a subarray view (no per-packet allocation). */

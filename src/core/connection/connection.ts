@@ -207,6 +207,7 @@ export class Connection {
   private closeSendsLeft = 0;
 
   private readonly events: ConnectionEvent[] = [];
+  private closedNextExpected = 0;
 
   constructor(setup: ConnectionSetup, now: number) {
     const o = setup.options;
@@ -418,6 +419,7 @@ export class Connection {
         break;
       case PacketType.KEEPALIVE:
         this.onKeepalive(v.timestamp, v.echoTimestamp, now);
+        this.onTailFence(v.nextSeq, v.timestamp, now);
         break;
       case PacketType.CLOSE:
         this.finish(v.reason, 'closed by peer', true);
@@ -470,6 +472,13 @@ export class Connection {
     now: number,
   ): InsertStatus {
     const base = this.clock.toReceiver(this.clock.senderMs(wireTs));
+    if (base + this.options.latencyMs < now) {
+      // Past its own deadline (a retransmission or recovery that came too late): delivering it
+      // would break the latency bound, and the gap it fills is skipped when the next packet is
+      // due. Too late is counted like SRT's too-late drop.
+      this.counters.late++;
+      return InsertStatus.Late;
+    }
     const st = this.reorder.insert(seq, base, flags, frameLength, payload, off, len, now);
     switch (st) {
       case InsertStatus.Accepted:
@@ -514,6 +523,25 @@ export class Connection {
     // loss (the reorder buffer skips them); only the NACKs stop.
     if (this.nack === null) return;
     for (let i = 0; i < v.rangeCount; i++) this.nack.cancel(v.rangeStarts[i]!, v.rangeLengths[i]!, now);
+  }
+
+  /**
+   * The peer's next DATA seq (from a KEEPALIVE): sequences in [highest received + 1, nextSeq)
+   * are missing even though no later packet revealed the gap. They are registered in the reorder
+   * buffer with the KEEPALIVE's timestamp as their release bound, so they are NACKed and, if they
+   * never come, given up and reported at their deadline.
+   */
+  private onTailFence(nextSeq: number, wireTs: number, now: number): void {
+    if (nextSeq === 0 && !this.anyData) return;
+    const top = this.anyData ? seqAdd(this.highestSeq, 1) : 0;
+    if (!seqLt(top, nextSeq)) return;
+    const base = this.clock.samples > 0 ? this.clock.toReceiver(this.clock.senderMs(wireTs)) : now;
+    if (this.reorder.fence(nextSeq, base, now)) {
+      if (!this.anyData) this.anyData = true;
+      this.highestSeq = seqAdd(nextSeq, -1);
+      this.nack?.onGap(now);
+      this.ackDue = true;
+    }
   }
 
   private onKeepalive(peerTs: number, echo: number, now: number): void {
@@ -706,7 +734,7 @@ export class Connection {
         echo = (this.peerKeepaliveTs + Math.round((now - this.peerKeepaliveAt) * 1000)) >>> 0;
         if (echo === 0) echo = 1;
       }
-      const len = encodeKeepaliveInto(out, 0, this.remoteId, pn >>> 0, this.wireNow(now), echo);
+      const len = encodeKeepaliveInto(out, 0, this.remoteId, pn >>> 0, this.wireNow(now), echo, this.nextSeq);
       this.counters.controlSent++;
       return this.seal(out, len, len - TAG_LENGTH, pn);
     }
@@ -764,6 +792,9 @@ export class Connection {
     this.counters.dataSent++;
     this.counters.dataBytesSent += n;
     this.pacer.consume(len, now);
+    // End of a burst: a KEEPALIVE right behind it tells the receiver our next seq, so a lost
+    // tail (which no later packet would reveal) is NACKed or reported within a one-way delay.
+    if (this.queue.queuedFrames === 0) this.nextProbeAt = now;
     return this.seal(out, len, DATA_PAYLOAD_OFFSET, pn);
   }
 
@@ -773,6 +804,9 @@ export class Connection {
   private finish(reason: number, message: string, byPeer: boolean): void {
     if (this._state === 'closed') return;
     this._state = 'closed';
+    this.closedNextExpected = this.reorder.nextExpected;
+    // A frame cut short by the end of the connection is lost, and said so.
+    if (this.assembler.inProgress && this.assembler.lost(this.reorder.nextExpected, 0)) this.emitLost();
     this.release();
     this.events.push({ type: 'closed', reason, message, byPeer });
   }
@@ -818,6 +852,7 @@ export class Connection {
         dropNotices: c.dropNoticesSent,
         framesQueued: c.framesQueued,
         framesRefused: c.framesRefused,
+        nextSeq: this.nextSeq,
         rateBps: (c.bytesSent * 8 * 1000) / elapsed,
         overhead: c.dataSent === 0 ? 0 : (c.repairSent + c.retransmitSent) / c.dataSent,
       },
@@ -831,6 +866,8 @@ export class Connection {
         refused: c.refused,
         framesDelivered: c.framesDelivered,
         framesLost: c.framesLost,
+        nextExpectedSeq: this._state === 'closed' ? this.closedNextExpected : this.reorder.nextExpected,
+        knownExtent: this.anyData ? seqAdd(this.highestSeq, 1) : 0,
       },
       recovery: {
         byFec: c.recoveredByFec,

@@ -91,6 +91,8 @@ export interface ConnectionStats {
     readonly dropNotices: number;
     readonly framesQueued: number;
     readonly framesRefused: number;
+    /** Next DATA sequence this side will send. */
+    readonly nextSeq: number;
     /** Send rate over the connection's life, bits/s. */
     readonly rateBps: number;
     /** Forward overhead: (repair + retransmit) / data. */
@@ -106,6 +108,10 @@ export interface ConnectionStats {
     readonly refused: number;
     readonly framesDelivered: number;
     readonly framesLost: number;
+    /** Next sequence to deliver (everything before it was delivered or given up). */
+    readonly nextExpectedSeq: number;
+    /** One past the highest sequence known to exist (received, or announced by a KEEPALIVE). */
+    readonly knownExtent: number;
   };
   readonly recovery: {
     readonly byFec: number;
