@@ -15,15 +15,19 @@
  * - sluice: `sluice send udp://127.0.0.1:A "sluice://127.0.0.1:RELAY?key=K&latency=120&rate=10mbit"`
  *   and `sluice recv "sluice://127.0.0.1:L?key=K&latency=120&rate=10mbit" udp://127.0.0.1:SINK`
  *   (default FEC and ARQ), the CLI bundled by esbuild from the sources (or `--cli PATH`);
- * - SRT: `srt-live-transmit udp://127.0.0.1:A "srt://127.0.0.1:RELAY?latency=120"` and
- *   `srt-live-transmit "srt://127.0.0.1:L?latency=120&mode=listener" udp://127.0.0.1:SINK`;
+ * - SRT: `srt-live-transmit "udp://127.0.0.1:A?rcvbuf=4194304" "srt://127.0.0.1:RELAY?latency=120"`
+ *   and `srt-live-transmit "srt://127.0.0.1:L?latency=120&mode=listener" udp://127.0.0.1:SINK`
+ *   (the input's receive buffer raised to the 4 MiB sluice's input socket asks for);
  * - impairment scenarios: one {@link ImpairRelay} per transport in this process, loss on both
  *   directions (the reverse with a seed derived from the forward one), 20 ms one-way delay each
  *   way, 120 ms latency, 10 Mbit/s; sluice and SRT run AT THE SAME TIME through two relays with
  *   the same seed;
  * - throughput ceiling: no relay, 0% loss, the source stepped through 50..700 Mbit/s, one
- *   transport at a time, socket/receive buffers raised on both (sluice: `rate=` the top step,
- *   4 MiB sockets by default; SRT: `rcvbuf`/`sndbuf` 32 MB).
+ *   transport at a time after a 2 s warm-up at 20 Mbit/s (reported, not counted), socket and
+ *   receive buffers raised on both (sluice: `rate=` the top step, 4 MiB sockets by default;
+ *   SRT: `rcvbuf`/`sndbuf` 32 MB). Kernel drops at the lane's sockets (sender input, receiver,
+ *   sink; /proc/net/udp) are reported per step, to tell the transport's losses from the
+ *   harness's (the source and sink share this process and the 2 cores).
  *
  * Figures per scenario and transport: residual loss (1 - unique delivered / sent, after a 2 s
  * settle), forward overhead ((bytes the relay received from the sender - source bytes) / source
@@ -45,7 +49,7 @@ import { parseArgs } from 'node:util';
 import { spawnSync } from 'node:child_process';
 import { ImpairRelay } from '../src/io/impair-relay.js';
 import type { ImpairmentOptions, LinkStats } from '../src/core/link-model.js';
-import { Child, REPO, bundle, cpuSeconds, freeUdpPorts, sleep, udpCounters, type Bundle } from './lib/proc.js';
+import { Child, REPO, bundle, cpuSeconds, freeUdpPorts, sleep, udpCounters, udpDropsByPort, type Bundle } from './lib/proc.js';
 import { DATAGRAM_BYTES, UdpSink, UdpSource } from './lib/udp-stream.js';
 
 type Transport = 'sluice' | 'srt';
@@ -57,6 +61,11 @@ const SETTLE_MS = 2000;
 const CEILING_SETTLE_MS = 1000;
 /** SRT buffers for the ceiling: 32 MB (below fc 25600 x 1472 so SRT does not clip them). */
 const SRT_BIG_BUF = 32 * 1024 * 1024;
+/** Receive buffer of srt-live-transmit's UDP input, the size sluice's CLI asks for its own. */
+const INPUT_RCVBUF = 4 * 1024 * 1024;
+/** Ceiling warm-up before the measured steps (JIT, first RTT samples), Mbit/s and seconds. */
+const WARMUP_MBPS = 20;
+const WARMUP_SECONDS = 2;
 
 interface Scenario {
   readonly id: string;
@@ -101,6 +110,25 @@ interface Lane {
   readonly sender: Child;
   readonly receiver: Child;
   readonly srtStats: { send: string; recv: string } | null;
+  /** UDP ports: where the source sends (sender input), where the receiver listens, the sink. */
+  readonly ports: { readonly input: number; readonly listen: number; readonly sink: number };
+}
+
+/** Kernel drops (/proc/net/udp) at the lane's sockets: sender input, receiver, sink. */
+interface LaneDrops {
+  readonly input: number;
+  readonly receiver: number;
+  readonly sink: number;
+}
+
+function laneDrops(l: Lane): LaneDrops {
+  const d = udpDropsByPort();
+  return { input: d.get(l.ports.input) ?? 0, receiver: d.get(l.ports.listen) ?? 0, sink: d.get(l.ports.sink) ?? 0 };
+}
+
+function dropsSince(l: Lane, b: LaneDrops): LaneDrops {
+  const a = laneDrops(l);
+  return { input: a.input - b.input, receiver: a.receiver - b.receiver, sink: a.sink - b.sink };
 }
 
 function _rateParam(bps: number): string {
@@ -166,7 +194,9 @@ async function _openLaneOnce(cfg: LaneConfig): Promise<Lane> {
       sender = new Child(`${cfg.tag} srt send`, 'srt-live-transmit', [
         '-v',
         ...statsArgs(srtStats.send),
-        `udp://127.0.0.1:${inputPort}`,
+        // The UDP input gets the 4 MiB receive buffer sluice's input socket has (the kernel
+        // default, 208 KiB, drops bursts at high rates before SRT sees them).
+        `udp://127.0.0.1:${inputPort}?rcvbuf=${INPUT_RCVBUF}`,
         `srt://127.0.0.1:${dialPort}?latency=${LATENCY_MS}${buf}`,
       ]);
       cleanup.push(() => sender.stop('SIGKILL'));
@@ -174,7 +204,7 @@ async function _openLaneOnce(cfg: LaneConfig): Promise<Lane> {
       await receiver.waitFor(/Accepted SRT source connection/, 5_000);
     }
     const source = await UdpSource.open('127.0.0.1', inputPort);
-    return { cfg, sink, source, relay, sender, receiver, srtStats };
+    return { cfg, sink, source, relay, sender, receiver, srtStats, ports: { input: inputPort, listen: listenPort, sink: sink.port } };
   } catch (e) {
     for (const c of cleanup.reverse()) await c().catch(() => undefined);
     throw e;
@@ -285,6 +315,8 @@ interface ScenarioFigures {
   readonly cpuPerMB: number;
   /** Kernel UDP receive-buffer drops during the scenario, machine-wide (both lanes and anything else). */
   readonly kernelRcvbufErrors: number;
+  /** Kernel drops at this lane's own sockets (sender input, receiver, sink). */
+  readonly socketDrops: LaneDrops;
   /** Recovery counters reported by the transport itself. */
   readonly transportStats: Record<string, number | null>;
   readonly final: LaneFinal;
@@ -355,12 +387,14 @@ async function runScenario(sc: Scenario, transports: readonly Transport[], secon
     await sleep(500); // let the handshakes' tails (keepalives, first RTT samples) pass
     const before = lanes.map((l) => ({ cpu: cpuOf(l), fwd: { ...l.relay!.forward.stats }, rev: { ...l.relay!.reverse.stats } }));
     const k0 = udpCounters().RcvbufErrors ?? NaN;
+    const d0 = lanes.map(laneDrops);
     for (const l of lanes) l.source.start(SCENARIO_RATE_BPS);
     await sleep(seconds * 1000);
     for (const l of lanes) l.source.stop();
     await sleep(SETTLE_MS);
     const after = lanes.map((l) => ({ cpu: cpuOf(l), fwd: { ...l.relay!.forward.stats }, rev: { ...l.relay!.reverse.stats } }));
     const kernelRcvbufErrors = (udpCounters().RcvbufErrors ?? NaN) - k0;
+    const drops = lanes.map((l, i) => dropsSince(l, d0[i]!));
     const out: ScenarioFigures[] = [];
     for (const [i, l] of lanes.entries()) {
       const b = before[i]!;
@@ -397,6 +431,7 @@ async function runScenario(sc: Scenario, transports: readonly Transport[], secon
         cpuSeconds: cpu,
         cpuPerMB: cpu / Math.max((delivered * DATAGRAM_BYTES) / 1e6, 1e-9),
         kernelRcvbufErrors,
+        socketDrops: drops[i]!,
         transportStats: transportStats(l.cfg.transport, final),
         final,
       });
@@ -424,6 +459,8 @@ interface CeilingStep {
   readonly alive: boolean;
   /** Kernel UDP receive-buffer drops during the step, machine-wide (any socket, any process). */
   readonly kernelRcvbufErrors: number;
+  /** Kernel drops at this lane's own sockets (sender input, receiver, sink). */
+  readonly socketDrops: LaneDrops;
 }
 
 interface CeilingResult {
@@ -431,6 +468,8 @@ interface CeilingResult {
   readonly steps: CeilingStep[];
   /** Highest step with >= 99.5% delivered and the source within 5% of its target, Mbit/s (0: none). */
   readonly ceilingMbps: number;
+  /** The warm-up step (not counted in the ceiling). */
+  readonly warmup: CeilingStep | null;
   readonly final: LaneFinal | null;
   readonly error?: string;
 }
@@ -452,26 +491,28 @@ async function runCeiling(t: Transport, rates: readonly number[], stepSeconds: n
       tag: 'ceiling',
     });
   } catch (e) {
-    return { transport: t, steps: [], ceilingMbps: 0, final: null, error: (e as Error).message };
+    return { transport: t, steps: [], ceilingMbps: 0, warmup: null, final: null, error: (e as Error).message };
   }
   const steps: CeilingStep[] = [];
+  let warmup: CeilingStep | null = null;
   let final: LaneFinal | null = null;
   try {
     await sleep(300);
-    for (const rate of rates) {
+    for (const [i, rate] of [WARMUP_MBPS, ...rates].entries()) {
       const alive = lane.sender.proc.exitCode === null && lane.receiver.proc.exitCode === null;
       const s0 = lane.source.nextSeq;
       const cpu0 = cpuOf(lane);
       const k0 = udpCounters().RcvbufErrors ?? NaN;
+      const d0 = laneDrops(lane);
       lane.source.start(rate * 1e6);
-      await sleep(stepSeconds * 1000);
+      await sleep((i === 0 ? WARMUP_SECONDS : stepSeconds) * 1000);
       lane.source.stop();
       const s1 = lane.source.nextSeq;
       await sleep(CEILING_SETTLE_MS);
       const cpu = cpuOf(lane) - cpu0;
       const delivered = lane.sink.uniqueIn(s0, s1);
       const sent = s1 - s0;
-      steps.push({
+      const step: CeilingStep = {
         rateMbps: rate,
         sent,
         delivered,
@@ -482,15 +523,20 @@ async function runCeiling(t: Transport, rates: readonly number[], stepSeconds: n
         cpuPerMB: cpu / Math.max((delivered * DATAGRAM_BYTES) / 1e6, 1e-9),
         alive,
         kernelRcvbufErrors: (udpCounters().RcvbufErrors ?? NaN) - k0,
-      });
-      process.stderr.write(`compare-srt: ceiling ${t} ${rate} Mbit/s: ${((100 * delivered) / Math.max(sent, 1)).toFixed(2)}% delivered\n`);
+        socketDrops: dropsSince(lane, d0),
+      };
+      if (i === 0) warmup = step;
+      else steps.push(step);
+      process.stderr.write(
+        `compare-srt: ceiling ${t} ${i === 0 ? 'warm-up ' : ''}${rate} Mbit/s: ${((100 * delivered) / Math.max(sent, 1)).toFixed(2)}% delivered\n`,
+      );
     }
   } finally {
     final = await closeLane(lane).catch(() => null);
   }
   let ceiling = 0;
   for (const s of steps) if (s.deliveredShare >= 0.995 && s.sourceRateMbps >= 0.95 * s.rateMbps) ceiling = Math.max(ceiling, s.rateMbps);
-  return { transport: t, steps, ceilingMbps: ceiling, final };
+  return { transport: t, steps, ceilingMbps: ceiling, warmup, final };
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -609,7 +655,7 @@ async function main(): Promise<number> {
     // --- tables
     if (scenarioResults.length > 0) {
       const rows: string[][] = [
-        ['scenario', 'transport', 'sent', 'delivered', 'residual', 'fwd ovh', 'rev bytes', 'total ovh', 'CPU s', 'CPU s/MB', 'recovery'],
+        ['scenario', 'transport', 'sent', 'delivered', 'residual', 'fwd ovh', 'rev bytes', 'total ovh', 'CPU s', 'CPU s/MB', 'drops in/rcv/sink', 'recovery'],
       ];
       for (const { scenario, figures } of scenarioResults) {
         for (const f of figures) {
@@ -629,6 +675,7 @@ async function main(): Promise<number> {
             pct(f.totalOverhead, 1),
             num(f.cpuSeconds, 2),
             num(f.cpuPerMB, 4),
+            `${f.socketDrops.input}/${f.socketDrops.receiver}/${f.socketDrops.sink}`,
             rec,
           ]);
         }
@@ -638,16 +685,17 @@ async function main(): Promise<number> {
     }
     for (const c of ceilings) {
       console.log(`\nThroughput ceiling, ${c.transport} (0% loss, no relay): ${c.ceilingMbps} Mbit/s${c.error !== undefined ? ` (error: ${c.error})` : ''}`);
-      const rows: string[][] = [['target Mbit/s', 'source Mbit/s', 'sent', 'delivered', 'share', 'CPU s', 'CPU s/MB', 'kernel rcvbuf drops']];
-      for (const s of c.steps) {
+      const rows: string[][] = [['target Mbit/s', 'source Mbit/s', 'sent', 'delivered', 'share', 'CPU s', 'CPU s/MB', 'drops in/rcv/sink', 'all rcvbuf drops']];
+      for (const s of c.warmup === null ? c.steps : [c.warmup, ...c.steps]) {
         rows.push([
-          String(s.rateMbps),
+          `${s === c.warmup ? 'warm-up ' : ''}${s.rateMbps}`,
           num(s.sourceRateMbps, 1),
           String(s.sent),
           String(s.delivered),
           pct(s.deliveredShare, 2),
           num(s.cpuSeconds, 2),
           num(s.cpuPerMB, 4),
+          `${s.socketDrops.input}/${s.socketDrops.receiver}/${s.socketDrops.sink}`,
           String(s.kernelRcvbufErrors),
         ]);
       }

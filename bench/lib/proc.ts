@@ -342,3 +342,27 @@ export function udpCounters(): Record<string, number> {
     return {};
   }
 }
+
+/**
+ * Datagrams the kernel dropped per local UDP port (the `drops` column of /proc/net/udp and
+ * /proc/net/udp6: receive buffer full, checksum, ...), summed over the sockets bound to the port.
+ */
+export function udpDropsByPort(): Map<number, number> {
+  const out = new Map<number, number>();
+  for (const f of ['/proc/net/udp', '/proc/net/udp6']) {
+    let text: string;
+    try {
+      text = readFileSync(f, 'utf8');
+    } catch {
+      continue;
+    }
+    for (const line of text.split('\n').slice(1)) {
+      const cols = line.trim().split(/\s+/);
+      if (cols.length < 13) continue;
+      const port = parseInt(cols[1]!.split(':')[1] ?? '', 16);
+      const drops = Number(cols[cols.length - 1]);
+      if (Number.isFinite(port) && Number.isFinite(drops)) out.set(port, (out.get(port) ?? 0) + drops);
+    }
+  }
+  return out;
+}
