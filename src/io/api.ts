@@ -21,6 +21,7 @@ import type { ConnectionOptions } from '../core/connection/options.js';
 import type { ConnectionStats } from '../core/connection/stats.js';
 import { CloseReason } from '../core/wire/constants.js';
 import { MemoryAccountant } from '../core/memory/accountant.js';
+import type { BufferPool } from '../core/memory/buffer-pool.js';
 import { createNodeProtector } from './node-protector.js';
 import { SocketDriver, cryptoRandom, type SocketOptions } from './socket.js';
 
@@ -298,6 +299,30 @@ function accountantOf(o: NodeOptions): MemoryAccountant {
   return o.accountant ?? defaultAccountant;
 }
 
+/** Slot size of the shared packet pool: a 1500-byte MTU's UDP payload (holds any default payload). */
+const POOL_SLOT_BYTES = 1472;
+const pools = new WeakMap<MemoryAccountant, BufferPool>();
+
+/**
+ * The packet pool shared by every connection charged to `accountant`: payload memory follows
+ * what is held, not each buffer's capacity. Its cap is a quarter of the budget; a full pool
+ * drops (and counts) instead of growing.
+ */
+export function sharedPool(accountant: MemoryAccountant): BufferPool {
+  let pool = pools.get(accountant);
+  if (pool === undefined || pool.closed) {
+    const maxSlots = Math.max(1024, Math.floor(accountant.budgetBytes / 4 / POOL_SLOT_BYTES));
+    pool = accountant.createPool({
+      slotSize: POOL_SLOT_BYTES,
+      slotsPerSlab: 256,
+      maxSlots,
+      devChecks: process.env.NODE_ENV !== 'production',
+    });
+    pools.set(accountant, pool);
+  }
+  return pool;
+}
+
 function endpointOptions(o: NodeOptions, listen: boolean, maxConnections?: number) {
   const accountant = accountantOf(o);
   return {
@@ -305,6 +330,7 @@ function endpointOptions(o: NodeOptions, listen: boolean, maxConnections?: numbe
     listen,
     random: cryptoRandom,
     accounts: accountant,
+    pool: sharedPool(accountant),
     ...(o.pureCrypto === true ? {} : { protector: createNodeProtector }),
     ...(maxConnections !== undefined ? { maxConnections } : {}),
   };

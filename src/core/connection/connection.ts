@@ -24,7 +24,7 @@
  */
 import { SluiceError, SluiceStateError } from '../errors.js';
 import { seqAdd, seqLt } from '../seq.js';
-import { DETACHED_ACCOUNT, type MemoryAccount } from '../memory/types.js';
+import { DETACHED_ACCOUNT, type MemoryAccount, type SlotSource } from '../memory/types.js';
 import { copyBytes } from '../bytes.js';
 import type { PacketProtector } from '../auth/protector.js';
 import { ReplayWindow } from '../auth/replay-window.js';
@@ -116,6 +116,12 @@ export interface ConnectionSetup {
   readonly firstPacketNumber?: number;
   /** Memory accounts; detached when absent. */
   readonly accounts?: AccountSource;
+  /**
+   * Shared packet slots for the reorder and send buffers (slotSize >= maxPayload). With a pool a
+   * connection's payload memory follows its occupancy instead of its capacity, so many mostly
+   * idle connections cost little; without one each buffer preallocates its own slab.
+   */
+  readonly pool?: SlotSource;
 }
 
 /** A frame handed to {@link Connection.sendFrame}. */
@@ -234,6 +240,7 @@ export class Connection {
       retransmitShare: o.retransmitShare,
       account: this.acct('send'),
       rtt: this.rtt,
+      ...(setup.pool !== undefined ? { pool: setup.pool } : {}),
     });
     this.fecEnc =
       o.fec === null
@@ -253,6 +260,7 @@ export class Connection {
       maxPayload: o.maxPayload,
       beyondWindow: 'slide',
       account: this.acct('reorder'),
+      ...(setup.pool !== undefined ? { pool: setup.pool } : {}),
     });
     this.fecDec =
       o.fec === null

@@ -42,6 +42,7 @@ import { PacketView, SessionParamsView, type SessionParams } from '../wire/view.
 import { decodePacket, peekHeader } from '../wire/decode.js';
 import { encodeAcceptInto, encodeCookieInto, encodeHelloInto, encodeRejectInto, type HelloFields } from '../wire/encode.js';
 import { Connection, type AccountSource } from './connection.js';
+import type { SlotSource } from '../memory/types.js';
 import { MAX_FEC_WINDOW_SESSION, maxPayloadFor, resolveOptions, type ConnectionOptions, type ResolvedOptions } from './options.js';
 
 
@@ -60,6 +61,8 @@ export interface EndpointOptions {
   protector?: ProtectorFactory;
   /** Memory accounts for connections. */
   accounts?: AccountSource;
+  /** Shared packet slots for every connection's reorder and send buffers (see ConnectionSetup.pool). */
+  pool?: SlotSource;
 }
 
 /** A datagram to send, filled by {@link Endpoint.pollTransmit}. */
@@ -176,6 +179,7 @@ export class Endpoint {
   private readonly random: RandomFill;
   private readonly protector: ProtectorFactory;
   private readonly accounts: AccountSource | undefined;
+  private readonly pool: SlotSource | undefined;
   private readonly view: PacketView;
   private readonly routes = new Map<number, Route>();
   private readonly handshakes = new Map<string, number>();
@@ -206,6 +210,7 @@ export class Endpoint {
     this.random = options.random;
     this.protector = options.protector ?? createHmacProtector;
     this.accounts = options.accounts;
+    this.pool = options.pool;
     this.view = new PacketView({ maxDatagram: 65507, maxFrameBytes: this.defaults.maxFrameBytes });
     this.cookies = this.listening ? new CookieIssuer({ random: this.random }) : null;
     this.hsKey = deriveHandshakeKey(this.defaults.psk);
@@ -436,6 +441,7 @@ export class Endpoint {
           epochMs: now,
           firstPacketNumber: 1,
           ...(this.accounts !== undefined ? { accounts: this.accounts } : {}),
+          ...(this.pool !== undefined && this.pool.slotSize >= negotiated.maxPayload ? { pool: this.pool } : {}),
         },
         now,
       );
@@ -581,6 +587,7 @@ export class Endpoint {
             epochMs: now,
             firstPacketNumber: 0,
             ...(this.accounts !== undefined ? { accounts: this.accounts } : {}),
+          ...(this.pool !== undefined && this.pool.slotSize >= negotiated.maxPayload ? { pool: this.pool } : {}),
           },
           now,
         );
