@@ -1,11 +1,16 @@
 /**
  * One whole-pipeline scenario (shared by the property test, the fuzz target and the replay of
  * kept failures): a core pair under virtual time with the given link, FEC/ARQ configuration and
- * frames. Throws (through expect) when an oracle fails.
+ * frames. Throws when an oracle fails.
  */
-import { expect } from 'vitest';
-import { SimPair } from '../../../src/core/connection/sim-pair.js';
-import { MemoryAccountant } from '../../../src/core/memory/accountant.js';
+import fc from 'fast-check';
+import { SimPair } from '../../src/core/connection/sim-pair.js';
+import { MemoryAccountant } from '../../src/core/memory/accountant.js';
+
+/** The oracle's assertion: throws with the scenario's context (no test runner needed, so the fuzzer can use it too). */
+function check(ok: boolean, what: string): void {
+  if (!ok) throw new Error(`pipeline oracle: ${what}`);
+}
 
 const KEY = 'property test key 0123456789';
 
@@ -24,6 +29,30 @@ export interface Scenario {
   intervalMs: number;
 }
 
+/** Arbitrary scenarios: links from clean to hostile, FEC/ARQ on and off, frames of any size. */
+export const scenarioArbitrary: fc.Arbitrary<Scenario> = fc.record({
+  seed: fc.nat({ max: 0xffff }),
+  loss: fc.oneof(fc.constant(0), fc.double({ min: 0, max: 0.3, noNaN: true })),
+  burst: fc.option(fc.record({ p: fc.double({ min: 0.001, max: 0.05, noNaN: true }), r: fc.double({ min: 0.05, max: 0.9, noNaN: true }) }), { nil: undefined }),
+  delayMs: fc.integer({ min: 0, max: 50 }),
+  jitterMs: fc.integer({ min: 0, max: 20 }),
+  reorder: fc.oneof(fc.constant(0), fc.double({ min: 0, max: 0.1, noNaN: true })),
+  duplicate: fc.oneof(fc.constant(0), fc.double({ min: 0, max: 0.05, noNaN: true })),
+  latencyMs: fc.integer({ min: 40, max: 300 }),
+  fec: fc.oneof(
+    fc.constant(false as const),
+    fc.record({ window: fc.integer({ min: 1, max: 64 }), step: fc.integer({ min: 1, max: 64 }), repairs: fc.integer({ min: 1, max: 3 }) }).map((f) => {
+      const step = Math.min(f.step, f.window);
+      // The session limit: repairs x ceil(window / step) <= 128 (spec/fec.md).
+      return { window: f.window, step, repairs: Math.min(f.repairs, Math.floor(128 / Math.ceil(f.window / step))) };
+    }),
+  ),
+  arq: fc.boolean(),
+  sizes: fc.array(fc.oneof(fc.integer({ min: 0, max: 2000 }), fc.integer({ min: 2000, max: 30_000 })), { minLength: 1, maxLength: 30 }),
+  intervalMs: fc.integer({ min: 5, max: 50 }),
+});
+
+
 export function frameBytes(index: number, size: number): Uint8Array {
   const b = new Uint8Array(size);
   if (size >= 4) {
@@ -34,6 +63,12 @@ export function frameBytes(index: number, size: number): Uint8Array {
   }
   for (let k = 4; k < size; k++) b[k] = (k * 29 + index * 71) & 0xff;
   return b;
+}
+
+function equalBytes(a: Uint8Array, b: Uint8Array): boolean {
+  if (a.length !== b.length) return false;
+  for (let i = 0; i < a.length; i++) if (a[i] !== b[i]) return false;
+  return true;
 }
 
 export function runScenario(s: Scenario): void {
@@ -64,7 +99,7 @@ export function runScenario(s: Scenario): void {
             const d = e.data;
             const index = d.length >= 4 ? ((d[0]! << 24) | (d[1]! << 16) | (d[2]! << 8) | d[3]!) >>> 0 : -1;
             if (index >= 0) {
-              expect(d).toEqual(frameBytes(index, d.length));
+              check(equalBytes(d, frameBytes(index, d.length)), `frame ${index} delivered with wrong bytes`);
               const q = queuedAt.get(index)!;
               lateness = Math.max(lateness, now - q - s.latencyMs - s.delayMs - s.jitterMs - (s.reorder > 0 ? 20 : 0));
             }
@@ -78,7 +113,7 @@ export function runScenario(s: Scenario): void {
         // when the link loses a lot.
         if (!pair.handshake(20_000)) {
           pair.destroy();
-          expect(s.loss + (s.burst ? 0.5 : 0)).toBeGreaterThan(0.05);
+          check(s.loss + (s.burst ? 0.5 : 0) > 0.05, 'handshake failed on a nearly clean link');
           return;
         }
         let i = 0;
@@ -104,8 +139,8 @@ export function runScenario(s: Scenario): void {
             lostSinceLast = true;
             continue;
           }
-          expect(e.index).toBeGreaterThan(last);
-          if (e.index > last + 1) expect(lostSinceLast).toBe(true);
+          check(e.index > last, `frame ${e.index} delivered after frame ${last} (out of order or twice)`);
+          if (e.index > last + 1) check(lostSinceLast, `frames ${last + 1}..${e.index - 1} missing without a loss report`);
           last = e.index;
           lostSinceLast = false;
         }
@@ -115,13 +150,13 @@ export function runScenario(s: Scenario): void {
         if (last < i - 1 && pair.serverConn !== null && pair.clientConn !== null) {
           const known = pair.serverConn.stats(pair.now).received.knownExtent;
           const sent = pair.clientConn.stats(pair.now).sent.nextSeq;
-          if (known === sent && pair.serverConn.state === 'open') expect(lostSinceLast).toBe(true);
+          if (known === sent && pair.serverConn.state === 'open') check(lostSinceLast, `frames after ${last} missing at the end without a loss report`);
         }
         // Pacing and the FEC tail can add a few ms; a frame is never held a whole period late.
-        expect(lateness).toBeLessThanOrEqual(15);
+        check(lateness <= 15, `a frame was delivered ${lateness.toFixed(1)} ms after its deadline`);
         pair.client.closeAll(pair.now);
         pair.runUntil(pair.now + 200);
         pair.destroy();
         const leaks = accountant.leakCheck({ strict: true });
-        expect(leaks.ok, leaks.summary).toBe(true);
+        check(leaks.ok, `memory not returned: ${leaks.summary}`);
 }
