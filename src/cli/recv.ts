@@ -139,16 +139,19 @@ export async function recvCommand(argv: string[], io: CommandIo = {}): Promise<n
       log({ event: 'connected', peer: formatAddress(c.remoteAddress, c.remotePort) });
       c.on('frame', onFrame);
       c.on('frame-lost', onLost);
-      return new Promise<CloseInfo>((resolve) =>
-        c.once('close', (info: CloseInfo) => {
+      return new Promise<CloseInfo>((resolve) => {
+        const onClose = (info: CloseInfo): void => {
           lastStats = c.stats();
           c.off('frame', onFrame);
           c.off('frame-lost', onLost);
           if (current === c) current = null;
           log({ event: 'disconnected', peer: formatAddress(c.remoteAddress, c.remotePort), byPeer: info.byPeer, message: info.message, output: o.counters });
           resolve(info);
-        }),
-      );
+        };
+        // A caller's connection can close in the handshake's own turn, before this runs.
+        if (c.closed) onClose({ reason: 0, message: 'closed right after the handshake', byPeer: true });
+        else c.once('close', onClose);
+      });
     };
     if (args.statsIntervalMs > 0) {
       statsTimer = setInterval(() => {

@@ -4,7 +4,8 @@
  *
  * Output is JSON lines on stderr: `connected`, `stats` every `--stats-interval` ms, `final` when
  * it stops (end of input, SIGINT, SIGTERM), then exit code 0. A failure prints
- * `sluice send: CODE: message` and exits 1; a usage error exits 2.
+ * `sluice send: CODE: message` and exits 1 (also `ERR_SLUICE_PEER_CLOSED` after `final` when the
+ * receiver closes first, e.g. a listener busy with another sender); a usage error exits 2.
  */
 import { parseArgs } from 'node:util';
 import type dgram from 'node:dgram';
@@ -12,7 +13,7 @@ import { performance } from 'node:perf_hooks';
 import { MemoryAccountant } from '../core/memory/accountant.js';
 import { DEFAULT_EXPECTED_RATE_BPS, DEFAULT_LATENCY_MS, DEFAULT_MAX_RATE_BPS } from '../core/connection/options.js';
 import { parseRateBps } from '../core/link-model.js';
-import type { SluiceConnection, SluiceServer } from '../io/api.js';
+import type { CloseInfo, SluiceConnection, SluiceServer } from '../io/api.js';
 import {
   CONNECTION_FLAGS_HELP,
   EXIT_FAILURE,
@@ -41,7 +42,8 @@ export const SEND_HELP = `Usage: sluice send <input> <sluice-url> [options]
 
 Sends a stream over sluice. Each UDP datagram of the input becomes one frame and comes out of
 "sluice recv" as one datagram of the same bytes; a file or stdin is cut into frames of --chunk
-bytes. A caller by default (mode=listener binds the URL's address and waits for the receiver).
+bytes. A caller by default; mode=listener binds the URL's address, waits for a receiver and
+streams to it (the command ends when that receiver leaves).
 
 Input:
   udp://HOST:PORT       bind HOST:PORT and read datagrams (e.g. ffmpeg ... -f mpegts udp://HOST:PORT)
@@ -56,7 +58,6 @@ Options:
                         and a frame that waits in the send queue eats into the latency budget
   --linger MS           at the end of input, wait at most MS for the receiver to confirm
                         everything before closing (default 5000)
-  --once                listener mode: stop after the first receiver leaves
   -h, --help            this text
 
 ${CONNECTION_FLAGS_HELP}
@@ -74,7 +75,6 @@ interface SendArgs {
   readonly chunk: number;
   readonly statsIntervalMs: number;
   readonly lingerMs: number;
-  readonly once: boolean;
   /** Read pace for byte-stream inputs, bits/s; 0 = unpaced. */
   readonly paceBps: number;
 }
@@ -91,7 +91,6 @@ export function parseSendArgs(argv: string[], env: Readonly<Record<string, strin
       'stats-interval': { type: 'string' },
       linger: { type: 'string' },
       pace: { type: 'string' },
-      once: { type: 'boolean' },
       ...connectionFlagTable(),
     },
   });
@@ -117,7 +116,6 @@ export function parseSendArgs(argv: string[], env: Readonly<Record<string, strin
     chunk: intFlag('--chunk', s.chunk, DEFAULT_CHUNK_BYTES, 1, 64 * 1024 * 1024),
     statsIntervalMs: intFlag('--stats-interval', s['stats-interval'], 0, 10, 86_400_000),
     lingerMs: intFlag('--linger', s.linger, 5000, 0, 600_000),
-    once: values.once === true,
   };
 }
 
@@ -193,7 +191,22 @@ export async function sendCommand(argv: string[], io: CommandIo = {}): Promise<n
     if (args.statsIntervalMs > 0) {
       statsTimer = setInterval(() => log({ event: 'stats', input, stats: c.stats() }), args.statsIntervalMs);
     }
-    const peerClosed = new Promise<string>((r) => c.once('close', (info: { message: string; byPeer: boolean }) => r(info.byPeer ? `closed by peer (${info.message})` : 'closed')));
+    let byPeer = false;
+    let closeInfo: CloseInfo | null = null;
+    const peerClosed = new Promise<string>((r) => {
+      if (c.closed) {
+        // Closed in the same turn as the handshake (a busy listener accepts and closes at
+        // once), before this listener could be attached: nobody here closed it.
+        byPeer = true;
+        r('closed by the receiver right after the handshake');
+        return;
+      }
+      c.once('close', (info: CloseInfo) => {
+        closeInfo = info;
+        byPeer = info.byPeer;
+        r(info.byPeer ? `closed by the receiver (${info.message})` : 'closed');
+      });
+    });
 
     let reason: string;
     if (stream !== null) {
@@ -203,7 +216,7 @@ export async function sendCommand(argv: string[], io: CommandIo = {}): Promise<n
         let paced = 0;
         for await (const frame of stream) {
           if (stop.reason !== null) return stop.reason;
-          if (c.closed) return 'closed by peer';
+          if (c.closed) return 'closed';
           if (args.paceBps > 0) {
             const due = t0 + (paced * 8 * 1000) / args.paceBps;
             const ahead = due - performance.now();
@@ -229,7 +242,13 @@ export async function sendCommand(argv: string[], io: CommandIo = {}): Promise<n
     statsTimer = null;
     if (server !== null) await server.close();
     server = null;
-    log({ event: 'final', reason, input, stats: finalStats });
+    log({ event: 'final', reason, input, close: closeInfo, stats: finalStats });
+    if (byPeer && stop.reason === null) {
+      // The receiver went away before we closed (or refused us: a listener serving another
+      // sender closes at once), so what it received cannot be confirmed.
+      err(`sluice send: ERR_SLUICE_PEER_CLOSED: the receiver closed the connection${reason === 'end of input' ? ' before confirming the end of the input' : ''}`);
+      return EXIT_FAILURE;
+    }
     return EXIT_OK;
   } catch (e) {
     if (isUsageError(e)) {

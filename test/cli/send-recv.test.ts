@@ -22,6 +22,14 @@ const dir = mkdtempSync(join(tmpdir(), 'sluice-cli-'));
 afterEach(killAll);
 afterAll(() => rmSync(dir, { recursive: true, force: true }));
 
+/** Where the output first differs, and the receiver's final counters, for a failure message. */
+function diagnose(got: Uint8Array, want: Uint8Array, recv: ReturnType<typeof sluice>): string {
+  let i = 0;
+  while (i < got.length && i < want.length && got[i] === want[i]) i++;
+  const fin = recv.json().find((o) => o.event === 'final') as { totals?: unknown; stats?: { recovery?: unknown; received?: unknown } } | undefined;
+  return `first difference at byte ${i} of ${want.length} (chunk ${Math.floor(i / 1316)}); receiver: ${JSON.stringify(fin?.totals)} ${JSON.stringify(fin?.stats?.recovery)} ${JSON.stringify(fin?.stats?.received)}`;
+}
+
 async function relayChain(loss: string, recvOutput: string): Promise<{ recv: ReturnType<typeof sluice>; impair: ReturnType<typeof sluice>; sendPort: number }> {
   const recv = sluice(['recv', 'sluice://127.0.0.1:0', recvOutput, '--once', ...LATENCY], env);
   const listening = await recv.waitJson((o) => o.event === 'listening');
@@ -44,7 +52,7 @@ describe('sluice send -> sluice impair --loss 10 -> sluice recv (child processes
     expect(await impair.exited).toBe(0);
 
     const got = readFileSync(output);
-    expect(got.length).toBe(ts.length);
+    expect(got.length, diagnose(got, ts, recv)).toBe(ts.length);
     expect(Buffer.compare(got, Buffer.from(ts))).toBe(0);
     const cc = checkContinuity(got);
     expect(cc.packets).toBe(ts.length / TS_PACKET);
@@ -81,7 +89,7 @@ describe('sluice send -> sluice impair --loss 10 -> sluice recv (child processes
     impair.proc.kill('SIGINT');
     await impair.exited;
     const got = readFileSync(output);
-    expect(Buffer.compare(got, ts), recv.json().find((o) => o.event === 'final') === undefined ? recv.text() : JSON.stringify(recv.json().find((o) => o.event === 'final'))).toBe(0);
+    expect(Buffer.compare(got, ts), diagnose(got, ts, recv)).toBe(0);
     expect(checkContinuity(got).totalDiscontinuities).toBe(0);
     const probe = spawnSync('ffprobe', ['-v', 'error', '-show_packets', '-of', 'csv=p=0', output], { encoding: 'utf8', maxBuffer: 64 * 1024 * 1024 });
     expect(probe.stderr.trim()).toBe('');
@@ -122,7 +130,7 @@ describe('sluice send -> sluice impair --loss 10 -> sluice recv (child processes
       const sfinal = send.json().find((o) => o.event === 'final') as { reason: string; input: { frames: number; dropped: number } };
       expect(sfinal.reason).toBe('SIGINT');
       expect(sfinal.input.frames).toBe(sent.length);
-      expect(got.length).toBe(sent.length);
+      expect(got.length, diagnose(Buffer.concat(got), Buffer.concat(sent), recv)).toBe(sent.length);
       for (let i = 0; i < sent.length; i++) expect(Buffer.compare(got[i]!, sent[i]!), `datagram ${i}`).toBe(0);
     } finally {
       sink.close();
