@@ -24,7 +24,7 @@ import { mkdirSync, writeFileSync } from 'node:fs';
 import { cpus, loadavg } from 'node:os';
 import { dirname, join } from 'node:path';
 import { parseArgs } from 'node:util';
-import { Child, REPO, bundle, freeUdpPorts, procMemory, sleep } from './lib/proc.js';
+import { Child, REPO, bundle, cpuSeconds, freeUdpPorts, procMemory, sleep } from './lib/proc.js';
 import { DATAGRAM_BYTES, UdpSink, UdpSource } from './lib/udp-stream.js';
 
 const KEY = 'memory-100 bench key 0123456789';
@@ -34,7 +34,9 @@ const GOAL_BYTES = 0.5 * MB;
 
 interface Sample {
   readonly memory: Record<string, number>;
-  readonly accountant?: Record<string, number>;
+  readonly accountant?: Record<string, unknown> & { connReservedPerConnection?: number; connCapacityPerConnection?: number };
+  readonly totals?: Record<string, number>;
+  readonly socket?: Record<string, number>;
   readonly open: number;
   readonly receiving?: number;
   readonly frames?: number;
@@ -70,6 +72,8 @@ interface SluiceResult {
   readonly callers: { readonly at10: Sample; readonly atN: Sample };
   /** Delivered Mbit/s across all connections over the last 2 s before the final sample. */
   readonly deliveredMbps: number;
+  /** CPU cores used by the listener and the callers over the last 2 s (saturation check). */
+  readonly cores: { readonly listener: number; readonly callers: number };
   readonly perConnection: {
     readonly rssFromZero: number;
     readonly rssMarginal: number;
@@ -104,7 +108,11 @@ async function runSluice(file: string, connections: number, rateMbps: number, se
     process.stderr.write(`memory-100: ${o2.open} sluice connections open, streaming...\n`);
     await sleep(Math.max(1000, settleMs - 2000));
     const a = await ask<Sample>(listener, 'sample');
+    const cpuL0 = cpuSeconds(listener.pid);
+    const cpuC0 = cpuSeconds(callers.pid);
     await sleep(2000);
+    // CPU cores used by each child over the 2 s window (a core near 1.0 means saturated).
+    const cores = { listener: (cpuSeconds(listener.pid) - cpuL0) / 2, callers: (cpuSeconds(callers.pid) - cpuC0) / 2 };
     const atN = await ask<Sample>(listener, 'sample');
     const cN = await ask<Sample>(callers, 'sample');
     const deliveredMbps = (((atN.frames ?? 0) - (a.frames ?? 0)) * DATAGRAM_BYTES * 8) / 2 / 1e6;
@@ -118,6 +126,7 @@ async function runSluice(file: string, connections: number, rateMbps: number, se
       listener: { idle, at10, atN },
       callers: { at10: c10, atN: cN },
       deliveredMbps,
+      cores,
       perConnection: {
         rssFromZero: d('rss', atN, idle) / n,
         rssMarginal: d('rss', atN, at10) / (n - at10.open),
@@ -264,7 +273,9 @@ async function main(): Promise<number> {
   if (sluice !== null) {
     const s = sluice;
     const L = s.listener;
-    console.log(`\nsluice: one listener process, ${s.connections} connections at ${s.rateMbps} Mbit/s (delivered ${s.deliveredMbps.toFixed(1)} Mbit/s in total, ${L.atN.receiving} connections receiving)`);
+    console.log(
+      `\nsluice: one listener process, ${s.connections} connections at ${s.rateMbps} Mbit/s (delivered ${s.deliveredMbps.toFixed(1)} Mbit/s in total, ${L.atN.receiving} connections receiving; CPU cores used: listener ${s.cores.listener.toFixed(2)}, callers ${s.cores.callers.toFixed(2)})`,
+    );
     console.log(`  listener RSS  MB: idle ${mb(L.idle.memory.rss!)}, 10 conns ${mb(L.at10.memory.rss!)}, ${s.connections} conns ${mb(L.atN.memory.rss!)}`);
     console.log(`  listener PSS  MB: idle ${mb(L.idle.memory.pss!)}, 10 conns ${mb(L.at10.memory.pss!)}, ${s.connections} conns ${mb(L.atN.memory.pss!)}`);
     console.log(`  listener heap MB: idle ${mb(L.idle.memory.heapUsed!)}, ${s.connections} conns ${mb(L.atN.memory.heapUsed!)}; arrayBuffers ${mb(L.atN.memory.arrayBuffers!)}`);
@@ -273,6 +284,14 @@ async function main(): Promise<number> {
     console.log(`  accountant per connection: ${mb(p.accountedReserved)} MB reserved, ${mb(p.accountedCapacity)} MB declared capacity`);
     console.log(`  callers process: RSS ${mb(s.callers.atN.memory.rss!)} MB, ${mb(p.callerRssMarginal)} MB per additional connection; frames sent ${s.callers.atN.sent}, refused ${s.callers.atN.refused}`);
     console.log(`  leak check after close: ${s.leaks}${s.openErrors.length > 0 ? `; connect errors: ${s.openErrors.join('; ')}` : ''}`);
+    console.log(`  listener totals at ${s.connections}: ${JSON.stringify(L.atN.totals)}; lost sequences reported ${L.atN.lostSequences}`);
+    console.log(`  listener pools: ${JSON.stringify(L.atN.accountant?.pools)}; socket ${JSON.stringify(L.atN.socket)}`);
+    const expected = s.connections * s.rateMbps;
+    if (s.deliveredMbps < 0.9 * expected) {
+      console.log(
+        `  WARNING: ${s.deliveredMbps.toFixed(1)} of ${expected} Mbit/s delivered over the last 2 s: the connections were not all streaming at full rate, so these memory figures describe a degraded state`,
+      );
+    }
   }
   if (srt !== null) {
     const r = srt;

@@ -56,7 +56,26 @@ function memory(): Record<string, number> {
   return { rss: m.rss, heapUsed: m.heapUsed, heapTotal: m.heapTotal, external: m.external, arrayBuffers: m.arrayBuffers, pss, privateBytes: priv };
 }
 
-function accountantFigures(a: MemoryAccountant): Record<string, number> {
+/** Sums of a few statistics over connections (for telling a stalled run from a streaming one). */
+function connectionTotals(conns: Iterable<SluiceConnection>): Record<string, number> {
+  const t = { dataReceived: 0, late: 0, lost: 0, byFec: 0, byArq: 0, duplicate: 0, sentData: 0, retransmit: 0, framesRefused: 0, recvBufferPackets: 0 };
+  for (const c of conns) {
+    const s = c.stats();
+    t.dataReceived += s.received.data;
+    t.late += s.received.late;
+    t.lost += s.recovery.lost;
+    t.byFec += s.recovery.byFec;
+    t.byArq += s.recovery.byArq;
+    t.duplicate += s.received.duplicate;
+    t.sentData += s.sent.data;
+    t.retransmit += s.sent.retransmit;
+    t.framesRefused += s.sent.framesRefused;
+    t.recvBufferPackets += s.receiveBuffer.packets;
+  }
+  return t;
+}
+
+function accountantFigures(a: MemoryAccountant): Record<string, unknown> {
   const s = a.snapshot(performance.now());
   const n = s.connections.length;
   let reserved = 0;
@@ -67,8 +86,20 @@ function accountantFigures(a: MemoryAccountant): Record<string, number> {
     capacity += c.capacityBytes;
     used += c.usedBytes;
   }
+  const pools = s.pools.map((p) => ({
+    name: p.name,
+    slotSize: p.slotSize,
+    maxSlots: p.maxSlots,
+    slotsAllocated: p.slotsAllocated,
+    inUse: p.inUse,
+    highWater: p.highWater,
+    refusedCap: p.refusedCap,
+    refusedBudget: p.refusedBudget,
+  }));
   return {
     connections: n,
+    pools,
+    budgetRefusals: s.budgetRefusals,
     reservedBytes: s.reservedBytes,
     connReservedBytes: reserved,
     connReservedPerConnection: n > 0 ? reserved / n : 0,
@@ -97,7 +128,16 @@ async function runListener(key: string, rateBps: number): Promise<void> {
     if (m.cmd === 'sample') {
       let active = 0;
       for (const n of frames.values()) if (n > 0) active++;
-      reply(m, { memory: memory(), accountant: accountantFigures(accountant), open: server.connectionCount, receiving: active, frames: total, lostSequences: lost });
+      reply(m, {
+        memory: memory(),
+        accountant: accountantFigures(accountant),
+        open: server.connectionCount,
+        receiving: active,
+        frames: total,
+        lostSequences: lost,
+        totals: connectionTotals(frames.keys()),
+        socket: server.socketStats,
+      });
     } else if (m.cmd === 'close') {
       void server.close().then(() => {
         const leaks = accountant.leakCheck();
@@ -153,7 +193,7 @@ async function runCallers(key: string, rateBps: number, port: number): Promise<v
         reply(m, { open: conns.length, errors });
       })();
     } else if (m.cmd === 'sample') {
-      reply(m, { memory: memory(), open: conns.filter((c) => !c.closed).length, sent, refused });
+      reply(m, { memory: memory(), open: conns.filter((c) => !c.closed).length, sent, refused, totals: connectionTotals(conns.filter((c) => !c.closed)) });
     } else if (m.cmd === 'close') {
       clearInterval(timer);
       void Promise.all(conns.map((c) => c.close(500).catch(() => undefined))).then(() => reply(m, { closed: conns.length }));

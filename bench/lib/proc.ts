@@ -9,7 +9,7 @@
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import { createHash } from 'node:crypto';
 import dgram from 'node:dgram';
-import { mkdtempSync, readFileSync, rmSync, symlinkSync, existsSync } from 'node:fs';
+import { cpSync, mkdtempSync, readFileSync, rmSync, symlinkSync, existsSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 
@@ -280,8 +280,9 @@ export interface Bundle {
 /**
  * Bundles `entries` (paths relative to the repository) with esbuild into a temporary
  * directory, self-contained (dependencies inlined), ESM, Node 20.
- * @param ref when given, the sources are taken from this git revision (`git archive`) instead
- *   of the working tree, so that other people's uncommitted edits do not enter the measurement.
+ * @param ref when given, the library (`src/`) is taken from this git revision (`git archive`)
+ *   instead of the working tree, so that other people's uncommitted edits do not enter the
+ *   measurement; `bench/` (the harness) still comes from the working tree.
  * @returns one {@link Bundle} per entry (same order), sharing one temp dir.
  */
 export function bundle(entries: readonly string[], ref?: string): Bundle[] {
@@ -293,8 +294,10 @@ export function bundle(entries: readonly string[], ref?: string): Bundle[] {
   source = head.stdout.trim();
   if (ref !== undefined) {
     root = join(dir, 'src-tree');
-    const ar = spawnSync('sh', ['-c', `mkdir -p "${root}" && git -C "${REPO}" archive "${ref}" src bench | tar -x -C "${root}"`], { encoding: 'utf8' });
+    // The library from the revision, the benchmark harness (bench/) from the working tree.
+    const ar = spawnSync('sh', ['-c', `mkdir -p "${root}" && git -C "${REPO}" archive "${ref}" src | tar -x -C "${root}"`], { encoding: 'utf8' });
     if (ar.status !== 0) throw new Error(`git archive ${ref}: ${ar.stderr}`);
+    cpSync(join(REPO, 'bench'), join(root, 'bench'), { recursive: true, filter: (f) => !f.includes(`${join(REPO, 'bench', 'results')}`) });
     symlinkSync(join(REPO, 'node_modules'), join(root, 'node_modules'));
   } else {
     const st = spawnSync('git', ['-C', REPO, 'status', '--porcelain', '--', 'src'], { encoding: 'utf8' });
