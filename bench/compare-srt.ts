@@ -655,7 +655,7 @@ async function main(): Promise<number> {
     // --- tables
     if (scenarioResults.length > 0) {
       const rows: string[][] = [
-        ['scenario', 'transport', 'sent', 'delivered', 'residual', 'fwd ovh', 'rev bytes', 'total ovh', 'CPU s', 'CPU s/MB', 'drops in/rcv/sink', 'recovery'],
+        ['scenario', 'transport', 'sent', 'delivered', 'residual', 'gaps/longest', 'fwd ovh', 'rev bytes', 'total ovh', 'CPU s', 'CPU s/MB', 'drops in/rcv/sink', 'recovery'],
       ];
       for (const { scenario, figures } of scenarioResults) {
         for (const f of figures) {
@@ -670,6 +670,7 @@ async function main(): Promise<number> {
             String(f.sent),
             String(f.delivered),
             pct(f.residualLoss, 3),
+            `${f.lossRuns}/${f.longestLossRun}`,
             pct(f.forwardOverhead, 1),
             `${(f.reverseBytes / 1e3).toFixed(0)} kB (${pct(f.reverseShare, 1)})`,
             pct(f.totalOverhead, 1),
@@ -782,7 +783,8 @@ async function main(): Promise<number> {
     };
     mkdirSync(dirname(jsonPath), { recursive: true });
     writeFileSync(jsonPath, JSON.stringify(report, (_k, v: unknown) => (typeof v === 'number' && !Number.isFinite(v) ? String(v) : v), 2));
-    console.log(`\nJSON: ${jsonPath}`);
+    console.log(`\nLoad average (1/5/15 min): ${load0.map((x) => x.toFixed(1)).join(' ')} at the start, ${loadavg().map((x) => x.toFixed(1)).join(' ')} at the end (${cpus().length} CPUs: a load above that means processes waited for a core)`);
+    console.log(`JSON: ${jsonPath}`);
     return values.strict === true && goals.some((g) => !g.met) ? 1 : 0;
   } finally {
     built?.dispose();
