@@ -48,6 +48,24 @@ describe('listen/connect over real UDP on 127.0.0.1', () => {
     expect(accountant.reservedBytes).toBe(0);
   });
 
+  it('encrypts payloads end to end with auth: aead', async () => {
+    const server = await listen({ host: '127.0.0.1', port: 0, key: KEY, auth: 'aead' });
+    cleanup.push(() => server.close());
+    const serverSide = new Promise<SluiceConnection>((resolve) => server.once('connection', resolve));
+    const client = await connect({ host: '127.0.0.1', port: server.address().port, key: KEY, auth: 'aead' });
+    cleanup.push(() => client.close());
+    const sconn = await serverSide;
+    expect(sconn.core.options.auth).toBe('aead');
+    const got: Uint8Array[] = [];
+    sconn.on('frame', (f: Frame) => got.push(f.data));
+    for (let i = 0; i < 5; i++) await client.write(frame(i, 4000 + i));
+    const deadline = Date.now() + 5000;
+    while (got.length < 5 && Date.now() < deadline) await new Promise((r) => setTimeout(r, 10));
+    got.forEach((d, i) => expect(Buffer.from(d).equals(Buffer.from(frame(i, 4000 + i)))).toBe(true));
+    expect(got.length).toBe(5);
+    expect(sconn.stats().rejected.auth).toBe(0);
+  });
+
   it('reports a wrong key on both sides', async () => {
     const server = await listen({ host: '127.0.0.1', port: 0, key: KEY });
     cleanup.push(() => server.close());
