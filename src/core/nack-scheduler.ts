@@ -115,18 +115,21 @@ export class NackSchedulerStats {
  * ```
  */
 export class NackScheduler {
+  // Numeric fields start as `= 0`: with ES2022 class fields a bare `x: number;` is first defined
+  // as undefined, V8 then tracks it as a tagged field and every fractional store allocates a
+  // HeapNumber. Starting from a small integer keeps the field unboxed (in-place double).
   readonly stats: NackSchedulerStats;
-  readonly reorderToleranceMs: number;
-  readonly fecHoldMs: number;
-  readonly minRetryMs: number;
-  readonly retryFactor: number;
-  readonly maxRanges: number;
+  readonly reorderToleranceMs: number = 0;
+  readonly fecHoldMs: number = 0;
+  readonly minRetryMs: number = 0;
+  readonly retryFactor: number = 0;
+  readonly maxRanges: number = 0;
   /** Per-sequence state ring size, packets. */
-  readonly capacity: number;
+  readonly capacity: number = 0;
   private readonly _source: LossListSource | null;
   private readonly _account: MemoryAccount;
-  private readonly _reserved: number;
-  private readonly _mask: number;
+  private readonly _reserved: number = 0;
+  private readonly _mask: number = 0;
   private readonly _tag: Uint32Array;
   /** Time of the last NACK for the tagged sequence; NaN for "tagged, never sent". */
   private readonly _nackedAt: Float64Array;
@@ -137,14 +140,14 @@ export class NackScheduler {
   private readonly _lCount: Uint32Array;
   private readonly _lSince: Float64Array;
   private readonly _lDeadline: Float64Array;
-  private _nextDue: number;
-  private _lastPollAt: number;
-  private _seenGaps: number;
+  private _nextDue: number = 0;
+  private _lastPollAt: number = 0;
+  private _seenGaps: number = 0;
   private _started: boolean;
   /** Newest sequence reported by onArrival. */
-  private _highest: number;
+  private _highest: number = 0;
   /** Earliest time a gap was seen by onArrival/onGap since the last poll (Infinity: none). */
-  private _gapAt: number;
+  private _gapAt: number = 0;
   private _closed: boolean;
 
   /** @throws SluiceTypeError / SluiceRangeError naming the option when an option is invalid. */

@@ -150,22 +150,25 @@ const HIST_SKIPPED = 2;
  * ```
  */
 export class ReorderBuffer {
+  // Numeric fields start as `= 0`: with ES2022 class fields a bare `x: number;` is first defined
+  // as undefined, V8 then tracks it as a tagged field and every fractional store allocates a
+  // HeapNumber. Starting from a small integer keeps the field unboxed (in-place double).
   /** Counters. */
   readonly stats: ReorderStats;
   /** Ring size, packets. */
-  readonly capacity: number;
+  readonly capacity: number = 0;
   /** Latency budget, ms. */
-  readonly latencyMs: number;
+  readonly latencyMs: number = 0;
   /** Largest payload accepted, bytes. */
-  readonly maxPayload: number;
+  readonly maxPayload: number = 0;
   /** Time the most recent gap was opened, ms (-Infinity before any); see {@link ReorderStats.gapsOpened}. */
-  lastGapAt: number;
+  lastGapAt: number = 0;
 
-  private readonly _mask: number;
+  private readonly _mask: number = 0;
   private readonly _slide: boolean;
   private readonly _account: MemoryAccount;
   private readonly _pool: SlotSource | null;
-  private readonly _reserved: number;
+  private readonly _reserved: number = 0;
   private readonly _present: Uint8Array;
   private readonly _hist: Uint8Array;
   private readonly _flags: Uint8Array;
@@ -177,14 +180,14 @@ export class ReorderBuffer {
   private readonly _missing: Uint32Array;
   private readonly _slots: Array<Uint8Array | null>;
   private _started: boolean;
-  private _base: number;
+  private _base: number = 0;
   /** One past the newest sequence received in the window; top - base in [0, capacity]. */
-  private _top: number;
-  private _heldPackets: number;
-  private _heldBytes: number;
-  private _missingCount: number;
-  private _pendingLossStart: number;
-  private _pendingLossCount: number;
+  private _top: number = 0;
+  private _heldPackets: number = 0;
+  private _heldBytes: number = 0;
+  private _missingCount: number = 0;
+  private _pendingLossStart: number = 0;
+  private _pendingLossCount: number = 0;
   /** Pool slot handed out by the last poll, released at the next call (keeps `out.payload` valid). */
   private _lent: Uint8Array | null;
   private _closed: boolean;
@@ -298,6 +301,9 @@ export class ReorderBuffer {
    * released at `releaseBase + latencyMs`. The payload bytes `payload[offset .. offset+length)`
    * are copied into a slot (the caller keeps ownership of `payload`). The first insert sets the
    * window start. Never throws for network input: returns an {@link InsertStatus}.
+   * `seq` may be given as uint32 or int32 (`seq | 0`): both name the same 32-bit sequence. Prefer
+   * int32 from a hot loop: a uint32 >= 2^31 is boxed into a HeapNumber by the caller when this
+   * call is not inlined (16 bytes per packet, measured in bench/buffers.bench.ts).
    * @throws SluiceStateError after close(); SluiceRangeError when offset/length do not fit in payload.
    */
   insert(

@@ -17,6 +17,8 @@ export const DEFAULT_INITIAL_RTO_MS = 500;
 export const DEFAULT_MIN_RTO_MS = 20;
 /** Default upper bound of the RTO, ms (RFC 6298 §2.5 allows >= 60 s). */
 export const DEFAULT_MAX_RTO_MS = 10_000;
+/** Largest RTT sample accepted, ms (2,000 s; anything above is a stale or forged echo). */
+export const MAX_RTT_SAMPLE_MS = 2_000_000;
 /** Default clock granularity G, ms (RFC 6298 §2: RTO = SRTT + max(G, K*RTTVAR)). */
 export const DEFAULT_CLOCK_GRANULARITY_MS = 1;
 
@@ -44,26 +46,29 @@ export interface RttEstimatorOptions {
  * ```
  */
 export class RttEstimator {
+  // Numeric fields start as `= 0`: with ES2022 class fields a bare `x: number;` is first defined
+  // as undefined, V8 then tracks it as a tagged field and every fractional store allocates a
+  // HeapNumber. Starting from a small integer keeps the field unboxed (in-place double).
   /** Smoothed RTT, ms; equals the initial RTO until the first sample ({@link hasSample} false). */
-  srtt: number;
+  srtt: number = 0;
   /** RTT variation, ms (half the initial RTO before the first sample). */
-  rttvar: number;
+  rttvar: number = 0;
   /** Retransmission timeout, ms, within [minRtoMs, maxRtoMs]. */
-  rto: number;
+  rto: number = 0;
   /** The most recent sample, ms (NaN before the first). */
-  latest: number;
+  latest: number = 0;
   /** Smallest sample seen, ms (Infinity before the first). */
-  min: number;
+  min: number = 0;
   /** Number of samples taken. */
-  samples: number;
+  samples: number = 0;
   /** Samples refused because they were negative or not finite (a bad clock or a forged echo). */
-  rejected: number;
+  rejected: number = 0;
   /** True once a sample has been taken. */
   hasSample: boolean;
-  private readonly _initialRto: number;
-  private readonly _minRto: number;
-  private readonly _maxRto: number;
-  private readonly _g: number;
+  private readonly _initialRto: number = 0;
+  private readonly _minRto: number = 0;
+  private readonly _maxRto: number = 0;
+  private readonly _g: number = 0;
 
   /** @throws SluiceRangeError / SluiceTypeError naming the option when an option is invalid. */
   constructor(options: RttEstimatorOptions = {}) {
@@ -84,14 +89,29 @@ export class RttEstimator {
   /**
    * Feeds one RTT measurement R (ms) taken on a packet sent exactly once (Karn). RFC 6298 §2.2
    * for the first sample (SRTT = R, RTTVAR = R/2), §2.3 afterwards (alpha 1/8, beta 1/4, K 4),
-   * then the bounds of §2.4/§2.5. Resets the back-off. A negative or non-finite sample is
-   * counted in {@link rejected} and ignored (never throws: samples derive from network input).
+   * then the bounds of §2.4/§2.5. Resets the back-off. A negative, non-finite or absurd sample
+   * (above {@link MAX_RTT_SAMPLE_MS}) is counted in {@link rejected} and ignored (never throws:
+   * samples derive from network input). Kept to microsecond resolution.
    */
   onSample(rttMs: number): void {
-    if (!(rttMs >= 0) || rttMs === Number.POSITIVE_INFINITY) {
+    if (!(rttMs >= 0 && rttMs <= MAX_RTT_SAMPLE_MS)) {
       this.rejected++;
       return;
     }
+    this.onSampleUs((rttMs * 1000 + 0.5) | 0);
+  }
+
+  /**
+   * {@link onSample} with the sample in whole microseconds. Per-ACK callers use this form: a
+   * small integer crosses a call unboxed, where a computed fractional double would be boxed
+   * into a HeapNumber (an allocation) whenever the call is not inlined.
+   */
+  onSampleUs(rttUs: number): void {
+    if (!(rttUs >= 0 && rttUs <= MAX_RTT_SAMPLE_MS * 1000)) {
+      this.rejected++;
+      return;
+    }
+    const rttMs = rttUs / 1000;
     if (!this.hasSample) {
       this.srtt = rttMs;
       this.rttvar = rttMs / 2;
@@ -105,7 +125,8 @@ export class RttEstimator {
     this.latest = rttMs;
     if (rttMs < this.min) this.min = rttMs;
     this.samples++;
-    this.rto = this._clamp(this.srtt + Math.max(this._g, 4 * this.rttvar));
+    const v = 4 * this.rttvar;
+    this.rto = this._clamp(this.srtt + (v > this._g ? v : this._g));
   }
 
   /** RFC 6298 §5.5: doubles the RTO (bounded by maxRtoMs) after a timer expiry. */

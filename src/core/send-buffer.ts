@@ -26,8 +26,8 @@
  */
 import { DETACHED_ACCOUNT, type MemoryAccount, type SlotSource } from './memory/types.js';
 import { SluiceRangeError, SluiceStateError, SluiceTypeError, checkInt, checkNumber, checkPowerOfTwo } from './errors.js';
-import { RttEstimator, type RttEstimatorOptions } from './rtt.js';
-import { seqAdd, seqDiff } from './seq.js';
+import { MAX_RTT_SAMPLE_MS, RttEstimator, type RttEstimatorOptions } from './rtt.js';
+import { seqDiff } from './seq.js';
 
 /** Default share of the original send volume that retransmissions may use (0.25 = 25 %). */
 export const DEFAULT_RETRANSMIT_SHARE = 0.25;
@@ -156,24 +156,27 @@ export class SentPacketView {
  * ```
  */
 export class SendBuffer {
+  // Numeric fields start as `= 0`: with ES2022 class fields a bare `x: number;` is first defined
+  // as undefined, V8 then tracks it as a tagged field and every fractional store allocates a
+  // HeapNumber. Starting from a small integer keeps the field unboxed (in-place double).
   /** Counters. */
   readonly stats: SendBufferStats;
   /** RFC 6298 estimator fed from ACK echoes (Karn-filtered). */
   readonly rtt: RttEstimator;
-  readonly capacity: number;
-  readonly maxBytes: number;
-  readonly maxPayload: number;
-  readonly usefulLifeMs: number;
-  readonly retransmitShare: number;
-  readonly retransmitBurstBytes: number;
-  readonly retransmitCopies: number;
+  readonly capacity: number = 0;
+  readonly maxBytes: number = 0;
+  readonly maxPayload: number = 0;
+  readonly usefulLifeMs: number = 0;
+  readonly retransmitShare: number = 0;
+  readonly retransmitBurstBytes: number = 0;
+  readonly retransmitCopies: number = 0;
   /** Retransmission budget available, bytes. */
-  tokens: number;
+  tokens: number = 0;
 
-  private readonly _mask: number;
+  private readonly _mask: number = 0;
   private readonly _account: MemoryAccount;
   private readonly _pool: SlotSource | null;
-  private readonly _reserved: number;
+  private readonly _reserved: number = 0;
   private readonly _timestamp: Uint32Array;
   private readonly _flags: Uint8Array;
   private readonly _frameLength: Uint32Array;
@@ -189,22 +192,22 @@ export class SendBuffer {
   private readonly _slots: Array<Uint8Array | null>;
   private readonly _dropStart: Uint32Array;
   private readonly _dropCount: Uint32Array;
-  private _dropHead: number;
-  private _dropLen: number;
+  private _dropHead: number = 0;
+  private _dropLen: number = 0;
   private _started: boolean;
   /** Sequences sent and no longer held, saturating at 2^31 - 1 (the drop-notice domain). */
-  private _gone: number;
-  private _oldest: number;
-  private _next: number;
-  private _held: number;
-  private _heldBytes: number;
-  private _queuedCount: number;
+  private _gone: number = 0;
+  private _oldest: number = 0;
+  private _next: number = 0;
+  private _held: number = 0;
+  private _heldBytes: number = 0;
+  private _queuedCount: number = 0;
   /** No queued sequence lies before this one (scan start). */
-  private _cursor: number;
+  private _cursor: number = 0;
   private _closed: boolean;
   /** Sequence whose extra copies are still to be handed out, and how many. */
-  private _copySeq: number;
-  private _copiesLeft: number;
+  private _copySeq: number = 0;
+  private _copiesLeft: number = 0;
 
   /**
    * @throws SluiceTypeError / SluiceRangeError naming the option when an option is invalid.
@@ -286,11 +289,11 @@ export class SendBuffer {
   }
   /** Oldest sequence held (equals {@link nextSeq} when empty). */
   get oldestSeq(): number {
-    return this._oldest;
+    return this._oldest >>> 0;
   }
   /** Sequence the next add() must carry. */
   get nextSeq(): number {
-    return this._next;
+    return this._next >>> 0;
   }
   /** Retransmissions queued. */
   get queued(): number {
@@ -311,21 +314,23 @@ export class SendBuffer {
   /**
    * Records a packet just sent for the first time and copies its payload
    * `payload[offset .. offset+length)` (the caller keeps `payload`). Sequences must be
-   * consecutive (the first add sets the start). Evicts the oldest packets while the ring or the
+   * consecutive (the first add sets the start); `seq` and `timestamp` may be given as uint32 or
+   * int32 (`x | 0`, allocation-free from a hot loop, see ReorderBuffer.insert). Evicts the oldest
+   * packets while the ring or the
    * byte cap is full (`evictedCap`), and feeds the retransmission bucket.
    * @throws SluiceStateError after close(); SluiceRangeError on a non-consecutive seq, a length
    *   above maxPayload or offset/length outside `payload` (all caller bugs).
    */
   add(seq: number, timestamp: number, flags: number, frameLength: number, payload: Uint8Array, offset: number, length: number, now: number): void {
     if (this._closed) throw new SluiceStateError('SendBuffer.add: buffer is closed');
-    seq = seq >>> 0;
+    seq = seq | 0;
     if (!this._started) {
       this._started = true;
       this._oldest = seq;
       this._next = seq;
       this._cursor = seq;
     } else if (seq !== this._next) {
-      throw new SluiceRangeError(`add: expected seq ${this._next} (consecutive), got ${seq}`);
+      throw new SluiceRangeError(`add: expected seq ${this._next >>> 0} (consecutive), got ${seq >>> 0}`);
     }
     if (!(length >= 0 && length <= this.maxPayload && offset >= 0 && offset + length <= payload.length)) {
       throw new SluiceRangeError(
@@ -349,7 +354,7 @@ export class SendBuffer {
         // Nothing held and no slot: the packet is sent but cannot be kept.
         this.stats.noSlot++;
         if (this._gone < 0x7fff_ffff) this._gone++;
-        this._next = seqAdd(seq, 1);
+        this._next = _add(seq, 1);
         this._oldest = this._next;
         this._feed(length);
         return;
@@ -368,7 +373,7 @@ export class SendBuffer {
     this._tx[idx] = 1;
     this._rounds[idx] = 0;
     this._blocked[idx] = 0;
-    this._next = seqAdd(seq, 1);
+    this._next = _add(seq, 1);
     this._held++;
     this._heldBytes += length;
     this.stats.added++;
@@ -385,12 +390,12 @@ export class SendBuffer {
    */
   onAck(ackSeq: number, now: number, echoTimestamp = -1, ackDelayMs = 0): void {
     if (this._closed || !this._started) return;
-    ackSeq = ackSeq >>> 0;
+    ackSeq = ackSeq | 0;
     if (seqDiff(this._next, ackSeq) > 0) {
       this.stats.ackInvalid++;
       return;
     }
-    if (echoTimestamp >= 0) this._rttSample(echoTimestamp >>> 0, now, ackDelayMs);
+    if (echoTimestamp >= 0) this._rttSample(echoTimestamp | 0, now, ackDelayMs);
     while (this._held > 0 && seqDiff(this._oldest, ackSeq) > 0) {
       this._evictOldest();
       this.stats.evictedAcked++;
@@ -459,7 +464,7 @@ export class SendBuffer {
     const tx = this._tx[idx]!;
     if (tx < 0xffff) this._tx[idx] = tx + 1;
     this._lastSent[idx] = now;
-    out.seq = seq;
+    out.seq = seq >>> 0;
     out.timestamp = this._timestamp[idx]!;
     out.flags = this._flags[idx]!;
     out.frameLength = this._frameLength[idx]!;
@@ -552,7 +557,7 @@ export class SendBuffer {
       this._pool.release(this._slots[idx]!);
       this._slots[idx] = null;
     }
-    this._oldest = seqAdd(this._oldest, 1);
+    this._oldest = _add(this._oldest, 1);
     if (this._gone < 0x7fff_ffff) this._gone++;
     this._held--;
     this._heldBytes -= length;
@@ -578,18 +583,18 @@ export class SendBuffer {
       const j = s & mask;
       const w = q[j >>> 5]!;
       if ((j & 31) === 0 && w === 0 && this.capacity >= 32) {
-        s = (s + 32) >>> 0;
+        s = (s + 32) | 0;
         continue;
       }
       if ((w & (1 << (j & 31))) !== 0) break;
-      s = (s + 1) >>> 0;
+      s = (s + 1) | 0;
     }
     this._cursor = s;
     return s;
   }
 
   private _nackRange(start: number, count: number, now: number): void {
-    start = start >>> 0;
+    start = start | 0;
     if (!(count > 0)) return;
     if (!this._started) {
       this.stats.nackInvalid++;
@@ -605,7 +610,7 @@ export class SendBuffer {
     // Gone part: offsets [-goneLen, 0).
     const gA = startOff > -goneLen ? startOff : -goneLen;
     const gB = endOff < 0 ? endOff : 0;
-    if (gA < gB) this._dropNotice(seqAdd(this._oldest, gA), gB - gA);
+    if (gA < gB) this._dropNotice(_add(this._oldest, gA), gB - gA);
     // Held part: offsets [0, heldLen).
     const hA = startOff > 0 ? startOff : 0;
     const hB = endOff < heldLen ? endOff : heldLen;
@@ -614,7 +619,7 @@ export class SendBuffer {
       const mask = this._mask;
       const srtt = this.rtt.hasSample ? this.rtt.srtt : this.rtt.rto;
       for (let o = hA; o < hB; o++) {
-        const seq = seqAdd(this._oldest, o);
+        const seq = _add(this._oldest, o);
         const idx = seq & mask;
         if (this._isQueued(idx)) {
           this.stats.nackDuplicate++;
@@ -664,7 +669,7 @@ export class SendBuffer {
 
   private _rttSample(echo: number, now: number, ackDelayMs: number): void {
     const mask = this._mask;
-    let s = seqAdd(this._next, -1);
+    let s = _add(this._next, -1);
     let found = -1;
     let karn = false;
     const limit = this._held < ECHO_SCAN_LIMIT ? this._held : ECHO_SCAN_LIMIT;
@@ -676,15 +681,27 @@ export class SendBuffer {
         if (found < 0) found = idx;
         if (this._tx[idx]! > 1) karn = true;
       }
-      s = seqAdd(s, -1);
+      s = _add(s, -1);
     }
     if (found < 0) return;
     if (karn) {
       this.stats.rttKarnSkipped++;
       return;
     }
-    this.rtt.onSample(now - this._firstSent[found]! - (ackDelayMs > 0 ? ackDelayMs : 0));
+    const ms = now - this._firstSent[found]! - (ackDelayMs > 0 ? ackDelayMs : 0);
+    // Whole microseconds as a small integer: no HeapNumber per ACK (see RttEstimator.onSampleUs).
+    if (ms >= 0 && ms <= MAX_RTT_SAMPLE_MS) this.rtt.onSampleUs((ms * 1000 + 0.5) | 0);
+    else this.rtt.rejected++;
   }
+}
+
+/**
+ * `a + n` modulo 2^32 as a signed 32-bit integer: sequence numbers are kept in this form inside
+ * the buffer (see the same helper in reorder-buffer.ts: a uint32 >= 2^31 crossing a call that
+ * is not inlined is boxed into a HeapNumber). Public outputs are converted with `>>> 0`.
+ */
+function _add(a: number, n: number): number {
+  return (a + n) | 0;
 }
 
 /** Copies `len` bytes without creating a subarray view (no per-packet allocation). */
