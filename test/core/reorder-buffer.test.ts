@@ -312,6 +312,39 @@ describe('ReorderBuffer: unit', () => {
     expect(acct).toMatchObject({ reserved: 0, usedBytes: 0, usedPackets: 0 });
   });
 
+  it('fence(): a lost tail no later packet revealed becomes missing and is given up at its deadline', () => {
+    const rb = make({ capacity: 16 });
+    const out = new ReorderOutput();
+    ins(rb, 0, 0, 0);
+    ins(rb, 1, 1, 1);
+    expect(rb.fence(1, 5, 2)).toBe(false); // nothing new
+    expect(rb.fence(5, 5, 3)).toBe(true); // 2..4 sent by 5 (sender clock mapped), not received
+    expect(rb.missing).toBe(3);
+    const starts = new Uint32Array(4);
+    const counts = new Uint32Array(4);
+    const since = new Float64Array(4);
+    const dl = new Float64Array(4);
+    expect(rb.copyLossRanges(starts, counts, since, 4, dl)).toBe(1);
+    expect([starts[0], counts[0], since[0], dl[0]]).toEqual([2, 3, 3, 105]);
+    expect(ins(rb, 3, 3, 50)).toBe(InsertStatus.Accepted);
+    const evs: Ev[] = [];
+    drain(rb, 104, out, evs);
+    expect(evs.map((e) => [e.kind, e.seq, e.count])).toEqual([
+      [ReorderEvent.Packet, 0, 1],
+      [ReorderEvent.Packet, 1, 1],
+      [ReorderEvent.Lost, 2, 1],
+      [ReorderEvent.Packet, 3, 1],
+    ]);
+    expect(rb.nextTimeout()).toBe(105);
+    drain(rb, 105, out, evs);
+    expect(evs.slice(4).map((e) => [e.kind, e.seq, e.count])).toEqual([[ReorderEvent.Lost, 4, 1]]);
+    expect(rb.nextTimeout()).toBe(Infinity);
+    const drop = make({ capacity: 8, beyondWindow: 'drop' });
+    ins(drop, 0, 0, 0);
+    expect(drop.fence(20, 0, 0)).toBe(false);
+    expect(drop.stats.beyondWindowDropped).toBe(1);
+  });
+
   it('a hostile jump of 2^31 changes nothing but counters (both policies)', () => {
     for (const beyondWindow of ['slide', 'drop'] as const) {
       const rb = make({ beyondWindow, capacity: 16 });

@@ -56,6 +56,17 @@ describe('RttEstimator (RFC 6298)', () => {
     expect(r.hasSample).toBe(false);
   });
 
+  it('onSampleUs takes whole microseconds (allocation-free per-ACK form); absurd samples are refused', () => {
+    const r = new RttEstimator({ minRtoMs: 0 });
+    r.onSampleUs(40_000);
+    expect([r.srtt, r.rttvar, r.rto]).toEqual([40, 20, 120]);
+    r.onSample(40.0004);
+    expect(r.latest).toBe(40); // microsecond resolution
+    r.onSample(3e6);
+    r.onSampleUs(-5);
+    expect(r.rejected).toBe(2);
+  });
+
   it('validates options', () => {
     expect(() => new RttEstimator({ minRtoMs: 100, maxRtoMs: 50 })).toThrow(/maxRtoMs/);
     expect(() => new RttEstimator({ initialRtoMs: 0 })).toThrow(/initialRtoMs/);
