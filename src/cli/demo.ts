@@ -35,8 +35,8 @@ import { parseFec, parseSwitch } from './url.js';
 
 /** Default demo length, seconds. */
 export const DEFAULT_DEMO_DURATION_S = 20;
-/** Default impairment of the demo link: 5% random loss, 20 ms one-way delay. */
-export const DEFAULT_DEMO_IMPAIRMENT = 'loss=5%,delay=20';
+/** Default impairment of the demo link: 10% random loss, 20 ms one-way delay (as the README says). */
+export const DEFAULT_DEMO_IMPAIRMENT = 'loss=10%,delay=20';
 /** Sampling (and live view refresh) interval, ms. */
 export const DEMO_SAMPLE_MS = 250;
 
