@@ -301,26 +301,45 @@ function accountantOf(o: NodeOptions): MemoryAccountant {
 
 /** Slot size of the shared packet pool: a 1500-byte MTU's UDP payload (holds any default payload). */
 const POOL_SLOT_BYTES = 1472;
-const pools = new WeakMap<MemoryAccountant, BufferPool>();
+const pools = new WeakMap<MemoryAccountant, { pool: BufferPool; refs: number }>();
 
 /**
- * The packet pool shared by every connection charged to `accountant`: payload memory follows
- * what is held, not each buffer's capacity. Its cap is a quarter of the budget; a full pool
- * drops (and counts) instead of growing.
+ * The packet pool shared by every socket charged to `accountant`: payload memory follows what is
+ * held, not each buffer's capacity. Its cap is a quarter of the budget; a full pool drops (and
+ * counts) instead of growing. Reference-counted by the sockets that use it: it is created by the
+ * first `listen`/`connect` and closed (its slabs returned) when the last of them closes, so after
+ * everything is closed `accountant.leakCheck({ strict: true })` finds nothing held.
  */
 export function sharedPool(accountant: MemoryAccountant): BufferPool {
-  let pool = pools.get(accountant);
-  if (pool === undefined || pool.closed) {
+  return retainPool(accountant, 0);
+}
+
+function retainPool(accountant: MemoryAccountant, delta: number): BufferPool {
+  let entry = pools.get(accountant);
+  if (entry === undefined || entry.pool.closed) {
     const maxSlots = Math.max(1024, Math.floor(accountant.budgetBytes / 4 / POOL_SLOT_BYTES));
-    pool = accountant.createPool({
+    const pool = accountant.createPool({
       slotSize: POOL_SLOT_BYTES,
       slotsPerSlab: 256,
       maxSlots,
       devChecks: process.env.NODE_ENV !== 'production',
     });
-    pools.set(accountant, pool);
+    entry = { pool, refs: 0 };
+    pools.set(accountant, entry);
   }
-  return pool;
+  entry.refs += delta;
+  return entry.pool;
+}
+
+function releasePool(accountant: MemoryAccountant): void {
+  const entry = pools.get(accountant);
+  if (entry === undefined) return;
+  entry.refs--;
+  // Slots still out would be a leak: keep the pool open so leakCheck() reports them.
+  if (entry.refs <= 0 && entry.pool.inUse === 0 && !entry.pool.closed) {
+    entry.pool.close();
+    pools.delete(accountant);
+  }
 }
 
 function endpointOptions(o: NodeOptions, listen: boolean, maxConnections?: number) {
@@ -330,7 +349,7 @@ function endpointOptions(o: NodeOptions, listen: boolean, maxConnections?: numbe
     listen,
     random: cryptoRandom,
     accounts: accountant,
-    pool: sharedPool(accountant),
+    pool: retainPool(accountant, 1),
     ...(o.pureCrypto === true ? {} : { protector: createNodeProtector }),
     ...(maxConnections !== undefined ? { maxConnections } : {}),
   };
@@ -442,8 +461,15 @@ export async function listen(options: ListenOptions): Promise<SluiceServer> {
   const driver = await SocketDriver.open(endpointOptions(options, true, options.maxConnections), {
     ...options,
     account: accountant.account(ringName),
+  }).catch((err: unknown) => {
+    accountant.closeAccount(ringName);
+    releasePool(accountant);
+    throw err;
   });
-  driver.once('close', () => accountant.closeAccount(ringName));
+  driver.once('close', () => {
+    accountant.closeAccount(ringName);
+    releasePool(accountant);
+  });
   const server = new SluiceServer(driver, accountant, options.frameQueue ?? 1024);
   options.signal?.addEventListener('abort', () => void server.close(), { once: true });
   return server;
@@ -468,8 +494,15 @@ export async function connect(options: ConnectOptions): Promise<SluiceConnection
     host: options.host.includes(':') ? '::' : '0.0.0.0',
     port: options.localPort ?? 0,
     account: accountant.account(ringName),
+  }).catch((err: unknown) => {
+    accountant.closeAccount(ringName);
+    releasePool(accountant);
+    throw err;
   });
-  driver.once('close', () => accountant.closeAccount(ringName));
+  driver.once('close', () => {
+    accountant.closeAccount(ringName);
+    releasePool(accountant);
+  });
   const byCore = new Map<Connection, SluiceConnection>();
   wire(driver, byCore);
   const handle = driver.endpoint.connect(options.host, options.port, performance.now());

@@ -6,7 +6,7 @@
  */
 import dgram from 'node:dgram';
 import { afterEach, describe, expect, it } from 'vitest';
-import { connect, listen, sharedPool, type Frame, type SluiceConnection, type SluiceServer } from '../../src/io/api.js';
+import { connect, listen, type Frame, type SluiceConnection, type SluiceServer } from '../../src/io/api.js';
 import { ImpairRelay } from '../../src/io/impair-relay.js';
 import { MemoryAccountant } from '../../src/core/memory/accountant.js';
 import type { ImpairmentOptions } from '../../src/core/link-model.js';
@@ -30,7 +30,6 @@ const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms
 function assertNoLeaks(accountant: MemoryAccountant): void {
   const leaks = accountant.leakCheck();
   expect(leaks.ok, leaks.summary).toBe(true);
-  sharedPool(accountant).close();
   const strict = accountant.leakCheck({ strict: true });
   expect(strict.ok, strict.summary).toBe(true);
 }
@@ -60,8 +59,10 @@ async function stream(serverSide: Promise<SluiceConnection>, client: SluiceConne
     await client.write(frameBytes(i, size), { keyframe: i % 25 === 0 });
     await sleep(10);
   }
-  // Latency 120 ms + recovery: give the tail time to arrive or be given up.
-  await sleep(800);
+  // Until every sequence sent was delivered or given up (latency 120 ms + recovery; longer on a
+  // loaded machine), at most 10 s.
+  const until = Date.now() + 10_000;
+  while (serverConn.stats().received.nextExpectedSeq !== client.stats().sent.nextSeq && Date.now() < until) await sleep(20);
   return { delivered, order, lostEvents, sent: frames, serverConn };
 }
 

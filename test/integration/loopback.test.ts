@@ -1,5 +1,5 @@
 import { afterEach, describe, expect, it } from 'vitest';
-import { connect, listen, sharedPool, type SluiceConnection, type Frame } from '../../src/io/api.js';
+import { connect, listen, type SluiceConnection, type Frame } from '../../src/io/api.js';
 import { MemoryAccountant } from '../../src/core/memory/accountant.js';
 
 const KEY = 'loopback test key, 16+ bytes';
@@ -41,8 +41,7 @@ describe('listen/connect over real UDP on 127.0.0.1', () => {
     // Every connection account is zero and every pooled slot is back...
     const leaks = accountant.leakCheck();
     expect(leaks.ok, leaks.summary).toBe(true);
-    // ...so the shared pool closes (it throws if a slot is still out) and nothing at all is held.
-    sharedPool(accountant).close();
+    // ...so the shared pool closed with the last socket and nothing at all is held.
     const strict = accountant.leakCheck({ strict: true });
     expect(strict.ok, strict.summary).toBe(true);
     expect(accountant.reservedBytes).toBe(0);
