@@ -132,7 +132,10 @@ export async function run(ctx: BenchContext): Promise<SuiteResult> {
       checks.push({
         name: `${label} heap growth per 1M packets`,
         value: perMillion,
-        max: 65_536,
+        // Retained growth: a path that kept even 4 bytes per packet would add 4 MB per million.
+        // Below that, heap used moves by a few hundred kB with JIT code and IC feedback on a
+        // loaded machine (seen: +244 kB once in CI-like conditions), which is not a leak.
+        max: 4 * 1024 * 1024,
         detail: 'heap used after minus before, full GCs, per million packets',
       });
     }
