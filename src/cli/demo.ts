@@ -169,6 +169,18 @@ function fecText(f: FecOptions | false): string {
   return f === false ? 'off' : `${f.window},${f.step},${f.repairs} (window, step, repairs)`;
 }
 
+/** ` (#i, #j, ...)` naming up to 5 frames of [0, sent) never delivered, or ''. */
+function missingList(seen: Uint8Array, sent: number): string {
+  const ids: number[] = [];
+  let n = 0;
+  for (let i = 0; i < sent; i++) {
+    if (seen[i] === 1) continue;
+    if (ids.length < 5) ids.push(i);
+    n++;
+  }
+  return n === 0 ? '' : ` (#${ids.join(', #')}${n > ids.length ? ', ...' : ''})`;
+}
+
 /** The p-quantile (0..1) of the first `n` values of `a` (sorts a copy). NaN when n = 0. */
 export function quantile(a: Float64Array, n: number, p: number): number {
   if (n === 0) return Number.NaN;
@@ -470,7 +482,7 @@ async function _runDemo(args: DemoArgs, out: (l: string) => void, err: (l: strin
           : `OK: every delivered frame intact, ${missing} frame(s) lost for good, no memory leaked`;
     const rows: Array<[string, string]> = [
       ['stream', `${(endMs / 1000).toFixed(1)} s, ${counts.sent} frames sent (${counts.refused} refused), ${mbit((counts.bytesSent * 8 * 1000) / Math.max(1, args.durationMs))} media`],
-      ['frames delivered', `${counts.delivered} intact (${pct(counts.delivered, counts.sent)}), ${missing} missing, ${counts.corrupted} corrupted, ${counts.duplicate} duplicate, ${counts.outOfOrder} out of order`],
+      ['frames delivered', `${counts.delivered} intact (${pct(counts.delivered, counts.sent)}), ${missing} missing${missingList(seen, counts.sent)}, ${counts.corrupted} corrupted, ${counts.duplicate} duplicate, ${counts.outOfOrder} out of order`],
       ['datagrams dropped by the relay', `${fwdDropped} of ${relayStats.forward.sent} sender->receiver (${pct(fwdDropped, relayStats.forward.sent)}), ${revDropped} of ${relayStats.reverse.sent} receiver->sender`],
       ['DATA packets sent', `${dataSent} originals, ${ss?.sent.repair ?? 0} FEC repairs, ${ss?.sent.retransmit ?? 0} retransmissions (overhead ${((ss?.sent.overhead ?? 0) * 100).toFixed(1)}%)`],
       ['recovered by FEC', `${rs?.recovery.byFec ?? 0} packets`],
