@@ -338,11 +338,21 @@ export class Connection {
       return SendStatus.FULL;
     }
     this.counters.framesQueued++;
-    if (this.queue.queuedBytes > this.options.sendQueueBytes / 2) {
+    if (this.queue.queuedBytes > this.options.sendQueueBytes / 2 || this.queueAgeMs(now) > this.options.latencyMs / 4) {
       this.wasPressured = true;
       return SendStatus.PRESSURE;
     }
     return SendStatus.OK;
+  }
+
+  /**
+   * How long the oldest queued frame has waited, ms. Live media has a deadline, so backpressure
+   * is about time, not bytes: a frame that waits a quarter of the latency budget in our queue
+   * means the application writes faster than the path (or the process) can carry.
+   */
+  private queueAgeMs(now: number): number {
+    if (this.queue.queuedFrames === 0) return 0;
+    return (((this.wireNow(now) - this.queue.headTimestampUs) >>> 0) / 1000);
   }
 
   /** Bytes of frames waiting to be sent. */
@@ -651,7 +661,7 @@ export class Connection {
       this.counters.bytesSent += n;
       this.lastSentAt = now;
     }
-    if (this.wasPressured && this.queue.queuedBytes <= this.options.sendQueueBytes / 4) {
+    if (this.wasPressured && this.queue.queuedBytes <= this.options.sendQueueBytes / 4 && this.queueAgeMs(now) <= this.options.latencyMs / 8) {
       this.wasPressured = false;
       this.events.push({ type: 'drain' });
     }
@@ -784,7 +794,12 @@ export class Connection {
         return this.seal(out, len, REPAIR_SYMBOL_OFFSET, pn);
       }
     }
-    // 3. new data
+    // 3. new data. A frame that already waited the whole latency budget would arrive after its
+    // deadline: drop it whole, before it costs bandwidth (SRT's sender-side drop), and count it.
+    while (this.queue.headUntouched && this.queueAgeMs(now) > this.options.latencyMs) {
+      this.queue.dropHead();
+      this.counters.framesDroppedLate++;
+    }
     const frag = this.frag;
     const n = this.queue.cutInto(out, DATA_PAYLOAD_OFFSET, this.options.maxPayload, frag);
     if (n < 0) return 0;
@@ -860,6 +875,7 @@ export class Connection {
         dropNotices: c.dropNoticesSent,
         framesQueued: c.framesQueued,
         framesRefused: c.framesRefused,
+        framesDroppedLate: c.framesDroppedLate,
         nextSeq: this.nextSeq,
         rateBps: (c.bytesSent * 8 * 1000) / elapsed,
         overhead: c.dataSent === 0 ? 0 : (c.repairSent + c.retransmitSent) / c.dataSent,

@@ -83,6 +83,29 @@ export class FrameQueue {
     return this.fCount;
   }
 
+  /** The media timestamp (us, 32-bit wire clock) of the oldest queued frame; 0 when empty. */
+  get headTimestampUs(): number {
+    return this.fCount === 0 ? 0 : this.fTs[this.fHead]!;
+  }
+
+  /** True when the head frame has not been cut at all yet (it can be dropped whole). */
+  get headUntouched(): boolean {
+    return this.fCount > 0 && this.cut === 0;
+  }
+
+  /** Drops the head frame if none of it was sent yet. Returns its length, or -1. */
+  dropHead(): number {
+    if (this.fCount === 0 || this.cut !== 0) return -1;
+    const slot = this.fHead;
+    const len = this.fLen[slot]!;
+    this.fData[slot] = null;
+    this.bytes -= len;
+    this.account.use(-len, -1);
+    this.fHead = (this.fHead + 1) % this.maxFrames;
+    this.fCount--;
+    return len;
+  }
+
   /** Bytes that may still be queued. */
   get freeBytes(): number {
     return this.limitBytes - this.bytes;

@@ -38,6 +38,8 @@ export class ConnectionCounters {
   framesQueued = 0;
   /** Frames refused by sendFrame() because the queue was full. */
   framesRefused = 0;
+  /** Frames dropped at the sender because they waited in the queue past the latency budget. */
+  framesDroppedLate = 0;
   /** NACKed sequences the send buffer no longer held (answered by DROP). */
   dropNoticesSent = 0;
 
@@ -91,6 +93,8 @@ export interface ConnectionStats {
     readonly dropNotices: number;
     readonly framesQueued: number;
     readonly framesRefused: number;
+    /** Frames dropped before sending: they waited longer than the latency budget. */
+    readonly framesDroppedLate: number;
     /** Next DATA sequence this side will send. */
     readonly nextSeq: number;
     /** Send rate over the connection's life, bits/s. */
