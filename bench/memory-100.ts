@@ -24,7 +24,7 @@ import { mkdirSync, writeFileSync } from 'node:fs';
 import { cpus, loadavg } from 'node:os';
 import { dirname, join } from 'node:path';
 import { parseArgs } from 'node:util';
-import { Child, REPO, bundle, cpuSeconds, freeUdpPorts, procMemory, sleep } from './lib/proc.js';
+import { Child, REPO, bundle, cpuSeconds, freeUdpPorts, procMemory, sleep, udpDropsByPort } from './lib/proc.js';
 import { DATAGRAM_BYTES, UdpSink, UdpSource } from './lib/udp-stream.js';
 
 const KEY = 'memory-100 bench key 0123456789';
@@ -74,6 +74,8 @@ interface SluiceResult {
   readonly deliveredMbps: number;
   /** CPU cores used by the listener and the callers over the last 2 s (saturation check). */
   readonly cores: { readonly listener: number; readonly callers: number };
+  /** Kernel drops at the listener's UDP socket over the same 2 s (its receive buffer was full). */
+  readonly listenerSocketDrops: number;
   readonly perConnection: {
     readonly rssFromZero: number;
     readonly rssMarginal: number;
@@ -108,11 +110,14 @@ async function runSluice(file: string, connections: number, rateMbps: number, se
     process.stderr.write(`memory-100: ${o2.open} sluice connections open, streaming...\n`);
     await sleep(Math.max(1000, settleMs - 2000));
     const a = await ask<Sample>(listener, 'sample');
+    const drops0 = udpDropsByPort().get(port) ?? 0;
     const cpuL0 = cpuSeconds(listener.pid);
     const cpuC0 = cpuSeconds(callers.pid);
     await sleep(2000);
     // CPU cores used by each child over the 2 s window (a core near 1.0 means saturated).
     const cores = { listener: (cpuSeconds(listener.pid) - cpuL0) / 2, callers: (cpuSeconds(callers.pid) - cpuC0) / 2 };
+    // Datagrams the kernel dropped at the listener's socket in the window (receive buffer full).
+    const listenerSocketDrops = (udpDropsByPort().get(port) ?? 0) - drops0;
     const atN = await ask<Sample>(listener, 'sample');
     const cN = await ask<Sample>(callers, 'sample');
     const deliveredMbps = (((atN.frames ?? 0) - (a.frames ?? 0)) * DATAGRAM_BYTES * 8) / 2 / 1e6;
@@ -127,6 +132,7 @@ async function runSluice(file: string, connections: number, rateMbps: number, se
       callers: { at10: c10, atN: cN },
       deliveredMbps,
       cores,
+      listenerSocketDrops,
       perConnection: {
         rssFromZero: d('rss', atN, idle) / n,
         rssMarginal: d('rss', atN, at10) / (n - at10.open),
@@ -274,7 +280,7 @@ async function main(): Promise<number> {
     const s = sluice;
     const L = s.listener;
     console.log(
-      `\nsluice: one listener process, ${s.connections} connections at ${s.rateMbps} Mbit/s (delivered ${s.deliveredMbps.toFixed(1)} Mbit/s in total, ${L.atN.receiving} connections receiving; CPU cores used: listener ${s.cores.listener.toFixed(2)}, callers ${s.cores.callers.toFixed(2)})`,
+      `\nsluice: one listener process, ${s.connections} connections at ${s.rateMbps} Mbit/s (delivered ${s.deliveredMbps.toFixed(1)} Mbit/s in total, ${L.atN.receiving} connections receiving; CPU cores used: listener ${s.cores.listener.toFixed(2)}, callers ${s.cores.callers.toFixed(2)}; kernel drops at the listener socket ${s.listenerSocketDrops} in 2 s)`,
     );
     console.log(`  listener RSS  MB: idle ${mb(L.idle.memory.rss!)}, 10 conns ${mb(L.at10.memory.rss!)}, ${s.connections} conns ${mb(L.atN.memory.rss!)}`);
     console.log(`  listener PSS  MB: idle ${mb(L.idle.memory.pss!)}, 10 conns ${mb(L.at10.memory.pss!)}, ${s.connections} conns ${mb(L.atN.memory.pss!)}`);
