@@ -5,693 +5,755 @@
 // FAST_KERNELS[c](src, s, dst, d, blocks): for each of `blocks` 32-byte blocks, reads the 8
 // plane words src[s..s+7], multiplies them by c as an 8x8 bit matrix and XORs the result
 // into dst[d..d+7]; s and d are word (not byte) offsets and advance by 8 per block.
+// The `& 0x3fffffff` masks only tell V8 the index range (see kernel-source.ts): offsets are
+// below 2^30 words (4 GiB), so they never change a value.
 import type { Kernel } from './kernel-type.js';
 
 function _k00(src: Uint32Array, s: number, dst: Uint32Array, d: number, blocks: number): void {
   void src; void s; void dst; void d; void blocks;
 }
 function _k01(src: Uint32Array, s: number, dst: Uint32Array, d: number, blocks: number): void {
-  for (const e = s + blocks * 8; s < e; s += 8, d += 8) {
-    const a0 = src[s]!;
-    const a1 = src[s + 1]!;
-    const a2 = src[s + 2]!;
-    const a3 = src[s + 3]!;
-    const a4 = src[s + 4]!;
-    const a5 = src[s + 5]!;
-    const a6 = src[s + 6]!;
-    const a7 = src[s + 7]!;
-    dst[d]! ^= a0;
-    dst[d + 1]! ^= a1;
-    dst[d + 2]! ^= a2;
-    dst[d + 3]! ^= a3;
-    dst[d + 4]! ^= a4;
-    dst[d + 5]! ^= a5;
-    dst[d + 6]! ^= a6;
-    dst[d + 7]! ^= a7;
+  let so = s & 0x3fffffff;
+  let dd = d & 0x3fffffff;
+  for (let b = blocks; b > 0; b--, so = (so + 8) & 0x3fffffff, dd = (dd + 8) & 0x3fffffff) {
+    const a0 = src[so]!;
+    const a1 = src[so + 1]!;
+    const a2 = src[so + 2]!;
+    const a3 = src[so + 3]!;
+    const a4 = src[so + 4]!;
+    const a5 = src[so + 5]!;
+    const a6 = src[so + 6]!;
+    const a7 = src[so + 7]!;
+    dst[dd]! ^= a0;
+    dst[dd + 1]! ^= a1;
+    dst[dd + 2]! ^= a2;
+    dst[dd + 3]! ^= a3;
+    dst[dd + 4]! ^= a4;
+    dst[dd + 5]! ^= a5;
+    dst[dd + 6]! ^= a6;
+    dst[dd + 7]! ^= a7;
   }
 }
 function _k02(src: Uint32Array, s: number, dst: Uint32Array, d: number, blocks: number): void {
-  for (const e = s + blocks * 8; s < e; s += 8, d += 8) {
-    const a0 = src[s]!;
-    const a1 = src[s + 1]!;
-    const a2 = src[s + 2]!;
-    const a3 = src[s + 3]!;
-    const a4 = src[s + 4]!;
-    const a5 = src[s + 5]!;
-    const a6 = src[s + 6]!;
-    const a7 = src[s + 7]!;
-    dst[d]! ^= a7;
-    dst[d + 1]! ^= a0;
-    dst[d + 2]! ^= a1 ^ a7;
-    dst[d + 3]! ^= a2 ^ a7;
-    dst[d + 4]! ^= a3 ^ a7;
-    dst[d + 5]! ^= a4;
-    dst[d + 6]! ^= a5;
-    dst[d + 7]! ^= a6;
+  let so = s & 0x3fffffff;
+  let dd = d & 0x3fffffff;
+  for (let b = blocks; b > 0; b--, so = (so + 8) & 0x3fffffff, dd = (dd + 8) & 0x3fffffff) {
+    const a0 = src[so]!;
+    const a1 = src[so + 1]!;
+    const a2 = src[so + 2]!;
+    const a3 = src[so + 3]!;
+    const a4 = src[so + 4]!;
+    const a5 = src[so + 5]!;
+    const a6 = src[so + 6]!;
+    const a7 = src[so + 7]!;
+    dst[dd]! ^= a7;
+    dst[dd + 1]! ^= a0;
+    dst[dd + 2]! ^= a1 ^ a7;
+    dst[dd + 3]! ^= a2 ^ a7;
+    dst[dd + 4]! ^= a3 ^ a7;
+    dst[dd + 5]! ^= a4;
+    dst[dd + 6]! ^= a5;
+    dst[dd + 7]! ^= a6;
   }
 }
 function _k03(src: Uint32Array, s: number, dst: Uint32Array, d: number, blocks: number): void {
-  for (const e = s + blocks * 8; s < e; s += 8, d += 8) {
-    const a0 = src[s]!;
-    const a1 = src[s + 1]!;
-    const a2 = src[s + 2]!;
-    const a3 = src[s + 3]!;
-    const a4 = src[s + 4]!;
-    const a5 = src[s + 5]!;
-    const a6 = src[s + 6]!;
-    const a7 = src[s + 7]!;
+  let so = s & 0x3fffffff;
+  let dd = d & 0x3fffffff;
+  for (let b = blocks; b > 0; b--, so = (so + 8) & 0x3fffffff, dd = (dd + 8) & 0x3fffffff) {
+    const a0 = src[so]!;
+    const a1 = src[so + 1]!;
+    const a2 = src[so + 2]!;
+    const a3 = src[so + 3]!;
+    const a4 = src[so + 4]!;
+    const a5 = src[so + 5]!;
+    const a6 = src[so + 6]!;
+    const a7 = src[so + 7]!;
     const t0 = a2 ^ a7;
-    dst[d]! ^= a0 ^ a7;
-    dst[d + 1]! ^= a0 ^ a1;
-    dst[d + 2]! ^= a1 ^ t0;
-    dst[d + 3]! ^= a3 ^ t0;
-    dst[d + 4]! ^= a3 ^ a4 ^ a7;
-    dst[d + 5]! ^= a4 ^ a5;
-    dst[d + 6]! ^= a5 ^ a6;
-    dst[d + 7]! ^= a6 ^ a7;
+    dst[dd]! ^= a0 ^ a7;
+    dst[dd + 1]! ^= a0 ^ a1;
+    dst[dd + 2]! ^= a1 ^ t0;
+    dst[dd + 3]! ^= a3 ^ t0;
+    dst[dd + 4]! ^= a3 ^ a4 ^ a7;
+    dst[dd + 5]! ^= a4 ^ a5;
+    dst[dd + 6]! ^= a5 ^ a6;
+    dst[dd + 7]! ^= a6 ^ a7;
   }
 }
 function _k04(src: Uint32Array, s: number, dst: Uint32Array, d: number, blocks: number): void {
-  for (const e = s + blocks * 8; s < e; s += 8, d += 8) {
-    const a0 = src[s]!;
-    const a1 = src[s + 1]!;
-    const a2 = src[s + 2]!;
-    const a3 = src[s + 3]!;
-    const a4 = src[s + 4]!;
-    const a5 = src[s + 5]!;
-    const a6 = src[s + 6]!;
-    const a7 = src[s + 7]!;
+  let so = s & 0x3fffffff;
+  let dd = d & 0x3fffffff;
+  for (let b = blocks; b > 0; b--, so = (so + 8) & 0x3fffffff, dd = (dd + 8) & 0x3fffffff) {
+    const a0 = src[so]!;
+    const a1 = src[so + 1]!;
+    const a2 = src[so + 2]!;
+    const a3 = src[so + 3]!;
+    const a4 = src[so + 4]!;
+    const a5 = src[so + 5]!;
+    const a6 = src[so + 6]!;
+    const a7 = src[so + 7]!;
     const t0 = a6 ^ a7;
-    dst[d]! ^= a6;
-    dst[d + 1]! ^= a7;
-    dst[d + 2]! ^= a0 ^ a6;
-    dst[d + 3]! ^= a1 ^ t0;
-    dst[d + 4]! ^= a2 ^ t0;
-    dst[d + 5]! ^= a3 ^ a7;
-    dst[d + 6]! ^= a4;
-    dst[d + 7]! ^= a5;
+    dst[dd]! ^= a6;
+    dst[dd + 1]! ^= a7;
+    dst[dd + 2]! ^= a0 ^ a6;
+    dst[dd + 3]! ^= a1 ^ t0;
+    dst[dd + 4]! ^= a2 ^ t0;
+    dst[dd + 5]! ^= a3 ^ a7;
+    dst[dd + 6]! ^= a4;
+    dst[dd + 7]! ^= a5;
   }
 }
 function _k05(src: Uint32Array, s: number, dst: Uint32Array, d: number, blocks: number): void {
-  for (const e = s + blocks * 8; s < e; s += 8, d += 8) {
-    const a0 = src[s]!;
-    const a1 = src[s + 1]!;
-    const a2 = src[s + 2]!;
-    const a3 = src[s + 3]!;
-    const a4 = src[s + 4]!;
-    const a5 = src[s + 5]!;
-    const a6 = src[s + 6]!;
-    const a7 = src[s + 7]!;
+  let so = s & 0x3fffffff;
+  let dd = d & 0x3fffffff;
+  for (let b = blocks; b > 0; b--, so = (so + 8) & 0x3fffffff, dd = (dd + 8) & 0x3fffffff) {
+    const a0 = src[so]!;
+    const a1 = src[so + 1]!;
+    const a2 = src[so + 2]!;
+    const a3 = src[so + 3]!;
+    const a4 = src[so + 4]!;
+    const a5 = src[so + 5]!;
+    const a6 = src[so + 6]!;
+    const a7 = src[so + 7]!;
     const t0 = a0 ^ a6;
     const t1 = a1 ^ a7;
     const t2 = a4 ^ a6;
     const t3 = a5 ^ a7;
-    dst[d]! ^= t0;
-    dst[d + 1]! ^= t1;
-    dst[d + 2]! ^= a2 ^ t0;
-    dst[d + 3]! ^= a3 ^ a6 ^ t1;
-    dst[d + 4]! ^= a2 ^ a7 ^ t2;
-    dst[d + 5]! ^= a3 ^ t3;
-    dst[d + 6]! ^= t2;
-    dst[d + 7]! ^= t3;
+    dst[dd]! ^= t0;
+    dst[dd + 1]! ^= t1;
+    dst[dd + 2]! ^= a2 ^ t0;
+    dst[dd + 3]! ^= a3 ^ a6 ^ t1;
+    dst[dd + 4]! ^= a2 ^ a7 ^ t2;
+    dst[dd + 5]! ^= a3 ^ t3;
+    dst[dd + 6]! ^= t2;
+    dst[dd + 7]! ^= t3;
   }
 }
 function _k06(src: Uint32Array, s: number, dst: Uint32Array, d: number, blocks: number): void {
-  for (const e = s + blocks * 8; s < e; s += 8, d += 8) {
-    const a0 = src[s]!;
-    const a1 = src[s + 1]!;
-    const a2 = src[s + 2]!;
-    const a3 = src[s + 3]!;
-    const a4 = src[s + 4]!;
-    const a5 = src[s + 5]!;
-    const a6 = src[s + 6]!;
-    const a7 = src[s + 7]!;
+  let so = s & 0x3fffffff;
+  let dd = d & 0x3fffffff;
+  for (let b = blocks; b > 0; b--, so = (so + 8) & 0x3fffffff, dd = (dd + 8) & 0x3fffffff) {
+    const a0 = src[so]!;
+    const a1 = src[so + 1]!;
+    const a2 = src[so + 2]!;
+    const a3 = src[so + 3]!;
+    const a4 = src[so + 4]!;
+    const a5 = src[so + 5]!;
+    const a6 = src[so + 6]!;
+    const a7 = src[so + 7]!;
     const t0 = a0 ^ a7;
     const t1 = a1 ^ a6;
-    dst[d]! ^= a6 ^ a7;
-    dst[d + 1]! ^= t0;
-    dst[d + 2]! ^= t0 ^ t1;
-    dst[d + 3]! ^= a2 ^ t1;
-    dst[d + 4]! ^= a2 ^ a3 ^ a6;
-    dst[d + 5]! ^= a3 ^ a4 ^ a7;
-    dst[d + 6]! ^= a4 ^ a5;
-    dst[d + 7]! ^= a5 ^ a6;
+    dst[dd]! ^= a6 ^ a7;
+    dst[dd + 1]! ^= t0;
+    dst[dd + 2]! ^= t0 ^ t1;
+    dst[dd + 3]! ^= a2 ^ t1;
+    dst[dd + 4]! ^= a2 ^ a3 ^ a6;
+    dst[dd + 5]! ^= a3 ^ a4 ^ a7;
+    dst[dd + 6]! ^= a4 ^ a5;
+    dst[dd + 7]! ^= a5 ^ a6;
   }
 }
 function _k07(src: Uint32Array, s: number, dst: Uint32Array, d: number, blocks: number): void {
-  for (const e = s + blocks * 8; s < e; s += 8, d += 8) {
-    const a0 = src[s]!;
-    const a1 = src[s + 1]!;
-    const a2 = src[s + 2]!;
-    const a3 = src[s + 3]!;
-    const a4 = src[s + 4]!;
-    const a5 = src[s + 5]!;
-    const a6 = src[s + 6]!;
-    const a7 = src[s + 7]!;
+  let so = s & 0x3fffffff;
+  let dd = d & 0x3fffffff;
+  for (let b = blocks; b > 0; b--, so = (so + 8) & 0x3fffffff, dd = (dd + 8) & 0x3fffffff) {
+    const a0 = src[so]!;
+    const a1 = src[so + 1]!;
+    const a2 = src[so + 2]!;
+    const a3 = src[so + 3]!;
+    const a4 = src[so + 4]!;
+    const a5 = src[so + 5]!;
+    const a6 = src[so + 6]!;
+    const a7 = src[so + 7]!;
     const t0 = a0 ^ a7;
     const t1 = a2 ^ a6;
     const t2 = a1 ^ t0;
     const t3 = a3 ^ a4;
     const t4 = a5 ^ a6;
-    dst[d]! ^= a6 ^ t0;
-    dst[d + 1]! ^= t2;
-    dst[d + 2]! ^= t1 ^ t2;
-    dst[d + 3]! ^= a1 ^ a3 ^ t1;
-    dst[d + 4]! ^= t1 ^ t3;
-    dst[d + 5]! ^= a5 ^ a7 ^ t3;
-    dst[d + 6]! ^= a4 ^ t4;
-    dst[d + 7]! ^= a7 ^ t4;
+    dst[dd]! ^= a6 ^ t0;
+    dst[dd + 1]! ^= t2;
+    dst[dd + 2]! ^= t1 ^ t2;
+    dst[dd + 3]! ^= a1 ^ a3 ^ t1;
+    dst[dd + 4]! ^= t1 ^ t3;
+    dst[dd + 5]! ^= a5 ^ a7 ^ t3;
+    dst[dd + 6]! ^= a4 ^ t4;
+    dst[dd + 7]! ^= a7 ^ t4;
   }
 }
 function _k08(src: Uint32Array, s: number, dst: Uint32Array, d: number, blocks: number): void {
-  for (const e = s + blocks * 8; s < e; s += 8, d += 8) {
-    const a0 = src[s]!;
-    const a1 = src[s + 1]!;
-    const a2 = src[s + 2]!;
-    const a3 = src[s + 3]!;
-    const a4 = src[s + 4]!;
-    const a5 = src[s + 5]!;
-    const a6 = src[s + 6]!;
-    const a7 = src[s + 7]!;
+  let so = s & 0x3fffffff;
+  let dd = d & 0x3fffffff;
+  for (let b = blocks; b > 0; b--, so = (so + 8) & 0x3fffffff, dd = (dd + 8) & 0x3fffffff) {
+    const a0 = src[so]!;
+    const a1 = src[so + 1]!;
+    const a2 = src[so + 2]!;
+    const a3 = src[so + 3]!;
+    const a4 = src[so + 4]!;
+    const a5 = src[so + 5]!;
+    const a6 = src[so + 6]!;
+    const a7 = src[so + 7]!;
     const t0 = a5 ^ a6;
-    dst[d]! ^= a5;
-    dst[d + 1]! ^= a6;
-    dst[d + 2]! ^= a5 ^ a7;
-    dst[d + 3]! ^= a0 ^ t0;
-    dst[d + 4]! ^= a1 ^ a7 ^ t0;
-    dst[d + 5]! ^= a2 ^ a6 ^ a7;
-    dst[d + 6]! ^= a3 ^ a7;
-    dst[d + 7]! ^= a4;
+    dst[dd]! ^= a5;
+    dst[dd + 1]! ^= a6;
+    dst[dd + 2]! ^= a5 ^ a7;
+    dst[dd + 3]! ^= a0 ^ t0;
+    dst[dd + 4]! ^= a1 ^ a7 ^ t0;
+    dst[dd + 5]! ^= a2 ^ a6 ^ a7;
+    dst[dd + 6]! ^= a3 ^ a7;
+    dst[dd + 7]! ^= a4;
   }
 }
 function _k09(src: Uint32Array, s: number, dst: Uint32Array, d: number, blocks: number): void {
-  for (const e = s + blocks * 8; s < e; s += 8, d += 8) {
-    const a0 = src[s]!;
-    const a1 = src[s + 1]!;
-    const a2 = src[s + 2]!;
-    const a3 = src[s + 3]!;
-    const a4 = src[s + 4]!;
-    const a5 = src[s + 5]!;
-    const a6 = src[s + 6]!;
-    const a7 = src[s + 7]!;
+  let so = s & 0x3fffffff;
+  let dd = d & 0x3fffffff;
+  for (let b = blocks; b > 0; b--, so = (so + 8) & 0x3fffffff, dd = (dd + 8) & 0x3fffffff) {
+    const a0 = src[so]!;
+    const a1 = src[so + 1]!;
+    const a2 = src[so + 2]!;
+    const a3 = src[so + 3]!;
+    const a4 = src[so + 4]!;
+    const a5 = src[so + 5]!;
+    const a6 = src[so + 6]!;
+    const a7 = src[so + 7]!;
     const t0 = a5 ^ a6;
     const t1 = a2 ^ a7;
     const t2 = a4 ^ a7;
-    dst[d]! ^= a0 ^ a5;
-    dst[d + 1]! ^= a1 ^ a6;
-    dst[d + 2]! ^= a5 ^ t1;
-    dst[d + 3]! ^= a0 ^ a3 ^ t0;
-    dst[d + 4]! ^= a1 ^ t0 ^ t2;
-    dst[d + 5]! ^= t0 ^ t1;
-    dst[d + 6]! ^= a3 ^ a6 ^ a7;
-    dst[d + 7]! ^= t2;
+    dst[dd]! ^= a0 ^ a5;
+    dst[dd + 1]! ^= a1 ^ a6;
+    dst[dd + 2]! ^= a5 ^ t1;
+    dst[dd + 3]! ^= a0 ^ a3 ^ t0;
+    dst[dd + 4]! ^= a1 ^ t0 ^ t2;
+    dst[dd + 5]! ^= t0 ^ t1;
+    dst[dd + 6]! ^= a3 ^ a6 ^ a7;
+    dst[dd + 7]! ^= t2;
   }
 }
 function _k0a(src: Uint32Array, s: number, dst: Uint32Array, d: number, blocks: number): void {
-  for (const e = s + blocks * 8; s < e; s += 8, d += 8) {
-    const a0 = src[s]!;
-    const a1 = src[s + 1]!;
-    const a2 = src[s + 2]!;
-    const a3 = src[s + 3]!;
-    const a4 = src[s + 4]!;
-    const a5 = src[s + 5]!;
-    const a6 = src[s + 6]!;
-    const a7 = src[s + 7]!;
+  let so = s & 0x3fffffff;
+  let dd = d & 0x3fffffff;
+  for (let b = blocks; b > 0; b--, so = (so + 8) & 0x3fffffff, dd = (dd + 8) & 0x3fffffff) {
+    const a0 = src[so]!;
+    const a1 = src[so + 1]!;
+    const a2 = src[so + 2]!;
+    const a3 = src[so + 3]!;
+    const a4 = src[so + 4]!;
+    const a5 = src[so + 5]!;
+    const a6 = src[so + 6]!;
+    const a7 = src[so + 7]!;
     const t0 = a5 ^ a7;
     const t1 = a0 ^ a6;
     const t2 = a1 ^ a5;
     const t3 = a4 ^ a6;
-    dst[d]! ^= t0;
-    dst[d + 1]! ^= t1;
-    dst[d + 2]! ^= t2;
-    dst[d + 3]! ^= a2 ^ t0 ^ t1;
-    dst[d + 4]! ^= a3 ^ a6 ^ t2;
-    dst[d + 5]! ^= a2 ^ a7 ^ t3;
-    dst[d + 6]! ^= a3 ^ t0;
-    dst[d + 7]! ^= t3;
+    dst[dd]! ^= t0;
+    dst[dd + 1]! ^= t1;
+    dst[dd + 2]! ^= t2;
+    dst[dd + 3]! ^= a2 ^ t0 ^ t1;
+    dst[dd + 4]! ^= a3 ^ a6 ^ t2;
+    dst[dd + 5]! ^= a2 ^ a7 ^ t3;
+    dst[dd + 6]! ^= a3 ^ t0;
+    dst[dd + 7]! ^= t3;
   }
 }
 function _k0b(src: Uint32Array, s: number, dst: Uint32Array, d: number, blocks: number): void {
-  for (const e = s + blocks * 8; s < e; s += 8, d += 8) {
-    const a0 = src[s]!;
-    const a1 = src[s + 1]!;
-    const a2 = src[s + 2]!;
-    const a3 = src[s + 3]!;
-    const a4 = src[s + 4]!;
-    const a5 = src[s + 5]!;
-    const a6 = src[s + 6]!;
-    const a7 = src[s + 7]!;
+  let so = s & 0x3fffffff;
+  let dd = d & 0x3fffffff;
+  for (let b = blocks; b > 0; b--, so = (so + 8) & 0x3fffffff, dd = (dd + 8) & 0x3fffffff) {
+    const a0 = src[so]!;
+    const a1 = src[so + 1]!;
+    const a2 = src[so + 2]!;
+    const a3 = src[so + 3]!;
+    const a4 = src[so + 4]!;
+    const a5 = src[so + 5]!;
+    const a6 = src[so + 6]!;
+    const a7 = src[so + 7]!;
     const t0 = a5 ^ a6;
     const t1 = a3 ^ t0;
     const t2 = a0 ^ a7;
     const t3 = a4 ^ a7;
-    dst[d]! ^= a5 ^ t2;
-    dst[d + 1]! ^= a0 ^ a1 ^ a6;
-    dst[d + 2]! ^= a1 ^ a2 ^ a5;
-    dst[d + 3]! ^= a2 ^ t1 ^ t2;
-    dst[d + 4]! ^= a1 ^ a4 ^ t1;
-    dst[d + 5]! ^= a2 ^ t0 ^ t3;
-    dst[d + 6]! ^= a7 ^ t1;
-    dst[d + 7]! ^= a6 ^ t3;
+    dst[dd]! ^= a5 ^ t2;
+    dst[dd + 1]! ^= a0 ^ a1 ^ a6;
+    dst[dd + 2]! ^= a1 ^ a2 ^ a5;
+    dst[dd + 3]! ^= a2 ^ t1 ^ t2;
+    dst[dd + 4]! ^= a1 ^ a4 ^ t1;
+    dst[dd + 5]! ^= a2 ^ t0 ^ t3;
+    dst[dd + 6]! ^= a7 ^ t1;
+    dst[dd + 7]! ^= a6 ^ t3;
   }
 }
 function _k0c(src: Uint32Array, s: number, dst: Uint32Array, d: number, blocks: number): void {
-  for (const e = s + blocks * 8; s < e; s += 8, d += 8) {
-    const a0 = src[s]!;
-    const a1 = src[s + 1]!;
-    const a2 = src[s + 2]!;
-    const a3 = src[s + 3]!;
-    const a4 = src[s + 4]!;
-    const a5 = src[s + 5]!;
-    const a6 = src[s + 6]!;
-    const a7 = src[s + 7]!;
+  let so = s & 0x3fffffff;
+  let dd = d & 0x3fffffff;
+  for (let b = blocks; b > 0; b--, so = (so + 8) & 0x3fffffff, dd = (dd + 8) & 0x3fffffff) {
+    const a0 = src[so]!;
+    const a1 = src[so + 1]!;
+    const a2 = src[so + 2]!;
+    const a3 = src[so + 3]!;
+    const a4 = src[so + 4]!;
+    const a5 = src[so + 5]!;
+    const a6 = src[so + 6]!;
+    const a7 = src[so + 7]!;
     const t0 = a0 ^ a5;
     const t1 = a6 ^ a7;
-    dst[d]! ^= a5 ^ a6;
-    dst[d + 1]! ^= t1;
-    dst[d + 2]! ^= t0 ^ t1;
-    dst[d + 3]! ^= a1 ^ a7 ^ t0;
-    dst[d + 4]! ^= a1 ^ a2 ^ a5;
-    dst[d + 5]! ^= a2 ^ a3 ^ a6;
-    dst[d + 6]! ^= a3 ^ a4 ^ a7;
-    dst[d + 7]! ^= a4 ^ a5;
+    dst[dd]! ^= a5 ^ a6;
+    dst[dd + 1]! ^= t1;
+    dst[dd + 2]! ^= t0 ^ t1;
+    dst[dd + 3]! ^= a1 ^ a7 ^ t0;
+    dst[dd + 4]! ^= a1 ^ a2 ^ a5;
+    dst[dd + 5]! ^= a2 ^ a3 ^ a6;
+    dst[dd + 6]! ^= a3 ^ a4 ^ a7;
+    dst[dd + 7]! ^= a4 ^ a5;
   }
 }
 function _k0d(src: Uint32Array, s: number, dst: Uint32Array, d: number, blocks: number): void {
-  for (const e = s + blocks * 8; s < e; s += 8, d += 8) {
-    const a0 = src[s]!;
-    const a1 = src[s + 1]!;
-    const a2 = src[s + 2]!;
-    const a3 = src[s + 3]!;
-    const a4 = src[s + 4]!;
-    const a5 = src[s + 5]!;
-    const a6 = src[s + 6]!;
-    const a7 = src[s + 7]!;
+  let so = s & 0x3fffffff;
+  let dd = d & 0x3fffffff;
+  for (let b = blocks; b > 0; b--, so = (so + 8) & 0x3fffffff, dd = (dd + 8) & 0x3fffffff) {
+    const a0 = src[so]!;
+    const a1 = src[so + 1]!;
+    const a2 = src[so + 2]!;
+    const a3 = src[so + 3]!;
+    const a4 = src[so + 4]!;
+    const a5 = src[so + 5]!;
+    const a6 = src[so + 6]!;
+    const a7 = src[so + 7]!;
     const t0 = a0 ^ a5;
     const t1 = a6 ^ a7;
     const t2 = a2 ^ a5;
-    dst[d]! ^= a6 ^ t0;
-    dst[d + 1]! ^= a1 ^ t1;
-    dst[d + 2]! ^= a2 ^ t0 ^ t1;
-    dst[d + 3]! ^= a1 ^ a3 ^ a7 ^ t0;
-    dst[d + 4]! ^= a1 ^ a4 ^ t2;
-    dst[d + 5]! ^= a3 ^ a6 ^ t2;
-    dst[d + 6]! ^= a3 ^ a4 ^ t1;
-    dst[d + 7]! ^= a4 ^ a5 ^ a7;
+    dst[dd]! ^= a6 ^ t0;
+    dst[dd + 1]! ^= a1 ^ t1;
+    dst[dd + 2]! ^= a2 ^ t0 ^ t1;
+    dst[dd + 3]! ^= a1 ^ a3 ^ a7 ^ t0;
+    dst[dd + 4]! ^= a1 ^ a4 ^ t2;
+    dst[dd + 5]! ^= a3 ^ a6 ^ t2;
+    dst[dd + 6]! ^= a3 ^ a4 ^ t1;
+    dst[dd + 7]! ^= a4 ^ a5 ^ a7;
   }
 }
 function _k0e(src: Uint32Array, s: number, dst: Uint32Array, d: number, blocks: number): void {
-  for (const e = s + blocks * 8; s < e; s += 8, d += 8) {
-    const a0 = src[s]!;
-    const a1 = src[s + 1]!;
-    const a2 = src[s + 2]!;
-    const a3 = src[s + 3]!;
-    const a4 = src[s + 4]!;
-    const a5 = src[s + 5]!;
-    const a6 = src[s + 6]!;
-    const a7 = src[s + 7]!;
+  let so = s & 0x3fffffff;
+  let dd = d & 0x3fffffff;
+  for (let b = blocks; b > 0; b--, so = (so + 8) & 0x3fffffff, dd = (dd + 8) & 0x3fffffff) {
+    const a0 = src[so]!;
+    const a1 = src[so + 1]!;
+    const a2 = src[so + 2]!;
+    const a3 = src[so + 3]!;
+    const a4 = src[so + 4]!;
+    const a5 = src[so + 5]!;
+    const a6 = src[so + 6]!;
+    const a7 = src[so + 7]!;
     const t0 = a1 ^ a5;
     const t1 = a0 ^ a6;
     const t2 = a2 ^ a3;
     const t3 = a4 ^ a5;
-    dst[d]! ^= a5 ^ a6 ^ a7;
-    dst[d + 1]! ^= a7 ^ t1;
-    dst[d + 2]! ^= t0 ^ t1;
-    dst[d + 3]! ^= a0 ^ a2 ^ t0;
-    dst[d + 4]! ^= a7 ^ t0 ^ t2;
-    dst[d + 5]! ^= a4 ^ a6 ^ t2;
-    dst[d + 6]! ^= a3 ^ a7 ^ t3;
-    dst[d + 7]! ^= a6 ^ t3;
+    dst[dd]! ^= a5 ^ a6 ^ a7;
+    dst[dd + 1]! ^= a7 ^ t1;
+    dst[dd + 2]! ^= t0 ^ t1;
+    dst[dd + 3]! ^= a0 ^ a2 ^ t0;
+    dst[dd + 4]! ^= a7 ^ t0 ^ t2;
+    dst[dd + 5]! ^= a4 ^ a6 ^ t2;
+    dst[dd + 6]! ^= a3 ^ a7 ^ t3;
+    dst[dd + 7]! ^= a6 ^ t3;
   }
 }
 function _k0f(src: Uint32Array, s: number, dst: Uint32Array, d: number, blocks: number): void {
-  for (const e = s + blocks * 8; s < e; s += 8, d += 8) {
-    const a0 = src[s]!;
-    const a1 = src[s + 1]!;
-    const a2 = src[s + 2]!;
-    const a3 = src[s + 3]!;
-    const a4 = src[s + 4]!;
-    const a5 = src[s + 5]!;
-    const a6 = src[s + 6]!;
-    const a7 = src[s + 7]!;
+  let so = s & 0x3fffffff;
+  let dd = d & 0x3fffffff;
+  for (let b = blocks; b > 0; b--, so = (so + 8) & 0x3fffffff, dd = (dd + 8) & 0x3fffffff) {
+    const a0 = src[so]!;
+    const a1 = src[so + 1]!;
+    const a2 = src[so + 2]!;
+    const a3 = src[so + 3]!;
+    const a4 = src[so + 4]!;
+    const a5 = src[so + 5]!;
+    const a6 = src[so + 6]!;
+    const a7 = src[so + 7]!;
     const t0 = a5 ^ a6;
     const t1 = a0 ^ a1;
     const t2 = a2 ^ a3;
     const t3 = a4 ^ a7;
     const t4 = a5 ^ t2;
     const t5 = t0 ^ t3;
-    dst[d]! ^= a0 ^ a7 ^ t0;
-    dst[d + 1]! ^= a6 ^ a7 ^ t1;
-    dst[d + 2]! ^= a2 ^ t0 ^ t1;
-    dst[d + 3]! ^= t1 ^ t4;
-    dst[d + 4]! ^= a1 ^ t3 ^ t4;
-    dst[d + 5]! ^= a4 ^ t0 ^ t2;
-    dst[d + 6]! ^= a3 ^ t5;
-    dst[d + 7]! ^= t5;
+    dst[dd]! ^= a0 ^ a7 ^ t0;
+    dst[dd + 1]! ^= a6 ^ a7 ^ t1;
+    dst[dd + 2]! ^= a2 ^ t0 ^ t1;
+    dst[dd + 3]! ^= t1 ^ t4;
+    dst[dd + 4]! ^= a1 ^ t3 ^ t4;
+    dst[dd + 5]! ^= a4 ^ t0 ^ t2;
+    dst[dd + 6]! ^= a3 ^ t5;
+    dst[dd + 7]! ^= t5;
   }
 }
 function _k10(src: Uint32Array, s: number, dst: Uint32Array, d: number, blocks: number): void {
-  for (const e = s + blocks * 8; s < e; s += 8, d += 8) {
-    const a0 = src[s]!;
-    const a1 = src[s + 1]!;
-    const a2 = src[s + 2]!;
-    const a3 = src[s + 3]!;
-    const a4 = src[s + 4]!;
-    const a5 = src[s + 5]!;
-    const a6 = src[s + 6]!;
-    const a7 = src[s + 7]!;
+  let so = s & 0x3fffffff;
+  let dd = d & 0x3fffffff;
+  for (let b = blocks; b > 0; b--, so = (so + 8) & 0x3fffffff, dd = (dd + 8) & 0x3fffffff) {
+    const a0 = src[so]!;
+    const a1 = src[so + 1]!;
+    const a2 = src[so + 2]!;
+    const a3 = src[so + 3]!;
+    const a4 = src[so + 4]!;
+    const a5 = src[so + 5]!;
+    const a6 = src[so + 6]!;
+    const a7 = src[so + 7]!;
     const t0 = a4 ^ a5;
     const t1 = a6 ^ a7;
-    dst[d]! ^= a4;
-    dst[d + 1]! ^= a5;
-    dst[d + 2]! ^= a4 ^ a6;
-    dst[d + 3]! ^= a7 ^ t0;
-    dst[d + 4]! ^= a0 ^ a6 ^ t0;
-    dst[d + 5]! ^= a1 ^ a5 ^ t1;
-    dst[d + 6]! ^= a2 ^ t1;
-    dst[d + 7]! ^= a3 ^ a7;
+    dst[dd]! ^= a4;
+    dst[dd + 1]! ^= a5;
+    dst[dd + 2]! ^= a4 ^ a6;
+    dst[dd + 3]! ^= a7 ^ t0;
+    dst[dd + 4]! ^= a0 ^ a6 ^ t0;
+    dst[dd + 5]! ^= a1 ^ a5 ^ t1;
+    dst[dd + 6]! ^= a2 ^ t1;
+    dst[dd + 7]! ^= a3 ^ a7;
   }
 }
 function _k11(src: Uint32Array, s: number, dst: Uint32Array, d: number, blocks: number): void {
-  for (const e = s + blocks * 8; s < e; s += 8, d += 8) {
-    const a0 = src[s]!;
-    const a1 = src[s + 1]!;
-    const a2 = src[s + 2]!;
-    const a3 = src[s + 3]!;
-    const a4 = src[s + 4]!;
-    const a5 = src[s + 5]!;
-    const a6 = src[s + 6]!;
-    const a7 = src[s + 7]!;
-    dst[d]! ^= a0 ^ a4;
-    dst[d + 1]! ^= a1 ^ a5;
-    dst[d + 2]! ^= a2 ^ a4 ^ a6;
-    dst[d + 3]! ^= a3 ^ a4 ^ a5 ^ a7;
-    dst[d + 4]! ^= a0 ^ a5 ^ a6;
-    dst[d + 5]! ^= a1 ^ a6 ^ a7;
-    dst[d + 6]! ^= a2 ^ a7;
-    dst[d + 7]! ^= a3;
+  let so = s & 0x3fffffff;
+  let dd = d & 0x3fffffff;
+  for (let b = blocks; b > 0; b--, so = (so + 8) & 0x3fffffff, dd = (dd + 8) & 0x3fffffff) {
+    const a0 = src[so]!;
+    const a1 = src[so + 1]!;
+    const a2 = src[so + 2]!;
+    const a3 = src[so + 3]!;
+    const a4 = src[so + 4]!;
+    const a5 = src[so + 5]!;
+    const a6 = src[so + 6]!;
+    const a7 = src[so + 7]!;
+    dst[dd]! ^= a0 ^ a4;
+    dst[dd + 1]! ^= a1 ^ a5;
+    dst[dd + 2]! ^= a2 ^ a4 ^ a6;
+    dst[dd + 3]! ^= a3 ^ a4 ^ a5 ^ a7;
+    dst[dd + 4]! ^= a0 ^ a5 ^ a6;
+    dst[dd + 5]! ^= a1 ^ a6 ^ a7;
+    dst[dd + 6]! ^= a2 ^ a7;
+    dst[dd + 7]! ^= a3;
   }
 }
 function _k12(src: Uint32Array, s: number, dst: Uint32Array, d: number, blocks: number): void {
-  for (const e = s + blocks * 8; s < e; s += 8, d += 8) {
-    const a0 = src[s]!;
-    const a1 = src[s + 1]!;
-    const a2 = src[s + 2]!;
-    const a3 = src[s + 3]!;
-    const a4 = src[s + 4]!;
-    const a5 = src[s + 5]!;
-    const a6 = src[s + 6]!;
-    const a7 = src[s + 7]!;
+  let so = s & 0x3fffffff;
+  let dd = d & 0x3fffffff;
+  for (let b = blocks; b > 0; b--, so = (so + 8) & 0x3fffffff, dd = (dd + 8) & 0x3fffffff) {
+    const a0 = src[so]!;
+    const a1 = src[so + 1]!;
+    const a2 = src[so + 2]!;
+    const a3 = src[so + 3]!;
+    const a4 = src[so + 4]!;
+    const a5 = src[so + 5]!;
+    const a6 = src[so + 6]!;
+    const a7 = src[so + 7]!;
     const t0 = a6 ^ a7;
     const t1 = a4 ^ a5;
     const t2 = a1 ^ t0;
     const t3 = a3 ^ t0;
-    dst[d]! ^= a4 ^ a7;
-    dst[d + 1]! ^= a0 ^ a5;
-    dst[d + 2]! ^= a4 ^ t2;
-    dst[d + 3]! ^= a2 ^ t1;
-    dst[d + 4]! ^= a0 ^ t1 ^ t3;
-    dst[d + 5]! ^= t1 ^ t2;
-    dst[d + 6]! ^= a2 ^ a5 ^ t0;
-    dst[d + 7]! ^= t3;
+    dst[dd]! ^= a4 ^ a7;
+    dst[dd + 1]! ^= a0 ^ a5;
+    dst[dd + 2]! ^= a4 ^ t2;
+    dst[dd + 3]! ^= a2 ^ t1;
+    dst[dd + 4]! ^= a0 ^ t1 ^ t3;
+    dst[dd + 5]! ^= t1 ^ t2;
+    dst[dd + 6]! ^= a2 ^ a5 ^ t0;
+    dst[dd + 7]! ^= t3;
   }
 }
 function _k13(src: Uint32Array, s: number, dst: Uint32Array, d: number, blocks: number): void {
-  for (const e = s + blocks * 8; s < e; s += 8, d += 8) {
-    const a0 = src[s]!;
-    const a1 = src[s + 1]!;
-    const a2 = src[s + 2]!;
-    const a3 = src[s + 3]!;
-    const a4 = src[s + 4]!;
-    const a5 = src[s + 5]!;
-    const a6 = src[s + 6]!;
-    const a7 = src[s + 7]!;
+  let so = s & 0x3fffffff;
+  let dd = d & 0x3fffffff;
+  for (let b = blocks; b > 0; b--, so = (so + 8) & 0x3fffffff, dd = (dd + 8) & 0x3fffffff) {
+    const a0 = src[so]!;
+    const a1 = src[so + 1]!;
+    const a2 = src[so + 2]!;
+    const a3 = src[so + 3]!;
+    const a4 = src[so + 4]!;
+    const a5 = src[so + 5]!;
+    const a6 = src[so + 6]!;
+    const a7 = src[so + 7]!;
     const t0 = a4 ^ a7;
     const t1 = a0 ^ a5;
     const t2 = a1 ^ a6;
     const t3 = a2 ^ a5;
     const t4 = a3 ^ a6;
     const t5 = t0 ^ t2;
-    dst[d]! ^= a0 ^ t0;
-    dst[d + 1]! ^= a1 ^ t1;
-    dst[d + 2]! ^= a2 ^ t5;
-    dst[d + 3]! ^= a3 ^ a4 ^ t3;
-    dst[d + 4]! ^= a7 ^ t1 ^ t4;
-    dst[d + 5]! ^= t5;
-    dst[d + 6]! ^= a7 ^ t3;
-    dst[d + 7]! ^= t4;
+    dst[dd]! ^= a0 ^ t0;
+    dst[dd + 1]! ^= a1 ^ t1;
+    dst[dd + 2]! ^= a2 ^ t5;
+    dst[dd + 3]! ^= a3 ^ a4 ^ t3;
+    dst[dd + 4]! ^= a7 ^ t1 ^ t4;
+    dst[dd + 5]! ^= t5;
+    dst[dd + 6]! ^= a7 ^ t3;
+    dst[dd + 7]! ^= t4;
   }
 }
 function _k14(src: Uint32Array, s: number, dst: Uint32Array, d: number, blocks: number): void {
-  for (const e = s + blocks * 8; s < e; s += 8, d += 8) {
-    const a0 = src[s]!;
-    const a1 = src[s + 1]!;
-    const a2 = src[s + 2]!;
-    const a3 = src[s + 3]!;
-    const a4 = src[s + 4]!;
-    const a5 = src[s + 5]!;
-    const a6 = src[s + 6]!;
-    const a7 = src[s + 7]!;
+  let so = s & 0x3fffffff;
+  let dd = d & 0x3fffffff;
+  for (let b = blocks; b > 0; b--, so = (so + 8) & 0x3fffffff, dd = (dd + 8) & 0x3fffffff) {
+    const a0 = src[so]!;
+    const a1 = src[so + 1]!;
+    const a2 = src[so + 2]!;
+    const a3 = src[so + 3]!;
+    const a4 = src[so + 4]!;
+    const a5 = src[so + 5]!;
+    const a6 = src[so + 6]!;
+    const a7 = src[so + 7]!;
     const t0 = a4 ^ a6;
     const t1 = a5 ^ a7;
     const t2 = a0 ^ a4;
     const t3 = a1 ^ a5;
-    dst[d]! ^= t0;
-    dst[d + 1]! ^= t1;
-    dst[d + 2]! ^= t2;
-    dst[d + 3]! ^= t0 ^ t3;
-    dst[d + 4]! ^= a2 ^ t1 ^ t2;
-    dst[d + 5]! ^= a3 ^ a6 ^ t3;
-    dst[d + 6]! ^= a2 ^ a7 ^ t0;
-    dst[d + 7]! ^= a3 ^ t1;
+    dst[dd]! ^= t0;
+    dst[dd + 1]! ^= t1;
+    dst[dd + 2]! ^= t2;
+    dst[dd + 3]! ^= t0 ^ t3;
+    dst[dd + 4]! ^= a2 ^ t1 ^ t2;
+    dst[dd + 5]! ^= a3 ^ a6 ^ t3;
+    dst[dd + 6]! ^= a2 ^ a7 ^ t0;
+    dst[dd + 7]! ^= a3 ^ t1;
   }
 }
 function _k15(src: Uint32Array, s: number, dst: Uint32Array, d: number, blocks: number): void {
-  for (const e = s + blocks * 8; s < e; s += 8, d += 8) {
-    const a0 = src[s]!;
-    const a1 = src[s + 1]!;
-    const a2 = src[s + 2]!;
-    const a3 = src[s + 3]!;
-    const a4 = src[s + 4]!;
-    const a5 = src[s + 5]!;
-    const a6 = src[s + 6]!;
-    const a7 = src[s + 7]!;
+  let so = s & 0x3fffffff;
+  let dd = d & 0x3fffffff;
+  for (let b = blocks; b > 0; b--, so = (so + 8) & 0x3fffffff, dd = (dd + 8) & 0x3fffffff) {
+    const a0 = src[so]!;
+    const a1 = src[so + 1]!;
+    const a2 = src[so + 2]!;
+    const a3 = src[so + 3]!;
+    const a4 = src[so + 4]!;
+    const a5 = src[so + 5]!;
+    const a6 = src[so + 6]!;
+    const a7 = src[so + 7]!;
     const t0 = a0 ^ a2;
     const t1 = a1 ^ a3;
     const t2 = a4 ^ a6;
     const t3 = a5 ^ a7;
-    dst[d]! ^= a0 ^ t2;
-    dst[d + 1]! ^= a1 ^ t3;
-    dst[d + 2]! ^= a4 ^ t0;
-    dst[d + 3]! ^= a5 ^ t1 ^ t2;
-    dst[d + 4]! ^= t0 ^ t3;
-    dst[d + 5]! ^= a6 ^ t1;
-    dst[d + 6]! ^= a2 ^ a4 ^ a7;
-    dst[d + 7]! ^= a3 ^ a5;
+    dst[dd]! ^= a0 ^ t2;
+    dst[dd + 1]! ^= a1 ^ t3;
+    dst[dd + 2]! ^= a4 ^ t0;
+    dst[dd + 3]! ^= a5 ^ t1 ^ t2;
+    dst[dd + 4]! ^= t0 ^ t3;
+    dst[dd + 5]! ^= a6 ^ t1;
+    dst[dd + 6]! ^= a2 ^ a4 ^ a7;
+    dst[dd + 7]! ^= a3 ^ a5;
   }
 }
 function _k16(src: Uint32Array, s: number, dst: Uint32Array, d: number, blocks: number): void {
-  for (const e = s + blocks * 8; s < e; s += 8, d += 8) {
-    const a0 = src[s]!;
-    const a1 = src[s + 1]!;
-    const a2 = src[s + 2]!;
-    const a3 = src[s + 3]!;
-    const a4 = src[s + 4]!;
-    const a5 = src[s + 5]!;
-    const a6 = src[s + 6]!;
-    const a7 = src[s + 7]!;
+  let so = s & 0x3fffffff;
+  let dd = d & 0x3fffffff;
+  for (let b = blocks; b > 0; b--, so = (so + 8) & 0x3fffffff, dd = (dd + 8) & 0x3fffffff) {
+    const a0 = src[so]!;
+    const a1 = src[so + 1]!;
+    const a2 = src[so + 2]!;
+    const a3 = src[so + 3]!;
+    const a4 = src[so + 4]!;
+    const a5 = src[so + 5]!;
+    const a6 = src[so + 6]!;
+    const a7 = src[so + 7]!;
     const t0 = a4 ^ a5;
     const t1 = a6 ^ a7;
     const t2 = a2 ^ t0;
     const t3 = a0 ^ a7;
     const t4 = t1 ^ t2;
-    dst[d]! ^= a4 ^ t1;
-    dst[d + 1]! ^= a5 ^ t3;
-    dst[d + 2]! ^= a1 ^ a4 ^ t3;
-    dst[d + 3]! ^= a1 ^ t4;
-    dst[d + 4]! ^= a0 ^ a3 ^ t2;
-    dst[d + 5]! ^= a1 ^ a3 ^ a6 ^ t0;
-    dst[d + 6]! ^= t4;
-    dst[d + 7]! ^= a3 ^ a5 ^ t1;
+    dst[dd]! ^= a4 ^ t1;
+    dst[dd + 1]! ^= a5 ^ t3;
+    dst[dd + 2]! ^= a1 ^ a4 ^ t3;
+    dst[dd + 3]! ^= a1 ^ t4;
+    dst[dd + 4]! ^= a0 ^ a3 ^ t2;
+    dst[dd + 5]! ^= a1 ^ a3 ^ a6 ^ t0;
+    dst[dd + 6]! ^= t4;
+    dst[dd + 7]! ^= a3 ^ a5 ^ t1;
   }
 }
 function _k17(src: Uint32Array, s: number, dst: Uint32Array, d: number, blocks: number): void {
-  for (const e = s + blocks * 8; s < e; s += 8, d += 8) {
-    const a0 = src[s]!;
-    const a1 = src[s + 1]!;
-    const a2 = src[s + 2]!;
-    const a3 = src[s + 3]!;
-    const a4 = src[s + 4]!;
-    const a5 = src[s + 5]!;
-    const a6 = src[s + 6]!;
-    const a7 = src[s + 7]!;
+  let so = s & 0x3fffffff;
+  let dd = d & 0x3fffffff;
+  for (let b = blocks; b > 0; b--, so = (so + 8) & 0x3fffffff, dd = (dd + 8) & 0x3fffffff) {
+    const a0 = src[so]!;
+    const a1 = src[so + 1]!;
+    const a2 = src[so + 2]!;
+    const a3 = src[so + 3]!;
+    const a4 = src[so + 4]!;
+    const a5 = src[so + 5]!;
+    const a6 = src[so + 6]!;
+    const a7 = src[so + 7]!;
     const t0 = a4 ^ a7;
     const t1 = a2 ^ a5;
     const t2 = a3 ^ a6;
     const t3 = a0 ^ a1;
     const t4 = a1 ^ t2;
     const t5 = t0 ^ t1;
-    dst[d]! ^= a0 ^ a6 ^ t0;
-    dst[d + 1]! ^= a5 ^ a7 ^ t3;
-    dst[d + 2]! ^= a2 ^ t0 ^ t3;
-    dst[d + 3]! ^= t4 ^ t5;
-    dst[d + 4]! ^= a0 ^ a3 ^ t1;
-    dst[d + 5]! ^= a4 ^ t4;
-    dst[d + 6]! ^= t5;
-    dst[d + 7]! ^= a5 ^ t2;
+    dst[dd]! ^= a0 ^ a6 ^ t0;
+    dst[dd + 1]! ^= a5 ^ a7 ^ t3;
+    dst[dd + 2]! ^= a2 ^ t0 ^ t3;
+    dst[dd + 3]! ^= t4 ^ t5;
+    dst[dd + 4]! ^= a0 ^ a3 ^ t1;
+    dst[dd + 5]! ^= a4 ^ t4;
+    dst[dd + 6]! ^= t5;
+    dst[dd + 7]! ^= a5 ^ t2;
   }
 }
 function _k18(src: Uint32Array, s: number, dst: Uint32Array, d: number, blocks: number): void {
-  for (const e = s + blocks * 8; s < e; s += 8, d += 8) {
-    const a0 = src[s]!;
-    const a1 = src[s + 1]!;
-    const a2 = src[s + 2]!;
-    const a3 = src[s + 3]!;
-    const a4 = src[s + 4]!;
-    const a5 = src[s + 5]!;
-    const a6 = src[s + 6]!;
-    const a7 = src[s + 7]!;
+  let so = s & 0x3fffffff;
+  let dd = d & 0x3fffffff;
+  for (let b = blocks; b > 0; b--, so = (so + 8) & 0x3fffffff, dd = (dd + 8) & 0x3fffffff) {
+    const a0 = src[so]!;
+    const a1 = src[so + 1]!;
+    const a2 = src[so + 2]!;
+    const a3 = src[so + 3]!;
+    const a4 = src[so + 4]!;
+    const a5 = src[so + 5]!;
+    const a6 = src[so + 6]!;
+    const a7 = src[so + 7]!;
     const t0 = a4 ^ a7;
     const t1 = a0 ^ t0;
     const t2 = a5 ^ a6;
-    dst[d]! ^= a4 ^ a5;
-    dst[d + 1]! ^= t2;
-    dst[d + 2]! ^= t0 ^ t2;
-    dst[d + 3]! ^= a6 ^ t1;
-    dst[d + 4]! ^= a1 ^ t1;
-    dst[d + 5]! ^= a1 ^ a2 ^ a5;
-    dst[d + 6]! ^= a2 ^ a3 ^ a6;
-    dst[d + 7]! ^= a3 ^ t0;
+    dst[dd]! ^= a4 ^ a5;
+    dst[dd + 1]! ^= t2;
+    dst[dd + 2]! ^= t0 ^ t2;
+    dst[dd + 3]! ^= a6 ^ t1;
+    dst[dd + 4]! ^= a1 ^ t1;
+    dst[dd + 5]! ^= a1 ^ a2 ^ a5;
+    dst[dd + 6]! ^= a2 ^ a3 ^ a6;
+    dst[dd + 7]! ^= a3 ^ t0;
   }
 }
 function _k19(src: Uint32Array, s: number, dst: Uint32Array, d: number, blocks: number): void {
-  for (const e = s + blocks * 8; s < e; s += 8, d += 8) {
-    const a0 = src[s]!;
-    const a1 = src[s + 1]!;
-    const a2 = src[s + 2]!;
-    const a3 = src[s + 3]!;
-    const a4 = src[s + 4]!;
-    const a5 = src[s + 5]!;
-    const a6 = src[s + 6]!;
-    const a7 = src[s + 7]!;
+  let so = s & 0x3fffffff;
+  let dd = d & 0x3fffffff;
+  for (let b = blocks; b > 0; b--, so = (so + 8) & 0x3fffffff, dd = (dd + 8) & 0x3fffffff) {
+    const a0 = src[so]!;
+    const a1 = src[so + 1]!;
+    const a2 = src[so + 2]!;
+    const a3 = src[so + 3]!;
+    const a4 = src[so + 4]!;
+    const a5 = src[so + 5]!;
+    const a6 = src[so + 6]!;
+    const a7 = src[so + 7]!;
     const t0 = a0 ^ a4;
     const t1 = a5 ^ a6;
-    dst[d]! ^= a5 ^ t0;
-    dst[d + 1]! ^= a1 ^ t1;
-    dst[d + 2]! ^= a2 ^ a4 ^ a7 ^ t1;
-    dst[d + 3]! ^= a3 ^ a6 ^ a7 ^ t0;
-    dst[d + 4]! ^= a0 ^ a1 ^ a7;
-    dst[d + 5]! ^= a1 ^ a2;
-    dst[d + 6]! ^= a2 ^ a3;
-    dst[d + 7]! ^= a3 ^ a4;
+    dst[dd]! ^= a5 ^ t0;
+    dst[dd + 1]! ^= a1 ^ t1;
+    dst[dd + 2]! ^= a2 ^ a4 ^ a7 ^ t1;
+    dst[dd + 3]! ^= a3 ^ a6 ^ a7 ^ t0;
+    dst[dd + 4]! ^= a0 ^ a1 ^ a7;
+    dst[dd + 5]! ^= a1 ^ a2;
+    dst[dd + 6]! ^= a2 ^ a3;
+    dst[dd + 7]! ^= a3 ^ a4;
   }
 }
 function _k1a(src: Uint32Array, s: number, dst: Uint32Array, d: number, blocks: number): void {
-  for (const e = s + blocks * 8; s < e; s += 8, d += 8) {
-    const a0 = src[s]!;
-    const a1 = src[s + 1]!;
-    const a2 = src[s + 2]!;
-    const a3 = src[s + 3]!;
-    const a4 = src[s + 4]!;
-    const a5 = src[s + 5]!;
-    const a6 = src[s + 6]!;
-    const a7 = src[s + 7]!;
+  let so = s & 0x3fffffff;
+  let dd = d & 0x3fffffff;
+  for (let b = blocks; b > 0; b--, so = (so + 8) & 0x3fffffff, dd = (dd + 8) & 0x3fffffff) {
+    const a0 = src[so]!;
+    const a1 = src[so + 1]!;
+    const a2 = src[so + 2]!;
+    const a3 = src[so + 3]!;
+    const a4 = src[so + 4]!;
+    const a5 = src[so + 5]!;
+    const a6 = src[so + 6]!;
+    const a7 = src[so + 7]!;
     const t0 = a1 ^ a4;
     const t1 = a5 ^ a6;
     const t2 = a4 ^ a6;
-    dst[d]! ^= a4 ^ a5 ^ a7;
-    dst[d + 1]! ^= a0 ^ t1;
-    dst[d + 2]! ^= t0 ^ t1;
-    dst[d + 3]! ^= a0 ^ a2 ^ t2;
-    dst[d + 4]! ^= a0 ^ a3 ^ t0;
-    dst[d + 5]! ^= a2 ^ a5 ^ t0;
-    dst[d + 6]! ^= a2 ^ a3 ^ t1;
-    dst[d + 7]! ^= a3 ^ a7 ^ t2;
+    dst[dd]! ^= a4 ^ a5 ^ a7;
+    dst[dd + 1]! ^= a0 ^ t1;
+    dst[dd + 2]! ^= t0 ^ t1;
+    dst[dd + 3]! ^= a0 ^ a2 ^ t2;
+    dst[dd + 4]! ^= a0 ^ a3 ^ t0;
+    dst[dd + 5]! ^= a2 ^ a5 ^ t0;
+    dst[dd + 6]! ^= a2 ^ a3 ^ t1;
+    dst[dd + 7]! ^= a3 ^ a7 ^ t2;
   }
 }
 function _k1b(src: Uint32Array, s: number, dst: Uint32Array, d: number, blocks: number): void {
-  for (const e = s + blocks * 8; s < e; s += 8, d += 8) {
-    const a0 = src[s]!;
-    const a1 = src[s + 1]!;
-    const a2 = src[s + 2]!;
-    const a3 = src[s + 3]!;
-    const a4 = src[s + 4]!;
-    const a5 = src[s + 5]!;
-    const a6 = src[s + 6]!;
-    const a7 = src[s + 7]!;
+  let so = s & 0x3fffffff;
+  let dd = d & 0x3fffffff;
+  for (let b = blocks; b > 0; b--, so = (so + 8) & 0x3fffffff, dd = (dd + 8) & 0x3fffffff) {
+    const a0 = src[so]!;
+    const a1 = src[so + 1]!;
+    const a2 = src[so + 2]!;
+    const a3 = src[so + 3]!;
+    const a4 = src[so + 4]!;
+    const a5 = src[so + 5]!;
+    const a6 = src[so + 6]!;
+    const a7 = src[so + 7]!;
     const t0 = a2 ^ a4;
     const t1 = a0 ^ a1;
     const t2 = a1 ^ t0;
     const t3 = a3 ^ a6;
     const t4 = a5 ^ a6;
-    dst[d]! ^= a0 ^ a4 ^ a5 ^ a7;
-    dst[d + 1]! ^= t1 ^ t4;
-    dst[d + 2]! ^= t2 ^ t4;
-    dst[d + 3]! ^= a0 ^ t0 ^ t3;
-    dst[d + 4]! ^= a3 ^ t1;
-    dst[d + 5]! ^= t2;
-    dst[d + 6]! ^= a2 ^ a3 ^ a5;
-    dst[d + 7]! ^= a4 ^ t3;
+    dst[dd]! ^= a0 ^ a4 ^ a5 ^ a7;
+    dst[dd + 1]! ^= t1 ^ t4;
+    dst[dd + 2]! ^= t2 ^ t4;
+    dst[dd + 3]! ^= a0 ^ t0 ^ t3;
+    dst[dd + 4]! ^= a3 ^ t1;
+    dst[dd + 5]! ^= t2;
+    dst[dd + 6]! ^= a2 ^ a3 ^ a5;
+    dst[dd + 7]! ^= a4 ^ t3;
   }
 }
 function _k1c(src: Uint32Array, s: number, dst: Uint32Array, d: number, blocks: number): void {
-  for (const e = s + blocks * 8; s < e; s += 8, d += 8) {
-    const a0 = src[s]!;
-    const a1 = src[s + 1]!;
-    const a2 = src[s + 2]!;
-    const a3 = src[s + 3]!;
-    const a4 = src[s + 4]!;
-    const a5 = src[s + 5]!;
-    const a6 = src[s + 6]!;
-    const a7 = src[s + 7]!;
+  let so = s & 0x3fffffff;
+  let dd = d & 0x3fffffff;
+  for (let b = blocks; b > 0; b--, so = (so + 8) & 0x3fffffff, dd = (dd + 8) & 0x3fffffff) {
+    const a0 = src[so]!;
+    const a1 = src[so + 1]!;
+    const a2 = src[so + 2]!;
+    const a3 = src[so + 3]!;
+    const a4 = src[so + 4]!;
+    const a5 = src[so + 5]!;
+    const a6 = src[so + 6]!;
+    const a7 = src[so + 7]!;
     const t0 = a5 ^ a7;
     const t1 = a0 ^ a4;
     const t2 = a1 ^ a2;
     const t3 = a3 ^ a4;
-    dst[d]! ^= a4 ^ a5 ^ a6;
-    dst[d + 1]! ^= a6 ^ t0;
-    dst[d + 2]! ^= t0 ^ t1;
-    dst[d + 3]! ^= a1 ^ t1;
-    dst[d + 4]! ^= a6 ^ t1 ^ t2;
-    dst[d + 5]! ^= a3 ^ t0 ^ t2;
-    dst[d + 6]! ^= a2 ^ a6 ^ t3;
-    dst[d + 7]! ^= t0 ^ t3;
+    dst[dd]! ^= a4 ^ a5 ^ a6;
+    dst[dd + 1]! ^= a6 ^ t0;
+    dst[dd + 2]! ^= t0 ^ t1;
+    dst[dd + 3]! ^= a1 ^ t1;
+    dst[dd + 4]! ^= a6 ^ t1 ^ t2;
+    dst[dd + 5]! ^= a3 ^ t0 ^ t2;
+    dst[dd + 6]! ^= a2 ^ a6 ^ t3;
+    dst[dd + 7]! ^= t0 ^ t3;
   }
 }
 function _k1d(src: Uint32Array, s: number, dst: Uint32Array, d: number, blocks: number): void {
-  for (const e = s + blocks * 8; s < e; s += 8, d += 8) {
-    const a0 = src[s]!;
-    const a1 = src[s + 1]!;
-    const a2 = src[s + 2]!;
-    const a3 = src[s + 3]!;
-    const a4 = src[s + 4]!;
-    const a5 = src[s + 5]!;
-    const a6 = src[s + 6]!;
-    const a7 = src[s + 7]!;
+  let so = s & 0x3fffffff;
+  let dd = d & 0x3fffffff;
+  for (let b = blocks; b > 0; b--, so = (so + 8) & 0x3fffffff, dd = (dd + 8) & 0x3fffffff) {
+    const a0 = src[so]!;
+    const a1 = src[so + 1]!;
+    const a2 = src[so + 2]!;
+    const a3 = src[so + 3]!;
+    const a4 = src[so + 4]!;
+    const a5 = src[so + 5]!;
+    const a6 = src[so + 6]!;
+    const a7 = src[so + 7]!;
     const t0 = a0 ^ a4;
     const t1 = a1 ^ a2;
     const t2 = a3 ^ a4;
     const t3 = a5 ^ a6;
-    dst[d]! ^= t0 ^ t3;
-    dst[d + 1]! ^= a1 ^ a7 ^ t3;
-    dst[d + 2]! ^= a2 ^ a5 ^ a7 ^ t0;
-    dst[d + 3]! ^= a1 ^ a3 ^ t0;
-    dst[d + 4]! ^= a0 ^ a6 ^ t1;
-    dst[d + 5]! ^= a3 ^ a7 ^ t1;
-    dst[d + 6]! ^= a2 ^ t2;
-    dst[d + 7]! ^= a5 ^ t2;
+    dst[dd]! ^= t0 ^ t3;
+    dst[dd + 1]! ^= a1 ^ a7 ^ t3;
+    dst[dd + 2]! ^= a2 ^ a5 ^ a7 ^ t0;
+    dst[dd + 3]! ^= a1 ^ a3 ^ t0;
+    dst[dd + 4]! ^= a0 ^ a6 ^ t1;
+    dst[dd + 5]! ^= a3 ^ a7 ^ t1;
+    dst[dd + 6]! ^= a2 ^ t2;
+    dst[dd + 7]! ^= a5 ^ t2;
   }
 }
 function _k1e(src: Uint32Array, s: number, dst: Uint32Array, d: number, blocks: number): void {
-  for (const e = s + blocks * 8; s < e; s += 8, d += 8) {
-    const a0 = src[s]!;
-    const a1 = src[s + 1]!;
-    const a2 = src[s + 2]!;
-    const a3 = src[s + 3]!;
-    const a4 = src[s + 4]!;
-    const a5 = src[s + 5]!;
-    const a6 = src[s + 6]!;
-    const a7 = src[s + 7]!;
+  let so = s & 0x3fffffff;
+  let dd = d & 0x3fffffff;
+  for (let b = blocks; b > 0; b--, so = (so + 8) & 0x3fffffff, dd = (dd + 8) & 0x3fffffff) {
+    const a0 = src[so]!;
+    const a1 = src[so + 1]!;
+    const a2 = src[so + 2]!;
+    const a3 = src[so + 3]!;
+    const a4 = src[so + 4]!;
+    const a5 = src[so + 5]!;
+    const a6 = src[so + 6]!;
+    const a7 = src[so + 7]!;
     const t0 = a4 ^ a5;
     const t1 = a6 ^ a7;
     const t2 = a0 ^ a1;
@@ -699,725 +761,785 @@ function _k1e(src: Uint32Array, s: number, dst: Uint32Array, d: number, blocks: 
     const t4 = a4 ^ t2;
     const t5 = t0 ^ t1;
     const t6 = t0 ^ t3;
-    dst[d]! ^= t5;
-    dst[d + 1]! ^= a0 ^ a5 ^ t1;
-    dst[d + 2]! ^= t0 ^ t2;
-    dst[d + 3]! ^= a2 ^ a7 ^ t4;
-    dst[d + 4]! ^= t1 ^ t3 ^ t4;
-    dst[d + 5]! ^= a1 ^ a7 ^ t6;
-    dst[d + 6]! ^= a6 ^ t6;
-    dst[d + 7]! ^= a3 ^ t5;
+    dst[dd]! ^= t5;
+    dst[dd + 1]! ^= a0 ^ a5 ^ t1;
+    dst[dd + 2]! ^= t0 ^ t2;
+    dst[dd + 3]! ^= a2 ^ a7 ^ t4;
+    dst[dd + 4]! ^= t1 ^ t3 ^ t4;
+    dst[dd + 5]! ^= a1 ^ a7 ^ t6;
+    dst[dd + 6]! ^= a6 ^ t6;
+    dst[dd + 7]! ^= a3 ^ t5;
   }
 }
 function _k1f(src: Uint32Array, s: number, dst: Uint32Array, d: number, blocks: number): void {
-  for (const e = s + blocks * 8; s < e; s += 8, d += 8) {
-    const a0 = src[s]!;
-    const a1 = src[s + 1]!;
-    const a2 = src[s + 2]!;
-    const a3 = src[s + 3]!;
-    const a4 = src[s + 4]!;
-    const a5 = src[s + 5]!;
-    const a6 = src[s + 6]!;
-    const a7 = src[s + 7]!;
+  let so = s & 0x3fffffff;
+  let dd = d & 0x3fffffff;
+  for (let b = blocks; b > 0; b--, so = (so + 8) & 0x3fffffff, dd = (dd + 8) & 0x3fffffff) {
+    const a0 = src[so]!;
+    const a1 = src[so + 1]!;
+    const a2 = src[so + 2]!;
+    const a3 = src[so + 3]!;
+    const a4 = src[so + 4]!;
+    const a5 = src[so + 5]!;
+    const a6 = src[so + 6]!;
+    const a7 = src[so + 7]!;
     const t0 = a0 ^ a1;
     const t1 = a2 ^ a3;
     const t2 = a4 ^ a5;
     const t3 = a6 ^ a7;
     const t4 = a4 ^ a7;
     const t5 = t0 ^ t1;
-    dst[d]! ^= a0 ^ t2 ^ t3;
-    dst[d + 1]! ^= a5 ^ t0 ^ t3;
-    dst[d + 2]! ^= a2 ^ t0 ^ t2;
-    dst[d + 3]! ^= t4 ^ t5;
-    dst[d + 4]! ^= t3 ^ t5;
-    dst[d + 5]! ^= a1 ^ t1 ^ t4;
-    dst[d + 6]! ^= t1 ^ t2;
-    dst[d + 7]! ^= a3 ^ a6 ^ t2;
+    dst[dd]! ^= a0 ^ t2 ^ t3;
+    dst[dd + 1]! ^= a5 ^ t0 ^ t3;
+    dst[dd + 2]! ^= a2 ^ t0 ^ t2;
+    dst[dd + 3]! ^= t4 ^ t5;
+    dst[dd + 4]! ^= t3 ^ t5;
+    dst[dd + 5]! ^= a1 ^ t1 ^ t4;
+    dst[dd + 6]! ^= t1 ^ t2;
+    dst[dd + 7]! ^= a3 ^ a6 ^ t2;
   }
 }
 function _k20(src: Uint32Array, s: number, dst: Uint32Array, d: number, blocks: number): void {
-  for (const e = s + blocks * 8; s < e; s += 8, d += 8) {
-    const a0 = src[s]!;
-    const a1 = src[s + 1]!;
-    const a2 = src[s + 2]!;
-    const a3 = src[s + 3]!;
-    const a4 = src[s + 4]!;
-    const a5 = src[s + 5]!;
-    const a6 = src[s + 6]!;
-    const a7 = src[s + 7]!;
+  let so = s & 0x3fffffff;
+  let dd = d & 0x3fffffff;
+  for (let b = blocks; b > 0; b--, so = (so + 8) & 0x3fffffff, dd = (dd + 8) & 0x3fffffff) {
+    const a0 = src[so]!;
+    const a1 = src[so + 1]!;
+    const a2 = src[so + 2]!;
+    const a3 = src[so + 3]!;
+    const a4 = src[so + 4]!;
+    const a5 = src[so + 5]!;
+    const a6 = src[so + 6]!;
+    const a7 = src[so + 7]!;
     const t0 = a3 ^ a7;
     const t1 = a4 ^ a5;
     const t2 = a6 ^ a7;
-    dst[d]! ^= t0;
-    dst[d + 1]! ^= a4;
-    dst[d + 2]! ^= a5 ^ t0;
-    dst[d + 3]! ^= a4 ^ a6 ^ t0;
-    dst[d + 4]! ^= a3 ^ t1;
-    dst[d + 5]! ^= a0 ^ a6 ^ t1;
-    dst[d + 6]! ^= a1 ^ a5 ^ t2;
-    dst[d + 7]! ^= a2 ^ t2;
+    dst[dd]! ^= t0;
+    dst[dd + 1]! ^= a4;
+    dst[dd + 2]! ^= a5 ^ t0;
+    dst[dd + 3]! ^= a4 ^ a6 ^ t0;
+    dst[dd + 4]! ^= a3 ^ t1;
+    dst[dd + 5]! ^= a0 ^ a6 ^ t1;
+    dst[dd + 6]! ^= a1 ^ a5 ^ t2;
+    dst[dd + 7]! ^= a2 ^ t2;
   }
 }
 function _k21(src: Uint32Array, s: number, dst: Uint32Array, d: number, blocks: number): void {
-  for (const e = s + blocks * 8; s < e; s += 8, d += 8) {
-    const a0 = src[s]!;
-    const a1 = src[s + 1]!;
-    const a2 = src[s + 2]!;
-    const a3 = src[s + 3]!;
-    const a4 = src[s + 4]!;
-    const a5 = src[s + 5]!;
-    const a6 = src[s + 6]!;
-    const a7 = src[s + 7]!;
+  let so = s & 0x3fffffff;
+  let dd = d & 0x3fffffff;
+  for (let b = blocks; b > 0; b--, so = (so + 8) & 0x3fffffff, dd = (dd + 8) & 0x3fffffff) {
+    const a0 = src[so]!;
+    const a1 = src[so + 1]!;
+    const a2 = src[so + 2]!;
+    const a3 = src[so + 3]!;
+    const a4 = src[so + 4]!;
+    const a5 = src[so + 5]!;
+    const a6 = src[so + 6]!;
+    const a7 = src[so + 7]!;
     const t0 = a3 ^ a5;
     const t1 = a4 ^ a6;
-    dst[d]! ^= a0 ^ a3 ^ a7;
-    dst[d + 1]! ^= a1 ^ a4;
-    dst[d + 2]! ^= a2 ^ a7 ^ t0;
-    dst[d + 3]! ^= a7 ^ t1;
-    dst[d + 4]! ^= t0;
-    dst[d + 5]! ^= a0 ^ t1;
-    dst[d + 6]! ^= a1 ^ a5 ^ a7;
-    dst[d + 7]! ^= a2 ^ a6;
+    dst[dd]! ^= a0 ^ a3 ^ a7;
+    dst[dd + 1]! ^= a1 ^ a4;
+    dst[dd + 2]! ^= a2 ^ a7 ^ t0;
+    dst[dd + 3]! ^= a7 ^ t1;
+    dst[dd + 4]! ^= t0;
+    dst[dd + 5]! ^= a0 ^ t1;
+    dst[dd + 6]! ^= a1 ^ a5 ^ a7;
+    dst[dd + 7]! ^= a2 ^ a6;
   }
 }
 function _k22(src: Uint32Array, s: number, dst: Uint32Array, d: number, blocks: number): void {
-  for (const e = s + blocks * 8; s < e; s += 8, d += 8) {
-    const a0 = src[s]!;
-    const a1 = src[s + 1]!;
-    const a2 = src[s + 2]!;
-    const a3 = src[s + 3]!;
-    const a4 = src[s + 4]!;
-    const a5 = src[s + 5]!;
-    const a6 = src[s + 6]!;
-    const a7 = src[s + 7]!;
-    dst[d]! ^= a3;
-    dst[d + 1]! ^= a0 ^ a4;
-    dst[d + 2]! ^= a1 ^ a3 ^ a5;
-    dst[d + 3]! ^= a2 ^ a3 ^ a4 ^ a6;
-    dst[d + 4]! ^= a4 ^ a5 ^ a7;
-    dst[d + 5]! ^= a0 ^ a5 ^ a6;
-    dst[d + 6]! ^= a1 ^ a6 ^ a7;
-    dst[d + 7]! ^= a2 ^ a7;
+  let so = s & 0x3fffffff;
+  let dd = d & 0x3fffffff;
+  for (let b = blocks; b > 0; b--, so = (so + 8) & 0x3fffffff, dd = (dd + 8) & 0x3fffffff) {
+    const a0 = src[so]!;
+    const a1 = src[so + 1]!;
+    const a2 = src[so + 2]!;
+    const a3 = src[so + 3]!;
+    const a4 = src[so + 4]!;
+    const a5 = src[so + 5]!;
+    const a6 = src[so + 6]!;
+    const a7 = src[so + 7]!;
+    dst[dd]! ^= a3;
+    dst[dd + 1]! ^= a0 ^ a4;
+    dst[dd + 2]! ^= a1 ^ a3 ^ a5;
+    dst[dd + 3]! ^= a2 ^ a3 ^ a4 ^ a6;
+    dst[dd + 4]! ^= a4 ^ a5 ^ a7;
+    dst[dd + 5]! ^= a0 ^ a5 ^ a6;
+    dst[dd + 6]! ^= a1 ^ a6 ^ a7;
+    dst[dd + 7]! ^= a2 ^ a7;
   }
 }
 function _k23(src: Uint32Array, s: number, dst: Uint32Array, d: number, blocks: number): void {
-  for (const e = s + blocks * 8; s < e; s += 8, d += 8) {
-    const a0 = src[s]!;
-    const a1 = src[s + 1]!;
-    const a2 = src[s + 2]!;
-    const a3 = src[s + 3]!;
-    const a4 = src[s + 4]!;
-    const a5 = src[s + 5]!;
-    const a6 = src[s + 6]!;
-    const a7 = src[s + 7]!;
-    dst[d]! ^= a0 ^ a3;
-    dst[d + 1]! ^= a0 ^ a1 ^ a4;
-    dst[d + 2]! ^= a1 ^ a2 ^ a3 ^ a5;
-    dst[d + 3]! ^= a2 ^ a4 ^ a6;
-    dst[d + 4]! ^= a5 ^ a7;
-    dst[d + 5]! ^= a0 ^ a6;
-    dst[d + 6]! ^= a1 ^ a7;
-    dst[d + 7]! ^= a2;
+  let so = s & 0x3fffffff;
+  let dd = d & 0x3fffffff;
+  for (let b = blocks; b > 0; b--, so = (so + 8) & 0x3fffffff, dd = (dd + 8) & 0x3fffffff) {
+    const a0 = src[so]!;
+    const a1 = src[so + 1]!;
+    const a2 = src[so + 2]!;
+    const a3 = src[so + 3]!;
+    const a4 = src[so + 4]!;
+    const a5 = src[so + 5]!;
+    const a6 = src[so + 6]!;
+    const a7 = src[so + 7]!;
+    dst[dd]! ^= a0 ^ a3;
+    dst[dd + 1]! ^= a0 ^ a1 ^ a4;
+    dst[dd + 2]! ^= a1 ^ a2 ^ a3 ^ a5;
+    dst[dd + 3]! ^= a2 ^ a4 ^ a6;
+    dst[dd + 4]! ^= a5 ^ a7;
+    dst[dd + 5]! ^= a0 ^ a6;
+    dst[dd + 6]! ^= a1 ^ a7;
+    dst[dd + 7]! ^= a2;
   }
 }
 function _k24(src: Uint32Array, s: number, dst: Uint32Array, d: number, blocks: number): void {
-  for (const e = s + blocks * 8; s < e; s += 8, d += 8) {
-    const a0 = src[s]!;
-    const a1 = src[s + 1]!;
-    const a2 = src[s + 2]!;
-    const a3 = src[s + 3]!;
-    const a4 = src[s + 4]!;
-    const a5 = src[s + 5]!;
-    const a6 = src[s + 6]!;
-    const a7 = src[s + 7]!;
+  let so = s & 0x3fffffff;
+  let dd = d & 0x3fffffff;
+  for (let b = blocks; b > 0; b--, so = (so + 8) & 0x3fffffff, dd = (dd + 8) & 0x3fffffff) {
+    const a0 = src[so]!;
+    const a1 = src[so + 1]!;
+    const a2 = src[so + 2]!;
+    const a3 = src[so + 3]!;
+    const a4 = src[so + 4]!;
+    const a5 = src[so + 5]!;
+    const a6 = src[so + 6]!;
+    const a7 = src[so + 7]!;
     const t0 = a6 ^ a7;
     const t1 = a5 ^ t0;
     const t2 = a3 ^ a4;
     const t3 = a0 ^ t1;
     const t4 = a2 ^ t1;
-    dst[d]! ^= a3 ^ t0;
-    dst[d + 1]! ^= a4 ^ a7;
-    dst[d + 2]! ^= a3 ^ t3;
-    dst[d + 3]! ^= a1 ^ t2;
-    dst[d + 4]! ^= t2 ^ t4;
-    dst[d + 5]! ^= t2 ^ t3;
-    dst[d + 6]! ^= a1 ^ a4 ^ t1;
-    dst[d + 7]! ^= t4;
+    dst[dd]! ^= a3 ^ t0;
+    dst[dd + 1]! ^= a4 ^ a7;
+    dst[dd + 2]! ^= a3 ^ t3;
+    dst[dd + 3]! ^= a1 ^ t2;
+    dst[dd + 4]! ^= t2 ^ t4;
+    dst[dd + 5]! ^= t2 ^ t3;
+    dst[dd + 6]! ^= a1 ^ a4 ^ t1;
+    dst[dd + 7]! ^= t4;
   }
 }
 function _k25(src: Uint32Array, s: number, dst: Uint32Array, d: number, blocks: number): void {
-  for (const e = s + blocks * 8; s < e; s += 8, d += 8) {
-    const a0 = src[s]!;
-    const a1 = src[s + 1]!;
-    const a2 = src[s + 2]!;
-    const a3 = src[s + 3]!;
-    const a4 = src[s + 4]!;
-    const a5 = src[s + 5]!;
-    const a6 = src[s + 6]!;
-    const a7 = src[s + 7]!;
+  let so = s & 0x3fffffff;
+  let dd = d & 0x3fffffff;
+  for (let b = blocks; b > 0; b--, so = (so + 8) & 0x3fffffff, dd = (dd + 8) & 0x3fffffff) {
+    const a0 = src[so]!;
+    const a1 = src[so + 1]!;
+    const a2 = src[so + 2]!;
+    const a3 = src[so + 3]!;
+    const a4 = src[so + 4]!;
+    const a5 = src[so + 5]!;
+    const a6 = src[so + 6]!;
+    const a7 = src[so + 7]!;
     const t0 = a3 ^ a6;
     const t1 = a7 ^ t0;
     const t2 = a0 ^ t1;
     const t3 = a1 ^ a4;
     const t4 = a2 ^ a5;
     const t5 = a7 ^ t3;
-    dst[d]! ^= t2;
-    dst[d + 1]! ^= t5;
-    dst[d + 2]! ^= t2 ^ t4;
-    dst[d + 3]! ^= t3;
-    dst[d + 4]! ^= t1 ^ t4;
-    dst[d + 5]! ^= a4 ^ t2;
-    dst[d + 6]! ^= a5 ^ t5;
-    dst[d + 7]! ^= a6 ^ t4;
+    dst[dd]! ^= t2;
+    dst[dd + 1]! ^= t5;
+    dst[dd + 2]! ^= t2 ^ t4;
+    dst[dd + 3]! ^= t3;
+    dst[dd + 4]! ^= t1 ^ t4;
+    dst[dd + 5]! ^= a4 ^ t2;
+    dst[dd + 6]! ^= a5 ^ t5;
+    dst[dd + 7]! ^= a6 ^ t4;
   }
 }
 function _k26(src: Uint32Array, s: number, dst: Uint32Array, d: number, blocks: number): void {
-  for (const e = s + blocks * 8; s < e; s += 8, d += 8) {
-    const a0 = src[s]!;
-    const a1 = src[s + 1]!;
-    const a2 = src[s + 2]!;
-    const a3 = src[s + 3]!;
-    const a4 = src[s + 4]!;
-    const a5 = src[s + 5]!;
-    const a6 = src[s + 6]!;
-    const a7 = src[s + 7]!;
+  let so = s & 0x3fffffff;
+  let dd = d & 0x3fffffff;
+  for (let b = blocks; b > 0; b--, so = (so + 8) & 0x3fffffff, dd = (dd + 8) & 0x3fffffff) {
+    const a0 = src[so]!;
+    const a1 = src[so + 1]!;
+    const a2 = src[so + 2]!;
+    const a3 = src[so + 3]!;
+    const a4 = src[so + 4]!;
+    const a5 = src[so + 5]!;
+    const a6 = src[so + 6]!;
+    const a7 = src[so + 7]!;
     const t0 = a3 ^ a6;
     const t1 = a4 ^ a7;
     const t2 = a0 ^ a5;
     const t3 = a1 ^ t1;
     const t4 = a2 ^ a5;
     const t5 = t0 ^ t2;
-    dst[d]! ^= t0;
-    dst[d + 1]! ^= a0 ^ t1;
-    dst[d + 2]! ^= a1 ^ t5;
-    dst[d + 3]! ^= a2 ^ a3 ^ t3;
-    dst[d + 4]! ^= a4 ^ a6 ^ t4;
-    dst[d + 5]! ^= a7 ^ t5;
-    dst[d + 6]! ^= a6 ^ t3;
-    dst[d + 7]! ^= a7 ^ t4;
+    dst[dd]! ^= t0;
+    dst[dd + 1]! ^= a0 ^ t1;
+    dst[dd + 2]! ^= a1 ^ t5;
+    dst[dd + 3]! ^= a2 ^ a3 ^ t3;
+    dst[dd + 4]! ^= a4 ^ a6 ^ t4;
+    dst[dd + 5]! ^= a7 ^ t5;
+    dst[dd + 6]! ^= a6 ^ t3;
+    dst[dd + 7]! ^= a7 ^ t4;
   }
 }
 function _k27(src: Uint32Array, s: number, dst: Uint32Array, d: number, blocks: number): void {
-  for (const e = s + blocks * 8; s < e; s += 8, d += 8) {
-    const a0 = src[s]!;
-    const a1 = src[s + 1]!;
-    const a2 = src[s + 2]!;
-    const a3 = src[s + 3]!;
-    const a4 = src[s + 4]!;
-    const a5 = src[s + 5]!;
-    const a6 = src[s + 6]!;
-    const a7 = src[s + 7]!;
+  let so = s & 0x3fffffff;
+  let dd = d & 0x3fffffff;
+  for (let b = blocks; b > 0; b--, so = (so + 8) & 0x3fffffff, dd = (dd + 8) & 0x3fffffff) {
+    const a0 = src[so]!;
+    const a1 = src[so + 1]!;
+    const a2 = src[so + 2]!;
+    const a3 = src[so + 3]!;
+    const a4 = src[so + 4]!;
+    const a5 = src[so + 5]!;
+    const a6 = src[so + 6]!;
+    const a7 = src[so + 7]!;
     const t0 = a0 ^ a3;
     const t1 = a1 ^ a4;
     const t2 = a2 ^ a5;
     const t3 = a6 ^ t0;
     const t4 = a7 ^ t1;
-    dst[d]! ^= t3;
-    dst[d + 1]! ^= a0 ^ t4;
-    dst[d + 2]! ^= a1 ^ t2 ^ t3;
-    dst[d + 3]! ^= a2 ^ t4;
-    dst[d + 4]! ^= a6 ^ t2;
-    dst[d + 5]! ^= a7 ^ t3;
-    dst[d + 6]! ^= t4;
-    dst[d + 7]! ^= t2;
+    dst[dd]! ^= t3;
+    dst[dd + 1]! ^= a0 ^ t4;
+    dst[dd + 2]! ^= a1 ^ t2 ^ t3;
+    dst[dd + 3]! ^= a2 ^ t4;
+    dst[dd + 4]! ^= a6 ^ t2;
+    dst[dd + 5]! ^= a7 ^ t3;
+    dst[dd + 6]! ^= t4;
+    dst[dd + 7]! ^= t2;
   }
 }
 function _k28(src: Uint32Array, s: number, dst: Uint32Array, d: number, blocks: number): void {
-  for (const e = s + blocks * 8; s < e; s += 8, d += 8) {
-    const a0 = src[s]!;
-    const a1 = src[s + 1]!;
-    const a2 = src[s + 2]!;
-    const a3 = src[s + 3]!;
-    const a4 = src[s + 4]!;
-    const a5 = src[s + 5]!;
-    const a6 = src[s + 6]!;
-    const a7 = src[s + 7]!;
+  let so = s & 0x3fffffff;
+  let dd = d & 0x3fffffff;
+  for (let b = blocks; b > 0; b--, so = (so + 8) & 0x3fffffff, dd = (dd + 8) & 0x3fffffff) {
+    const a0 = src[so]!;
+    const a1 = src[so + 1]!;
+    const a2 = src[so + 2]!;
+    const a3 = src[so + 3]!;
+    const a4 = src[so + 4]!;
+    const a5 = src[so + 5]!;
+    const a6 = src[so + 6]!;
+    const a7 = src[so + 7]!;
     const t0 = a4 ^ a7;
     const t1 = a3 ^ a5;
     const t2 = a0 ^ t0;
     const t3 = a1 ^ a6;
-    dst[d]! ^= a7 ^ t1;
-    dst[d + 1]! ^= a4 ^ a6;
-    dst[d + 2]! ^= a3;
-    dst[d + 3]! ^= t1 ^ t2;
-    dst[d + 4]! ^= a3 ^ t0 ^ t3;
-    dst[d + 5]! ^= a2 ^ a5 ^ t2;
-    dst[d + 6]! ^= t1 ^ t3;
-    dst[d + 7]! ^= a2 ^ a6 ^ t0;
+    dst[dd]! ^= a7 ^ t1;
+    dst[dd + 1]! ^= a4 ^ a6;
+    dst[dd + 2]! ^= a3;
+    dst[dd + 3]! ^= t1 ^ t2;
+    dst[dd + 4]! ^= a3 ^ t0 ^ t3;
+    dst[dd + 5]! ^= a2 ^ a5 ^ t2;
+    dst[dd + 6]! ^= t1 ^ t3;
+    dst[dd + 7]! ^= a2 ^ a6 ^ t0;
   }
 }
 function _k29(src: Uint32Array, s: number, dst: Uint32Array, d: number, blocks: number): void {
-  for (const e = s + blocks * 8; s < e; s += 8, d += 8) {
-    const a0 = src[s]!;
-    const a1 = src[s + 1]!;
-    const a2 = src[s + 2]!;
-    const a3 = src[s + 3]!;
-    const a4 = src[s + 4]!;
-    const a5 = src[s + 5]!;
-    const a6 = src[s + 6]!;
-    const a7 = src[s + 7]!;
+  let so = s & 0x3fffffff;
+  let dd = d & 0x3fffffff;
+  for (let b = blocks; b > 0; b--, so = (so + 8) & 0x3fffffff, dd = (dd + 8) & 0x3fffffff) {
+    const a0 = src[so]!;
+    const a1 = src[so + 1]!;
+    const a2 = src[so + 2]!;
+    const a3 = src[so + 3]!;
+    const a4 = src[so + 4]!;
+    const a5 = src[so + 5]!;
+    const a6 = src[so + 6]!;
+    const a7 = src[so + 7]!;
     const t0 = a0 ^ a7;
     const t1 = a1 ^ a3;
     const t2 = a2 ^ a4;
     const t3 = a5 ^ t0;
-    dst[d]! ^= a3 ^ t3;
-    dst[d + 1]! ^= a1 ^ a4 ^ a6;
-    dst[d + 2]! ^= a2 ^ a3;
-    dst[d + 3]! ^= a4 ^ t3;
-    dst[d + 4]! ^= a6 ^ a7 ^ t1;
-    dst[d + 5]! ^= t0 ^ t2;
-    dst[d + 6]! ^= a5 ^ t1;
-    dst[d + 7]! ^= a6 ^ t2;
+    dst[dd]! ^= a3 ^ t3;
+    dst[dd + 1]! ^= a1 ^ a4 ^ a6;
+    dst[dd + 2]! ^= a2 ^ a3;
+    dst[dd + 3]! ^= a4 ^ t3;
+    dst[dd + 4]! ^= a6 ^ a7 ^ t1;
+    dst[dd + 5]! ^= t0 ^ t2;
+    dst[dd + 6]! ^= a5 ^ t1;
+    dst[dd + 7]! ^= a6 ^ t2;
   }
 }
 function _k2a(src: Uint32Array, s: number, dst: Uint32Array, d: number, blocks: number): void {
-  for (const e = s + blocks * 8; s < e; s += 8, d += 8) {
-    const a0 = src[s]!;
-    const a1 = src[s + 1]!;
-    const a2 = src[s + 2]!;
-    const a3 = src[s + 3]!;
-    const a4 = src[s + 4]!;
-    const a5 = src[s + 5]!;
-    const a6 = src[s + 6]!;
-    const a7 = src[s + 7]!;
+  let so = s & 0x3fffffff;
+  let dd = d & 0x3fffffff;
+  for (let b = blocks; b > 0; b--, so = (so + 8) & 0x3fffffff, dd = (dd + 8) & 0x3fffffff) {
+    const a0 = src[so]!;
+    const a1 = src[so + 1]!;
+    const a2 = src[so + 2]!;
+    const a3 = src[so + 3]!;
+    const a4 = src[so + 4]!;
+    const a5 = src[so + 5]!;
+    const a6 = src[so + 6]!;
+    const a7 = src[so + 7]!;
     const t0 = a0 ^ a2;
     const t1 = a1 ^ a3;
     const t2 = a3 ^ a5;
     const t3 = a4 ^ a6;
-    dst[d]! ^= t2;
-    dst[d + 1]! ^= a0 ^ t3;
-    dst[d + 2]! ^= a7 ^ t1;
-    dst[d + 3]! ^= a4 ^ t0 ^ t2;
-    dst[d + 4]! ^= a1 ^ t3;
-    dst[d + 5]! ^= a5 ^ a7 ^ t0;
-    dst[d + 6]! ^= a6 ^ t1;
-    dst[d + 7]! ^= a2 ^ a4 ^ a7;
+    dst[dd]! ^= t2;
+    dst[dd + 1]! ^= a0 ^ t3;
+    dst[dd + 2]! ^= a7 ^ t1;
+    dst[dd + 3]! ^= a4 ^ t0 ^ t2;
+    dst[dd + 4]! ^= a1 ^ t3;
+    dst[dd + 5]! ^= a5 ^ a7 ^ t0;
+    dst[dd + 6]! ^= a6 ^ t1;
+    dst[dd + 7]! ^= a2 ^ a4 ^ a7;
   }
 }
 function _k2b(src: Uint32Array, s: number, dst: Uint32Array, d: number, blocks: number): void {
-  for (const e = s + blocks * 8; s < e; s += 8, d += 8) {
-    const a0 = src[s]!;
-    const a1 = src[s + 1]!;
-    const a2 = src[s + 2]!;
-    const a3 = src[s + 3]!;
-    const a4 = src[s + 4]!;
-    const a5 = src[s + 5]!;
-    const a6 = src[s + 6]!;
-    const a7 = src[s + 7]!;
+  let so = s & 0x3fffffff;
+  let dd = d & 0x3fffffff;
+  for (let b = blocks; b > 0; b--, so = (so + 8) & 0x3fffffff, dd = (dd + 8) & 0x3fffffff) {
+    const a0 = src[so]!;
+    const a1 = src[so + 1]!;
+    const a2 = src[so + 2]!;
+    const a3 = src[so + 3]!;
+    const a4 = src[so + 4]!;
+    const a5 = src[so + 5]!;
+    const a6 = src[so + 6]!;
+    const a7 = src[so + 7]!;
     const t0 = a0 ^ a2;
     const t1 = a1 ^ a3;
     const t2 = a1 ^ a6;
-    dst[d]! ^= a0 ^ a3 ^ a5;
-    dst[d + 1]! ^= a0 ^ a4 ^ t2;
-    dst[d + 2]! ^= a2 ^ a7 ^ t1;
-    dst[d + 3]! ^= a4 ^ a5 ^ t0;
-    dst[d + 4]! ^= t2;
-    dst[d + 5]! ^= a7 ^ t0;
-    dst[d + 6]! ^= t1;
-    dst[d + 7]! ^= a2 ^ a4;
+    dst[dd]! ^= a0 ^ a3 ^ a5;
+    dst[dd + 1]! ^= a0 ^ a4 ^ t2;
+    dst[dd + 2]! ^= a2 ^ a7 ^ t1;
+    dst[dd + 3]! ^= a4 ^ a5 ^ t0;
+    dst[dd + 4]! ^= t2;
+    dst[dd + 5]! ^= a7 ^ t0;
+    dst[dd + 6]! ^= t1;
+    dst[dd + 7]! ^= a2 ^ a4;
   }
 }
 function _k2c(src: Uint32Array, s: number, dst: Uint32Array, d: number, blocks: number): void {
-  for (const e = s + blocks * 8; s < e; s += 8, d += 8) {
-    const a0 = src[s]!;
-    const a1 = src[s + 1]!;
-    const a2 = src[s + 2]!;
-    const a3 = src[s + 3]!;
-    const a4 = src[s + 4]!;
-    const a5 = src[s + 5]!;
-    const a6 = src[s + 6]!;
-    const a7 = src[s + 7]!;
+  let so = s & 0x3fffffff;
+  let dd = d & 0x3fffffff;
+  for (let b = blocks; b > 0; b--, so = (so + 8) & 0x3fffffff, dd = (dd + 8) & 0x3fffffff) {
+    const a0 = src[so]!;
+    const a1 = src[so + 1]!;
+    const a2 = src[so + 2]!;
+    const a3 = src[so + 3]!;
+    const a4 = src[so + 4]!;
+    const a5 = src[so + 5]!;
+    const a6 = src[so + 6]!;
+    const a7 = src[so + 7]!;
     const t0 = a3 ^ a4;
     const t1 = a5 ^ a6;
     const t2 = a1 ^ t0;
     const t3 = a4 ^ a7;
     const t4 = t1 ^ t2;
-    dst[d]! ^= a3 ^ a7 ^ t1;
-    dst[d + 1]! ^= a6 ^ t3;
-    dst[d + 2]! ^= a0 ^ a3 ^ a6;
-    dst[d + 3]! ^= a0 ^ t4;
-    dst[d + 4]! ^= a2 ^ t2;
-    dst[d + 5]! ^= a0 ^ a2 ^ a5 ^ t0;
-    dst[d + 6]! ^= t4;
-    dst[d + 7]! ^= a2 ^ t1 ^ t3;
+    dst[dd]! ^= a3 ^ a7 ^ t1;
+    dst[dd + 1]! ^= a6 ^ t3;
+    dst[dd + 2]! ^= a0 ^ a3 ^ a6;
+    dst[dd + 3]! ^= a0 ^ t4;
+    dst[dd + 4]! ^= a2 ^ t2;
+    dst[dd + 5]! ^= a0 ^ a2 ^ a5 ^ t0;
+    dst[dd + 6]! ^= t4;
+    dst[dd + 7]! ^= a2 ^ t1 ^ t3;
   }
 }
 function _k2d(src: Uint32Array, s: number, dst: Uint32Array, d: number, blocks: number): void {
-  for (const e = s + blocks * 8; s < e; s += 8, d += 8) {
-    const a0 = src[s]!;
-    const a1 = src[s + 1]!;
-    const a2 = src[s + 2]!;
-    const a3 = src[s + 3]!;
-    const a4 = src[s + 4]!;
-    const a5 = src[s + 5]!;
-    const a6 = src[s + 6]!;
-    const a7 = src[s + 7]!;
+  let so = s & 0x3fffffff;
+  let dd = d & 0x3fffffff;
+  for (let b = blocks; b > 0; b--, so = (so + 8) & 0x3fffffff, dd = (dd + 8) & 0x3fffffff) {
+    const a0 = src[so]!;
+    const a1 = src[so + 1]!;
+    const a2 = src[so + 2]!;
+    const a3 = src[so + 3]!;
+    const a4 = src[so + 4]!;
+    const a5 = src[so + 5]!;
+    const a6 = src[so + 6]!;
+    const a7 = src[so + 7]!;
     const t0 = a0 ^ a3;
     const t1 = a1 ^ a4;
     const t2 = a5 ^ a6;
     const t3 = a2 ^ a4;
-    dst[d]! ^= a7 ^ t0 ^ t2;
-    dst[d + 1]! ^= a6 ^ a7 ^ t1;
-    dst[d + 2]! ^= a2 ^ a6 ^ t0;
-    dst[d + 3]! ^= a0 ^ t1 ^ t2;
-    dst[d + 4]! ^= a1 ^ a2 ^ a3;
-    dst[d + 5]! ^= t0 ^ t3;
-    dst[d + 6]! ^= a3 ^ a5 ^ t1;
-    dst[d + 7]! ^= t2 ^ t3;
+    dst[dd]! ^= a7 ^ t0 ^ t2;
+    dst[dd + 1]! ^= a6 ^ a7 ^ t1;
+    dst[dd + 2]! ^= a2 ^ a6 ^ t0;
+    dst[dd + 3]! ^= a0 ^ t1 ^ t2;
+    dst[dd + 4]! ^= a1 ^ a2 ^ a3;
+    dst[dd + 5]! ^= t0 ^ t3;
+    dst[dd + 6]! ^= a3 ^ a5 ^ t1;
+    dst[dd + 7]! ^= t2 ^ t3;
   }
 }
 function _k2e(src: Uint32Array, s: number, dst: Uint32Array, d: number, blocks: number): void {
-  for (const e = s + blocks * 8; s < e; s += 8, d += 8) {
-    const a0 = src[s]!;
-    const a1 = src[s + 1]!;
-    const a2 = src[s + 2]!;
-    const a3 = src[s + 3]!;
-    const a4 = src[s + 4]!;
-    const a5 = src[s + 5]!;
-    const a6 = src[s + 6]!;
-    const a7 = src[s + 7]!;
+  let so = s & 0x3fffffff;
+  let dd = d & 0x3fffffff;
+  for (let b = blocks; b > 0; b--, so = (so + 8) & 0x3fffffff, dd = (dd + 8) & 0x3fffffff) {
+    const a0 = src[so]!;
+    const a1 = src[so + 1]!;
+    const a2 = src[so + 2]!;
+    const a3 = src[so + 3]!;
+    const a4 = src[so + 4]!;
+    const a5 = src[so + 5]!;
+    const a6 = src[so + 6]!;
+    const a7 = src[so + 7]!;
     const t0 = a3 ^ a6;
     const t1 = a4 ^ a7;
     const t2 = a1 ^ t0;
     const t3 = a2 ^ a5;
     const t4 = a0 ^ t1;
-    dst[d]! ^= a5 ^ t0;
-    dst[d + 1]! ^= a6 ^ t4;
-    dst[d + 2]! ^= a0 ^ a7 ^ t2;
-    dst[d + 3]! ^= t2 ^ t3 ^ t4;
-    dst[d + 4]! ^= a1 ^ a2 ^ t1;
-    dst[d + 5]! ^= a0 ^ a3 ^ t3;
-    dst[d + 6]! ^= a4 ^ t2;
-    dst[d + 7]! ^= t1 ^ t3;
+    dst[dd]! ^= a5 ^ t0;
+    dst[dd + 1]! ^= a6 ^ t4;
+    dst[dd + 2]! ^= a0 ^ a7 ^ t2;
+    dst[dd + 3]! ^= t2 ^ t3 ^ t4;
+    dst[dd + 4]! ^= a1 ^ a2 ^ t1;
+    dst[dd + 5]! ^= a0 ^ a3 ^ t3;
+    dst[dd + 6]! ^= a4 ^ t2;
+    dst[dd + 7]! ^= t1 ^ t3;
   }
 }
 function _k2f(src: Uint32Array, s: number, dst: Uint32Array, d: number, blocks: number): void {
-  for (const e = s + blocks * 8; s < e; s += 8, d += 8) {
-    const a0 = src[s]!;
-    const a1 = src[s + 1]!;
-    const a2 = src[s + 2]!;
-    const a3 = src[s + 3]!;
-    const a4 = src[s + 4]!;
-    const a5 = src[s + 5]!;
-    const a6 = src[s + 6]!;
-    const a7 = src[s + 7]!;
+  let so = s & 0x3fffffff;
+  let dd = d & 0x3fffffff;
+  for (let b = blocks; b > 0; b--, so = (so + 8) & 0x3fffffff, dd = (dd + 8) & 0x3fffffff) {
+    const a0 = src[so]!;
+    const a1 = src[so + 1]!;
+    const a2 = src[so + 2]!;
+    const a3 = src[so + 3]!;
+    const a4 = src[so + 4]!;
+    const a5 = src[so + 5]!;
+    const a6 = src[so + 6]!;
+    const a7 = src[so + 7]!;
     const t0 = a0 ^ a6;
     const t1 = a1 ^ a7;
     const t2 = a2 ^ t1;
     const t3 = a3 ^ t0;
     const t4 = a4 ^ a5;
-    dst[d]! ^= a5 ^ t3;
-    dst[d + 1]! ^= a4 ^ t0 ^ t1;
-    dst[d + 2]! ^= t2 ^ t3;
-    dst[d + 3]! ^= t0 ^ t2 ^ t4;
-    dst[d + 4]! ^= t2;
-    dst[d + 5]! ^= a0 ^ a2 ^ a3;
-    dst[d + 6]! ^= a1 ^ a3 ^ a4;
-    dst[d + 7]! ^= a2 ^ t4;
+    dst[dd]! ^= a5 ^ t3;
+    dst[dd + 1]! ^= a4 ^ t0 ^ t1;
+    dst[dd + 2]! ^= t2 ^ t3;
+    dst[dd + 3]! ^= t0 ^ t2 ^ t4;
+    dst[dd + 4]! ^= t2;
+    dst[dd + 5]! ^= a0 ^ a2 ^ a3;
+    dst[dd + 6]! ^= a1 ^ a3 ^ a4;
+    dst[dd + 7]! ^= a2 ^ t4;
   }
 }
 function _k30(src: Uint32Array, s: number, dst: Uint32Array, d: number, blocks: number): void {
-  for (const e = s + blocks * 8; s < e; s += 8, d += 8) {
-    const a0 = src[s]!;
-    const a1 = src[s + 1]!;
-    const a2 = src[s + 2]!;
-    const a3 = src[s + 3]!;
-    const a4 = src[s + 4]!;
-    const a5 = src[s + 5]!;
-    const a6 = src[s + 6]!;
-    const a7 = src[s + 7]!;
+  let so = s & 0x3fffffff;
+  let dd = d & 0x3fffffff;
+  for (let b = blocks; b > 0; b--, so = (so + 8) & 0x3fffffff, dd = (dd + 8) & 0x3fffffff) {
+    const a0 = src[so]!;
+    const a1 = src[so + 1]!;
+    const a2 = src[so + 2]!;
+    const a3 = src[so + 3]!;
+    const a4 = src[so + 4]!;
+    const a5 = src[so + 5]!;
+    const a6 = src[so + 6]!;
+    const a7 = src[so + 7]!;
     const t0 = a3 ^ a6;
     const t1 = a4 ^ a7;
     const t2 = a5 ^ t0;
-    dst[d]! ^= a3 ^ t1;
-    dst[d + 1]! ^= a4 ^ a5;
-    dst[d + 2]! ^= t1 ^ t2;
-    dst[d + 3]! ^= t2;
-    dst[d + 4]! ^= a0 ^ t0;
-    dst[d + 5]! ^= a0 ^ a1 ^ t1;
-    dst[d + 6]! ^= a1 ^ a2 ^ a5;
-    dst[d + 7]! ^= a2 ^ t0;
+    dst[dd]! ^= a3 ^ t1;
+    dst[dd + 1]! ^= a4 ^ a5;
+    dst[dd + 2]! ^= t1 ^ t2;
+    dst[dd + 3]! ^= t2;
+    dst[dd + 4]! ^= a0 ^ t0;
+    dst[dd + 5]! ^= a0 ^ a1 ^ t1;
+    dst[dd + 6]! ^= a1 ^ a2 ^ a5;
+    dst[dd + 7]! ^= a2 ^ t0;
   }
 }
 function _k31(src: Uint32Array, s: number, dst: Uint32Array, d: number, blocks: number): void {
-  for (const e = s + blocks * 8; s < e; s += 8, d += 8) {
-    const a0 = src[s]!;
-    const a1 = src[s + 1]!;
-    const a2 = src[s + 2]!;
-    const a3 = src[s + 3]!;
-    const a4 = src[s + 4]!;
-    const a5 = src[s + 5]!;
-    const a6 = src[s + 6]!;
-    const a7 = src[s + 7]!;
+  let so = s & 0x3fffffff;
+  let dd = d & 0x3fffffff;
+  for (let b = blocks; b > 0; b--, so = (so + 8) & 0x3fffffff, dd = (dd + 8) & 0x3fffffff) {
+    const a0 = src[so]!;
+    const a1 = src[so + 1]!;
+    const a2 = src[so + 2]!;
+    const a3 = src[so + 3]!;
+    const a4 = src[so + 4]!;
+    const a5 = src[so + 5]!;
+    const a6 = src[so + 6]!;
+    const a7 = src[so + 7]!;
     const t0 = a0 ^ a4;
     const t1 = a1 ^ a5;
     const t2 = a2 ^ a6;
     const t3 = a3 ^ a7;
     const t4 = t2 ^ t3;
-    dst[d]! ^= t0 ^ t3;
-    dst[d + 1]! ^= a4 ^ t1;
-    dst[d + 2]! ^= a4 ^ a5 ^ t4;
-    dst[d + 3]! ^= a5 ^ a6;
-    dst[d + 4]! ^= a3 ^ a6 ^ t0;
-    dst[d + 5]! ^= a7 ^ t0 ^ t1;
-    dst[d + 6]! ^= t1 ^ t2;
-    dst[d + 7]! ^= t4;
+    dst[dd]! ^= t0 ^ t3;
+    dst[dd + 1]! ^= a4 ^ t1;
+    dst[dd + 2]! ^= a4 ^ a5 ^ t4;
+    dst[dd + 3]! ^= a5 ^ a6;
+    dst[dd + 4]! ^= a3 ^ a6 ^ t0;
+    dst[dd + 5]! ^= a7 ^ t0 ^ t1;
+    dst[dd + 6]! ^= t1 ^ t2;
+    dst[dd + 7]! ^= t4;
   }
 }
 function _k32(src: Uint32Array, s: number, dst: Uint32Array, d: number, blocks: number): void {
-  for (const e = s + blocks * 8; s < e; s += 8, d += 8) {
-    const a0 = src[s]!;
-    const a1 = src[s + 1]!;
-    const a2 = src[s + 2]!;
-    const a3 = src[s + 3]!;
-    const a4 = src[s + 4]!;
-    const a5 = src[s + 5]!;
-    const a6 = src[s + 6]!;
-    const a7 = src[s + 7]!;
+  let so = s & 0x3fffffff;
+  let dd = d & 0x3fffffff;
+  for (let b = blocks; b > 0; b--, so = (so + 8) & 0x3fffffff, dd = (dd + 8) & 0x3fffffff) {
+    const a0 = src[so]!;
+    const a1 = src[so + 1]!;
+    const a2 = src[so + 2]!;
+    const a3 = src[so + 3]!;
+    const a4 = src[so + 4]!;
+    const a5 = src[so + 5]!;
+    const a6 = src[so + 6]!;
+    const a7 = src[so + 7]!;
     const t0 = a0 ^ a7;
     const t1 = a2 ^ a3;
     const t2 = a3 ^ a4;
     const t3 = a5 ^ a6;
-    dst[d]! ^= t2;
-    dst[d + 1]! ^= a0 ^ a4 ^ a5;
-    dst[d + 2]! ^= a1 ^ t2 ^ t3;
-    dst[d + 3]! ^= a7 ^ t1 ^ t3;
-    dst[d + 4]! ^= a6 ^ t0;
-    dst[d + 5]! ^= a1 ^ t0;
-    dst[d + 6]! ^= a1 ^ a2;
-    dst[d + 7]! ^= t1;
+    dst[dd]! ^= t2;
+    dst[dd + 1]! ^= a0 ^ a4 ^ a5;
+    dst[dd + 2]! ^= a1 ^ t2 ^ t3;
+    dst[dd + 3]! ^= a7 ^ t1 ^ t3;
+    dst[dd + 4]! ^= a6 ^ t0;
+    dst[dd + 5]! ^= a1 ^ t0;
+    dst[dd + 6]! ^= a1 ^ a2;
+    dst[dd + 7]! ^= t1;
   }
 }
 function _k33(src: Uint32Array, s: number, dst: Uint32Array, d: number, blocks: number): void {
-  for (const e = s + blocks * 8; s < e; s += 8, d += 8) {
-    const a0 = src[s]!;
-    const a1 = src[s + 1]!;
-    const a2 = src[s + 2]!;
-    const a3 = src[s + 3]!;
-    const a4 = src[s + 4]!;
-    const a5 = src[s + 5]!;
-    const a6 = src[s + 6]!;
-    const a7 = src[s + 7]!;
+  let so = s & 0x3fffffff;
+  let dd = d & 0x3fffffff;
+  for (let b = blocks; b > 0; b--, so = (so + 8) & 0x3fffffff, dd = (dd + 8) & 0x3fffffff) {
+    const a0 = src[so]!;
+    const a1 = src[so + 1]!;
+    const a2 = src[so + 2]!;
+    const a3 = src[so + 3]!;
+    const a4 = src[so + 4]!;
+    const a5 = src[so + 5]!;
+    const a6 = src[so + 6]!;
+    const a7 = src[so + 7]!;
     const t0 = a0 ^ a4;
     const t1 = a1 ^ a5;
     const t2 = a2 ^ a6;
-    dst[d]! ^= a3 ^ t0;
-    dst[d + 1]! ^= t0 ^ t1;
-    dst[d + 2]! ^= a3 ^ a4 ^ t1 ^ t2;
-    dst[d + 3]! ^= a5 ^ a7 ^ t2;
-    dst[d + 4]! ^= a6 ^ a7 ^ t0;
-    dst[d + 5]! ^= a0 ^ a7 ^ t1;
-    dst[d + 6]! ^= a1 ^ t2;
-    dst[d + 7]! ^= a2 ^ a3 ^ a7;
+    dst[dd]! ^= a3 ^ t0;
+    dst[dd + 1]! ^= t0 ^ t1;
+    dst[dd + 2]! ^= a3 ^ a4 ^ t1 ^ t2;
+    dst[dd + 3]! ^= a5 ^ a7 ^ t2;
+    dst[dd + 4]! ^= a6 ^ a7 ^ t0;
+    dst[dd + 5]! ^= a0 ^ a7 ^ t1;
+    dst[dd + 6]! ^= a1 ^ t2;
+    dst[dd + 7]! ^= a2 ^ a3 ^ a7;
   }
 }
 function _k34(src: Uint32Array, s: number, dst: Uint32Array, d: number, blocks: number): void {
-  for (const e = s + blocks * 8; s < e; s += 8, d += 8) {
-    const a0 = src[s]!;
-    const a1 = src[s + 1]!;
-    const a2 = src[s + 2]!;
-    const a3 = src[s + 3]!;
-    const a4 = src[s + 4]!;
-    const a5 = src[s + 5]!;
-    const a6 = src[s + 6]!;
-    const a7 = src[s + 7]!;
+  let so = s & 0x3fffffff;
+  let dd = d & 0x3fffffff;
+  for (let b = blocks; b > 0; b--, so = (so + 8) & 0x3fffffff, dd = (dd + 8) & 0x3fffffff) {
+    const a0 = src[so]!;
+    const a1 = src[so + 1]!;
+    const a2 = src[so + 2]!;
+    const a3 = src[so + 3]!;
+    const a4 = src[so + 4]!;
+    const a5 = src[so + 5]!;
+    const a6 = src[so + 6]!;
+    const a7 = src[so + 7]!;
     const t0 = a3 ^ a7;
     const t1 = a4 ^ a5;
     const t2 = a0 ^ t0;
-    dst[d]! ^= a4 ^ a6 ^ t0;
-    dst[d + 1]! ^= a7 ^ t1;
-    dst[d + 2]! ^= t1 ^ t2;
-    dst[d + 3]! ^= a1 ^ a5 ^ t0;
-    dst[d + 4]! ^= a2 ^ t2;
-    dst[d + 5]! ^= a0 ^ a1 ^ a3 ^ a4;
-    dst[d + 6]! ^= a1 ^ a2 ^ t1;
-    dst[d + 7]! ^= a2 ^ a3 ^ a5 ^ a6;
+    dst[dd]! ^= a4 ^ a6 ^ t0;
+    dst[dd + 1]! ^= a7 ^ t1;
+    dst[dd + 2]! ^= t1 ^ t2;
+    dst[dd + 3]! ^= a1 ^ a5 ^ t0;
+    dst[dd + 4]! ^= a2 ^ t2;
+    dst[dd + 5]! ^= a0 ^ a1 ^ a3 ^ a4;
+    dst[dd + 6]! ^= a1 ^ a2 ^ t1;
+    dst[dd + 7]! ^= a2 ^ a3 ^ a5 ^ a6;
   }
 }
 function _k35(src: Uint32Array, s: number, dst: Uint32Array, d: number, blocks: number): void {
-  for (const e = s + blocks * 8; s < e; s += 8, d += 8) {
-    const a0 = src[s]!;
-    const a1 = src[s + 1]!;
-    const a2 = src[s + 2]!;
-    const a3 = src[s + 3]!;
-    const a4 = src[s + 4]!;
-    const a5 = src[s + 5]!;
-    const a6 = src[s + 6]!;
-    const a7 = src[s + 7]!;
+  let so = s & 0x3fffffff;
+  let dd = d & 0x3fffffff;
+  for (let b = blocks; b > 0; b--, so = (so + 8) & 0x3fffffff, dd = (dd + 8) & 0x3fffffff) {
+    const a0 = src[so]!;
+    const a1 = src[so + 1]!;
+    const a2 = src[so + 2]!;
+    const a3 = src[so + 3]!;
+    const a4 = src[so + 4]!;
+    const a5 = src[so + 5]!;
+    const a6 = src[so + 6]!;
+    const a7 = src[so + 7]!;
     const t0 = a0 ^ a3;
     const t1 = a1 ^ a5;
     const t2 = a4 ^ a7;
     const t3 = t0 ^ t2;
     const t4 = a2 ^ a5;
     const t5 = a4 ^ t1;
-    dst[d]! ^= a6 ^ t3;
-    dst[d + 1]! ^= t1 ^ t2;
-    dst[d + 2]! ^= t3 ^ t4;
-    dst[d + 3]! ^= a7 ^ t1;
-    dst[d + 4]! ^= a2 ^ t3;
-    dst[d + 5]! ^= t0 ^ t5;
-    dst[d + 6]! ^= a2 ^ a6 ^ t5;
-    dst[d + 7]! ^= a3 ^ a6 ^ a7 ^ t4;
+    dst[dd]! ^= a6 ^ t3;
+    dst[dd + 1]! ^= t1 ^ t2;
+    dst[dd + 2]! ^= t3 ^ t4;
+    dst[dd + 3]! ^= a7 ^ t1;
+    dst[dd + 4]! ^= a2 ^ t3;
+    dst[dd + 5]! ^= t0 ^ t5;
+    dst[dd + 6]! ^= a2 ^ a6 ^ t5;
+    dst[dd + 7]! ^= a3 ^ a6 ^ a7 ^ t4;
   }
 }
 function _k36(src: Uint32Array, s: number, dst: Uint32Array, d: number, blocks: number): void {
-  for (const e = s + blocks * 8; s < e; s += 8, d += 8) {
-    const a0 = src[s]!;
-    const a1 = src[s + 1]!;
-    const a2 = src[s + 2]!;
-    const a3 = src[s + 3]!;
-    const a4 = src[s + 4]!;
-    const a5 = src[s + 5]!;
-    const a6 = src[s + 6]!;
-    const a7 = src[s + 7]!;
+  let so = s & 0x3fffffff;
+  let dd = d & 0x3fffffff;
+  for (let b = blocks; b > 0; b--, so = (so + 8) & 0x3fffffff, dd = (dd + 8) & 0x3fffffff) {
+    const a0 = src[so]!;
+    const a1 = src[so + 1]!;
+    const a2 = src[so + 2]!;
+    const a3 = src[so + 3]!;
+    const a4 = src[so + 4]!;
+    const a5 = src[so + 5]!;
+    const a6 = src[so + 6]!;
+    const a7 = src[so + 7]!;
     const t0 = a1 ^ a3;
     const t1 = a0 ^ a4;
     const t2 = a2 ^ a5;
     const t3 = a5 ^ t1;
-    dst[d]! ^= a3 ^ a4 ^ a6;
-    dst[d + 1]! ^= a7 ^ t3;
-    dst[d + 2]! ^= t0 ^ t3;
-    dst[d + 3]! ^= t0 ^ t2;
-    dst[d + 4]! ^= a0 ^ a2;
-    dst[d + 5]! ^= a0 ^ t0;
-    dst[d + 6]! ^= a1 ^ a2 ^ a4;
-    dst[d + 7]! ^= a3 ^ t2;
+    dst[dd]! ^= a3 ^ a4 ^ a6;
+    dst[dd + 1]! ^= a7 ^ t3;
+    dst[dd + 2]! ^= t0 ^ t3;
+    dst[dd + 3]! ^= t0 ^ t2;
+    dst[dd + 4]! ^= a0 ^ a2;
+    dst[dd + 5]! ^= a0 ^ t0;
+    dst[dd + 6]! ^= a1 ^ a2 ^ a4;
+    dst[dd + 7]! ^= a3 ^ t2;
   }
 }
 function _k37(src: Uint32Array, s: number, dst: Uint32Array, d: number, blocks: number): void {
-  for (const e = s + blocks * 8; s < e; s += 8, d += 8) {
-    const a0 = src[s]!;
-    const a1 = src[s + 1]!;
-    const a2 = src[s + 2]!;
-    const a3 = src[s + 3]!;
-    const a4 = src[s + 4]!;
-    const a5 = src[s + 5]!;
-    const a6 = src[s + 6]!;
-    const a7 = src[s + 7]!;
+  let so = s & 0x3fffffff;
+  let dd = d & 0x3fffffff;
+  for (let b = blocks; b > 0; b--, so = (so + 8) & 0x3fffffff, dd = (dd + 8) & 0x3fffffff) {
+    const a0 = src[so]!;
+    const a1 = src[so + 1]!;
+    const a2 = src[so + 2]!;
+    const a3 = src[so + 3]!;
+    const a4 = src[so + 4]!;
+    const a5 = src[so + 5]!;
+    const a6 = src[so + 6]!;
+    const a7 = src[so + 7]!;
     const t0 = a0 ^ a4;
     const t1 = a1 ^ a5;
     const t2 = a2 ^ a3;
     const t3 = t0 ^ t1;
-    dst[d]! ^= a3 ^ a6 ^ t0;
-    dst[d + 1]! ^= a7 ^ t3;
-    dst[d + 2]! ^= t2 ^ t3;
-    dst[d + 3]! ^= a2 ^ t1;
-    dst[d + 4]! ^= a2 ^ t0;
-    dst[d + 5]! ^= a0 ^ a3 ^ t1;
-    dst[d + 6]! ^= a1 ^ a2 ^ a4 ^ a6;
-    dst[d + 7]! ^= a5 ^ a7 ^ t2;
+    dst[dd]! ^= a3 ^ a6 ^ t0;
+    dst[dd + 1]! ^= a7 ^ t3;
+    dst[dd + 2]! ^= t2 ^ t3;
+    dst[dd + 3]! ^= a2 ^ t1;
+    dst[dd + 4]! ^= a2 ^ t0;
+    dst[dd + 5]! ^= a0 ^ a3 ^ t1;
+    dst[dd + 6]! ^= a1 ^ a2 ^ a4 ^ a6;
+    dst[dd + 7]! ^= a5 ^ a7 ^ t2;
   }
 }
 function _k38(src: Uint32Array, s: number, dst: Uint32Array, d: number, blocks: number): void {
-  for (const e = s + blocks * 8; s < e; s += 8, d += 8) {
-    const a0 = src[s]!;
-    const a1 = src[s + 1]!;
-    const a2 = src[s + 2]!;
-    const a3 = src[s + 3]!;
-    const a4 = src[s + 4]!;
-    const a5 = src[s + 5]!;
-    const a6 = src[s + 6]!;
-    const a7 = src[s + 7]!;
+  let so = s & 0x3fffffff;
+  let dd = d & 0x3fffffff;
+  for (let b = blocks; b > 0; b--, so = (so + 8) & 0x3fffffff, dd = (dd + 8) & 0x3fffffff) {
+    const a0 = src[so]!;
+    const a1 = src[so + 1]!;
+    const a2 = src[so + 2]!;
+    const a3 = src[so + 3]!;
+    const a4 = src[so + 4]!;
+    const a5 = src[so + 5]!;
+    const a6 = src[so + 6]!;
+    const a7 = src[so + 7]!;
     const t0 = a4 ^ a6;
     const t1 = a3 ^ a5;
     const t2 = a7 ^ t1;
     const t3 = a0 ^ a1;
     const t4 = a2 ^ t0;
-    dst[d]! ^= a4 ^ t2;
-    dst[d + 1]! ^= a5 ^ t0;
-    dst[d + 2]! ^= a3 ^ t0;
-    dst[d + 3]! ^= a0 ^ a3;
-    dst[d + 4]! ^= t2 ^ t3;
-    dst[d + 5]! ^= t3 ^ t4;
-    dst[d + 6]! ^= a1 ^ a2 ^ t2;
-    dst[d + 7]! ^= a3 ^ t4;
+    dst[dd]! ^= a4 ^ t2;
+    dst[dd + 1]! ^= a5 ^ t0;
+    dst[dd + 2]! ^= a3 ^ t0;
+    dst[dd + 3]! ^= a0 ^ a3;
+    dst[dd + 4]! ^= t2 ^ t3;
+    dst[dd + 5]! ^= t3 ^ t4;
+    dst[dd + 6]! ^= a1 ^ a2 ^ t2;
+    dst[dd + 7]! ^= a3 ^ t4;
   }
 }
 function _k39(src: Uint32Array, s: number, dst: Uint32Array, d: number, blocks: number): void {
-  for (const e = s + blocks * 8; s < e; s += 8, d += 8) {
-    const a0 = src[s]!;
-    const a1 = src[s + 1]!;
-    const a2 = src[s + 2]!;
-    const a3 = src[s + 3]!;
-    const a4 = src[s + 4]!;
-    const a5 = src[s + 5]!;
-    const a6 = src[s + 6]!;
-    const a7 = src[s + 7]!;
+  let so = s & 0x3fffffff;
+  let dd = d & 0x3fffffff;
+  for (let b = blocks; b > 0; b--, so = (so + 8) & 0x3fffffff, dd = (dd + 8) & 0x3fffffff) {
+    const a0 = src[so]!;
+    const a1 = src[so + 1]!;
+    const a2 = src[so + 2]!;
+    const a3 = src[so + 3]!;
+    const a4 = src[so + 4]!;
+    const a5 = src[so + 5]!;
+    const a6 = src[so + 6]!;
+    const a7 = src[so + 7]!;
     const t0 = a1 ^ a5;
     const t1 = a2 ^ a6;
     const t2 = a3 ^ a4;
     const t3 = a7 ^ t2;
     const t4 = a0 ^ t0;
-    dst[d]! ^= a0 ^ a5 ^ t3;
-    dst[d + 1]! ^= a4 ^ a6 ^ t0;
-    dst[d + 2]! ^= t1 ^ t2;
-    dst[d + 3]! ^= a0;
-    dst[d + 4]! ^= t3 ^ t4;
-    dst[d + 5]! ^= a4 ^ t1 ^ t4;
-    dst[d + 6]! ^= a3 ^ a7 ^ t0 ^ t1;
-    dst[d + 7]! ^= t1 ^ t3;
+    dst[dd]! ^= a0 ^ a5 ^ t3;
+    dst[dd + 1]! ^= a4 ^ a6 ^ t0;
+    dst[dd + 2]! ^= t1 ^ t2;
+    dst[dd + 3]! ^= a0;
+    dst[dd + 4]! ^= t3 ^ t4;
+    dst[dd + 5]! ^= a4 ^ t1 ^ t4;
+    dst[dd + 6]! ^= a3 ^ a7 ^ t0 ^ t1;
+    dst[dd + 7]! ^= t1 ^ t3;
   }
 }
 function _k3a(src: Uint32Array, s: number, dst: Uint32Array, d: number, blocks: number): void {
-  for (const e = s + blocks * 8; s < e; s += 8, d += 8) {
-    const a0 = src[s]!;
-    const a1 = src[s + 1]!;
-    const a2 = src[s + 2]!;
-    const a3 = src[s + 3]!;
-    const a4 = src[s + 4]!;
-    const a5 = src[s + 5]!;
-    const a6 = src[s + 6]!;
-    const a7 = src[s + 7]!;
+  let so = s & 0x3fffffff;
+  let dd = d & 0x3fffffff;
+  for (let b = blocks; b > 0; b--, so = (so + 8) & 0x3fffffff, dd = (dd + 8) & 0x3fffffff) {
+    const a0 = src[so]!;
+    const a1 = src[so + 1]!;
+    const a2 = src[so + 2]!;
+    const a3 = src[so + 3]!;
+    const a4 = src[so + 4]!;
+    const a5 = src[so + 5]!;
+    const a6 = src[so + 6]!;
+    const a7 = src[so + 7]!;
     const t0 = a2 ^ a3;
     const t1 = a0 ^ a1;
     const t2 = a1 ^ a7;
     const t3 = a3 ^ a4;
-    dst[d]! ^= a5 ^ t3;
-    dst[d + 1]! ^= a0 ^ a4 ^ a5 ^ a6;
-    dst[d + 2]! ^= a6 ^ t2 ^ t3;
-    dst[d + 3]! ^= a0 ^ a7 ^ t0;
-    dst[d + 4]! ^= a5 ^ t1;
-    dst[d + 5]! ^= a2 ^ a6 ^ t1;
-    dst[d + 6]! ^= t0 ^ t2;
-    dst[d + 7]! ^= a4 ^ t0;
+    dst[dd]! ^= a5 ^ t3;
+    dst[dd + 1]! ^= a0 ^ a4 ^ a5 ^ a6;
+    dst[dd + 2]! ^= a6 ^ t2 ^ t3;
+    dst[dd + 3]! ^= a0 ^ a7 ^ t0;
+    dst[dd + 4]! ^= a5 ^ t1;
+    dst[dd + 5]! ^= a2 ^ a6 ^ t1;
+    dst[dd + 6]! ^= t0 ^ t2;
+    dst[dd + 7]! ^= a4 ^ t0;
   }
 }
 function _k3b(src: Uint32Array, s: number, dst: Uint32Array, d: number, blocks: number): void {
-  for (const e = s + blocks * 8; s < e; s += 8, d += 8) {
-    const a0 = src[s]!;
-    const a1 = src[s + 1]!;
-    const a2 = src[s + 2]!;
-    const a3 = src[s + 3]!;
-    const a4 = src[s + 4]!;
-    const a5 = src[s + 5]!;
-    const a6 = src[s + 6]!;
-    const a7 = src[s + 7]!;
+  let so = s & 0x3fffffff;
+  let dd = d & 0x3fffffff;
+  for (let b = blocks; b > 0; b--, so = (so + 8) & 0x3fffffff, dd = (dd + 8) & 0x3fffffff) {
+    const a0 = src[so]!;
+    const a1 = src[so + 1]!;
+    const a2 = src[so + 2]!;
+    const a3 = src[so + 3]!;
+    const a4 = src[so + 4]!;
+    const a5 = src[so + 5]!;
+    const a6 = src[so + 6]!;
+    const a7 = src[so + 7]!;
     const t0 = a0 ^ a5;
     const t1 = a1 ^ a6;
     const t2 = a2 ^ a7;
     const t3 = a3 ^ a4;
     const t4 = a4 ^ t0;
     const t5 = t1 ^ t2;
-    dst[d]! ^= t0 ^ t3;
-    dst[d + 1]! ^= t1 ^ t4;
-    dst[d + 2]! ^= t3 ^ t5;
-    dst[d + 3]! ^= a0 ^ t2;
-    dst[d + 4]! ^= a1 ^ t4;
-    dst[d + 5]! ^= a2 ^ t0 ^ t1;
-    dst[d + 6]! ^= a3 ^ t5;
-    dst[d + 7]! ^= t2 ^ t3;
+    dst[dd]! ^= t0 ^ t3;
+    dst[dd + 1]! ^= t1 ^ t4;
+    dst[dd + 2]! ^= t3 ^ t5;
+    dst[dd + 3]! ^= a0 ^ t2;
+    dst[dd + 4]! ^= a1 ^ t4;
+    dst[dd + 5]! ^= a2 ^ t0 ^ t1;
+    dst[dd + 6]! ^= a3 ^ t5;
+    dst[dd + 7]! ^= t2 ^ t3;
   }
 }
 function _k3c(src: Uint32Array, s: number, dst: Uint32Array, d: number, blocks: number): void {
-  for (const e = s + blocks * 8; s < e; s += 8, d += 8) {
-    const a0 = src[s]!;
-    const a1 = src[s + 1]!;
-    const a2 = src[s + 2]!;
-    const a3 = src[s + 3]!;
-    const a4 = src[s + 4]!;
-    const a5 = src[s + 5]!;
-    const a6 = src[s + 6]!;
-    const a7 = src[s + 7]!;
+  let so = s & 0x3fffffff;
+  let dd = d & 0x3fffffff;
+  for (let b = blocks; b > 0; b--, so = (so + 8) & 0x3fffffff, dd = (dd + 8) & 0x3fffffff) {
+    const a0 = src[so]!;
+    const a1 = src[so + 1]!;
+    const a2 = src[so + 2]!;
+    const a3 = src[so + 3]!;
+    const a4 = src[so + 4]!;
+    const a5 = src[so + 5]!;
+    const a6 = src[so + 6]!;
+    const a7 = src[so + 7]!;
     const t0 = a3 ^ a4;
     const t1 = a5 ^ a6;
     const t2 = a0 ^ a1;
@@ -1425,78 +1547,84 @@ function _k3c(src: Uint32Array, s: number, dst: Uint32Array, d: number, blocks: 
     const t4 = a3 ^ t2;
     const t5 = a6 ^ a7;
     const t6 = a7 ^ t1;
-    dst[d]! ^= t0 ^ t6;
-    dst[d + 1]! ^= a4 ^ t6;
-    dst[d + 2]! ^= a0 ^ t0;
-    dst[d + 3]! ^= t4 ^ t5;
-    dst[d + 4]! ^= a2 ^ t1 ^ t4;
-    dst[d + 5]! ^= t2 ^ t3 ^ t5;
-    dst[d + 6]! ^= a1 ^ a5 ^ a7 ^ t3;
-    dst[d + 7]! ^= t1 ^ t3;
+    dst[dd]! ^= t0 ^ t6;
+    dst[dd + 1]! ^= a4 ^ t6;
+    dst[dd + 2]! ^= a0 ^ t0;
+    dst[dd + 3]! ^= t4 ^ t5;
+    dst[dd + 4]! ^= a2 ^ t1 ^ t4;
+    dst[dd + 5]! ^= t2 ^ t3 ^ t5;
+    dst[dd + 6]! ^= a1 ^ a5 ^ a7 ^ t3;
+    dst[dd + 7]! ^= t1 ^ t3;
   }
 }
 function _k3d(src: Uint32Array, s: number, dst: Uint32Array, d: number, blocks: number): void {
-  for (const e = s + blocks * 8; s < e; s += 8, d += 8) {
-    const a0 = src[s]!;
-    const a1 = src[s + 1]!;
-    const a2 = src[s + 2]!;
-    const a3 = src[s + 3]!;
-    const a4 = src[s + 4]!;
-    const a5 = src[s + 5]!;
-    const a6 = src[s + 6]!;
-    const a7 = src[s + 7]!;
+  let so = s & 0x3fffffff;
+  let dd = d & 0x3fffffff;
+  for (let b = blocks; b > 0; b--, so = (so + 8) & 0x3fffffff, dd = (dd + 8) & 0x3fffffff) {
+    const a0 = src[so]!;
+    const a1 = src[so + 1]!;
+    const a2 = src[so + 2]!;
+    const a3 = src[so + 3]!;
+    const a4 = src[so + 4]!;
+    const a5 = src[so + 5]!;
+    const a6 = src[so + 6]!;
+    const a7 = src[so + 7]!;
     const t0 = a3 ^ a4;
     const t1 = a5 ^ a6;
     const t2 = a2 ^ t0;
     const t3 = a7 ^ t1;
     const t4 = a0 ^ a1;
     const t5 = t2 ^ t3;
-    dst[d]! ^= a0 ^ t0 ^ t3;
-    dst[d + 1]! ^= a1 ^ a4 ^ t3;
-    dst[d + 2]! ^= a0 ^ t2;
-    dst[d + 3]! ^= a6 ^ a7 ^ t4;
-    dst[d + 4]! ^= t1 ^ t2 ^ t4;
-    dst[d + 5]! ^= t4 ^ t5;
-    dst[d + 6]! ^= a1 ^ t5;
-    dst[d + 7]! ^= t5;
+    dst[dd]! ^= a0 ^ t0 ^ t3;
+    dst[dd + 1]! ^= a1 ^ a4 ^ t3;
+    dst[dd + 2]! ^= a0 ^ t2;
+    dst[dd + 3]! ^= a6 ^ a7 ^ t4;
+    dst[dd + 4]! ^= t1 ^ t2 ^ t4;
+    dst[dd + 5]! ^= t4 ^ t5;
+    dst[dd + 6]! ^= a1 ^ t5;
+    dst[dd + 7]! ^= t5;
   }
 }
 function _k3e(src: Uint32Array, s: number, dst: Uint32Array, d: number, blocks: number): void {
-  for (const e = s + blocks * 8; s < e; s += 8, d += 8) {
-    const a0 = src[s]!;
-    const a1 = src[s + 1]!;
-    const a2 = src[s + 2]!;
-    const a3 = src[s + 3]!;
-    const a4 = src[s + 4]!;
-    const a5 = src[s + 5]!;
-    const a6 = src[s + 6]!;
-    const a7 = src[s + 7]!;
+  let so = s & 0x3fffffff;
+  let dd = d & 0x3fffffff;
+  for (let b = blocks; b > 0; b--, so = (so + 8) & 0x3fffffff, dd = (dd + 8) & 0x3fffffff) {
+    const a0 = src[so]!;
+    const a1 = src[so + 1]!;
+    const a2 = src[so + 2]!;
+    const a3 = src[so + 3]!;
+    const a4 = src[so + 4]!;
+    const a5 = src[so + 5]!;
+    const a6 = src[so + 6]!;
+    const a7 = src[so + 7]!;
     const t0 = a0 ^ a1;
     const t1 = a2 ^ a3;
     const t2 = a4 ^ a5;
     const t3 = a6 ^ a7;
     const t4 = a4 ^ a7;
     const t5 = t0 ^ t1;
-    dst[d]! ^= a3 ^ a6 ^ t2;
-    dst[d + 1]! ^= a0 ^ t2 ^ t3;
-    dst[d + 2]! ^= a3 ^ t0 ^ t4;
-    dst[d + 3]! ^= a6 ^ t5;
-    dst[d + 4]! ^= a2 ^ a5 ^ t0 ^ t3;
-    dst[d + 5]! ^= t3 ^ t5;
-    dst[d + 6]! ^= a1 ^ t1 ^ t4;
-    dst[d + 7]! ^= t1 ^ t2;
+    dst[dd]! ^= a3 ^ a6 ^ t2;
+    dst[dd + 1]! ^= a0 ^ t2 ^ t3;
+    dst[dd + 2]! ^= a3 ^ t0 ^ t4;
+    dst[dd + 3]! ^= a6 ^ t5;
+    dst[dd + 4]! ^= a2 ^ a5 ^ t0 ^ t3;
+    dst[dd + 5]! ^= t3 ^ t5;
+    dst[dd + 6]! ^= a1 ^ t1 ^ t4;
+    dst[dd + 7]! ^= t1 ^ t2;
   }
 }
 function _k3f(src: Uint32Array, s: number, dst: Uint32Array, d: number, blocks: number): void {
-  for (const e = s + blocks * 8; s < e; s += 8, d += 8) {
-    const a0 = src[s]!;
-    const a1 = src[s + 1]!;
-    const a2 = src[s + 2]!;
-    const a3 = src[s + 3]!;
-    const a4 = src[s + 4]!;
-    const a5 = src[s + 5]!;
-    const a6 = src[s + 6]!;
-    const a7 = src[s + 7]!;
+  let so = s & 0x3fffffff;
+  let dd = d & 0x3fffffff;
+  for (let b = blocks; b > 0; b--, so = (so + 8) & 0x3fffffff, dd = (dd + 8) & 0x3fffffff) {
+    const a0 = src[so]!;
+    const a1 = src[so + 1]!;
+    const a2 = src[so + 2]!;
+    const a3 = src[so + 3]!;
+    const a4 = src[so + 4]!;
+    const a5 = src[so + 5]!;
+    const a6 = src[so + 6]!;
+    const a7 = src[so + 7]!;
     const t0 = a0 ^ a1;
     const t1 = a2 ^ a7;
     const t2 = a3 ^ a4;
@@ -1504,248 +1632,270 @@ function _k3f(src: Uint32Array, s: number, dst: Uint32Array, d: number, blocks: 
     const t4 = t0 ^ t1;
     const t5 = a4 ^ t3;
     const t6 = t1 ^ t2;
-    dst[d]! ^= a0 ^ t2 ^ t3;
-    dst[d + 1]! ^= a7 ^ t0 ^ t5;
-    dst[d + 2]! ^= t2 ^ t4;
-    dst[d + 3]! ^= a2 ^ a6 ^ t0;
-    dst[d + 4]! ^= t4 ^ t5;
-    dst[d + 5]! ^= a3 ^ t3 ^ t4;
-    dst[d + 6]! ^= a1 ^ a6 ^ t6;
-    dst[d + 7]! ^= a5 ^ t6;
+    dst[dd]! ^= a0 ^ t2 ^ t3;
+    dst[dd + 1]! ^= a7 ^ t0 ^ t5;
+    dst[dd + 2]! ^= t2 ^ t4;
+    dst[dd + 3]! ^= a2 ^ a6 ^ t0;
+    dst[dd + 4]! ^= t4 ^ t5;
+    dst[dd + 5]! ^= a3 ^ t3 ^ t4;
+    dst[dd + 6]! ^= a1 ^ a6 ^ t6;
+    dst[dd + 7]! ^= a5 ^ t6;
   }
 }
 function _k40(src: Uint32Array, s: number, dst: Uint32Array, d: number, blocks: number): void {
-  for (const e = s + blocks * 8; s < e; s += 8, d += 8) {
-    const a0 = src[s]!;
-    const a1 = src[s + 1]!;
-    const a2 = src[s + 2]!;
-    const a3 = src[s + 3]!;
-    const a4 = src[s + 4]!;
-    const a5 = src[s + 5]!;
-    const a6 = src[s + 6]!;
-    const a7 = src[s + 7]!;
+  let so = s & 0x3fffffff;
+  let dd = d & 0x3fffffff;
+  for (let b = blocks; b > 0; b--, so = (so + 8) & 0x3fffffff, dd = (dd + 8) & 0x3fffffff) {
+    const a0 = src[so]!;
+    const a1 = src[so + 1]!;
+    const a2 = src[so + 2]!;
+    const a3 = src[so + 3]!;
+    const a4 = src[so + 4]!;
+    const a5 = src[so + 5]!;
+    const a6 = src[so + 6]!;
+    const a7 = src[so + 7]!;
     const t0 = a2 ^ a6;
     const t1 = a3 ^ a4;
     const t2 = a5 ^ a6;
     const t3 = a7 ^ t0;
-    dst[d]! ^= t3;
-    dst[d + 1]! ^= a3 ^ a7;
-    dst[d + 2]! ^= a4 ^ t3;
-    dst[d + 3]! ^= a3 ^ a5 ^ t0;
-    dst[d + 4]! ^= a2 ^ t1;
-    dst[d + 5]! ^= a5 ^ t1;
-    dst[d + 6]! ^= a0 ^ a4 ^ t2;
-    dst[d + 7]! ^= a1 ^ a7 ^ t2;
+    dst[dd]! ^= t3;
+    dst[dd + 1]! ^= a3 ^ a7;
+    dst[dd + 2]! ^= a4 ^ t3;
+    dst[dd + 3]! ^= a3 ^ a5 ^ t0;
+    dst[dd + 4]! ^= a2 ^ t1;
+    dst[dd + 5]! ^= a5 ^ t1;
+    dst[dd + 6]! ^= a0 ^ a4 ^ t2;
+    dst[dd + 7]! ^= a1 ^ a7 ^ t2;
   }
 }
 function _k41(src: Uint32Array, s: number, dst: Uint32Array, d: number, blocks: number): void {
-  for (const e = s + blocks * 8; s < e; s += 8, d += 8) {
-    const a0 = src[s]!;
-    const a1 = src[s + 1]!;
-    const a2 = src[s + 2]!;
-    const a3 = src[s + 3]!;
-    const a4 = src[s + 4]!;
-    const a5 = src[s + 5]!;
-    const a6 = src[s + 6]!;
-    const a7 = src[s + 7]!;
+  let so = s & 0x3fffffff;
+  let dd = d & 0x3fffffff;
+  for (let b = blocks; b > 0; b--, so = (so + 8) & 0x3fffffff, dd = (dd + 8) & 0x3fffffff) {
+    const a0 = src[so]!;
+    const a1 = src[so + 1]!;
+    const a2 = src[so + 2]!;
+    const a3 = src[so + 3]!;
+    const a4 = src[so + 4]!;
+    const a5 = src[so + 5]!;
+    const a6 = src[so + 6]!;
+    const a7 = src[so + 7]!;
     const t0 = a2 ^ a6;
-    dst[d]! ^= a0 ^ a7 ^ t0;
-    dst[d + 1]! ^= a1 ^ a3 ^ a7;
-    dst[d + 2]! ^= a4 ^ a6 ^ a7;
-    dst[d + 3]! ^= a5 ^ t0;
-    dst[d + 4]! ^= a2 ^ a3;
-    dst[d + 5]! ^= a3 ^ a4;
-    dst[d + 6]! ^= a0 ^ a4 ^ a5;
-    dst[d + 7]! ^= a1 ^ a5 ^ a6;
+    dst[dd]! ^= a0 ^ a7 ^ t0;
+    dst[dd + 1]! ^= a1 ^ a3 ^ a7;
+    dst[dd + 2]! ^= a4 ^ a6 ^ a7;
+    dst[dd + 3]! ^= a5 ^ t0;
+    dst[dd + 4]! ^= a2 ^ a3;
+    dst[dd + 5]! ^= a3 ^ a4;
+    dst[dd + 6]! ^= a0 ^ a4 ^ a5;
+    dst[dd + 7]! ^= a1 ^ a5 ^ a6;
   }
 }
 function _k42(src: Uint32Array, s: number, dst: Uint32Array, d: number, blocks: number): void {
-  for (const e = s + blocks * 8; s < e; s += 8, d += 8) {
-    const a0 = src[s]!;
-    const a1 = src[s + 1]!;
-    const a2 = src[s + 2]!;
-    const a3 = src[s + 3]!;
-    const a4 = src[s + 4]!;
-    const a5 = src[s + 5]!;
-    const a6 = src[s + 6]!;
-    const a7 = src[s + 7]!;
+  let so = s & 0x3fffffff;
+  let dd = d & 0x3fffffff;
+  for (let b = blocks; b > 0; b--, so = (so + 8) & 0x3fffffff, dd = (dd + 8) & 0x3fffffff) {
+    const a0 = src[so]!;
+    const a1 = src[so + 1]!;
+    const a2 = src[so + 2]!;
+    const a3 = src[so + 3]!;
+    const a4 = src[so + 4]!;
+    const a5 = src[so + 5]!;
+    const a6 = src[so + 6]!;
+    const a7 = src[so + 7]!;
     const t0 = a2 ^ a4;
     const t1 = a3 ^ a5;
-    dst[d]! ^= a2 ^ a6;
-    dst[d + 1]! ^= a0 ^ a3 ^ a7;
-    dst[d + 2]! ^= a1 ^ a6 ^ t0;
-    dst[d + 3]! ^= a6 ^ a7 ^ t1;
-    dst[d + 4]! ^= a7 ^ t0;
-    dst[d + 5]! ^= t1;
-    dst[d + 6]! ^= a0 ^ a4 ^ a6;
-    dst[d + 7]! ^= a1 ^ a5 ^ a7;
+    dst[dd]! ^= a2 ^ a6;
+    dst[dd + 1]! ^= a0 ^ a3 ^ a7;
+    dst[dd + 2]! ^= a1 ^ a6 ^ t0;
+    dst[dd + 3]! ^= a6 ^ a7 ^ t1;
+    dst[dd + 4]! ^= a7 ^ t0;
+    dst[dd + 5]! ^= t1;
+    dst[dd + 6]! ^= a0 ^ a4 ^ a6;
+    dst[dd + 7]! ^= a1 ^ a5 ^ a7;
   }
 }
 function _k43(src: Uint32Array, s: number, dst: Uint32Array, d: number, blocks: number): void {
-  for (const e = s + blocks * 8; s < e; s += 8, d += 8) {
-    const a0 = src[s]!;
-    const a1 = src[s + 1]!;
-    const a2 = src[s + 2]!;
-    const a3 = src[s + 3]!;
-    const a4 = src[s + 4]!;
-    const a5 = src[s + 5]!;
-    const a6 = src[s + 6]!;
-    const a7 = src[s + 7]!;
-    dst[d]! ^= a0 ^ a2 ^ a6;
-    dst[d + 1]! ^= a0 ^ a1 ^ a3 ^ a7;
-    dst[d + 2]! ^= a1 ^ a4 ^ a6;
-    dst[d + 3]! ^= a5 ^ a6 ^ a7;
-    dst[d + 4]! ^= a2 ^ a7;
-    dst[d + 5]! ^= a3;
-    dst[d + 6]! ^= a0 ^ a4;
-    dst[d + 7]! ^= a1 ^ a5;
+  let so = s & 0x3fffffff;
+  let dd = d & 0x3fffffff;
+  for (let b = blocks; b > 0; b--, so = (so + 8) & 0x3fffffff, dd = (dd + 8) & 0x3fffffff) {
+    const a0 = src[so]!;
+    const a1 = src[so + 1]!;
+    const a2 = src[so + 2]!;
+    const a3 = src[so + 3]!;
+    const a4 = src[so + 4]!;
+    const a5 = src[so + 5]!;
+    const a6 = src[so + 6]!;
+    const a7 = src[so + 7]!;
+    dst[dd]! ^= a0 ^ a2 ^ a6;
+    dst[dd + 1]! ^= a0 ^ a1 ^ a3 ^ a7;
+    dst[dd + 2]! ^= a1 ^ a4 ^ a6;
+    dst[dd + 3]! ^= a5 ^ a6 ^ a7;
+    dst[dd + 4]! ^= a2 ^ a7;
+    dst[dd + 5]! ^= a3;
+    dst[dd + 6]! ^= a0 ^ a4;
+    dst[dd + 7]! ^= a1 ^ a5;
   }
 }
 function _k44(src: Uint32Array, s: number, dst: Uint32Array, d: number, blocks: number): void {
-  for (const e = s + blocks * 8; s < e; s += 8, d += 8) {
-    const a0 = src[s]!;
-    const a1 = src[s + 1]!;
-    const a2 = src[s + 2]!;
-    const a3 = src[s + 3]!;
-    const a4 = src[s + 4]!;
-    const a5 = src[s + 5]!;
-    const a6 = src[s + 6]!;
-    const a7 = src[s + 7]!;
+  let so = s & 0x3fffffff;
+  let dd = d & 0x3fffffff;
+  for (let b = blocks; b > 0; b--, so = (so + 8) & 0x3fffffff, dd = (dd + 8) & 0x3fffffff) {
+    const a0 = src[so]!;
+    const a1 = src[so + 1]!;
+    const a2 = src[so + 2]!;
+    const a3 = src[so + 3]!;
+    const a4 = src[so + 4]!;
+    const a5 = src[so + 5]!;
+    const a6 = src[so + 6]!;
+    const a7 = src[so + 7]!;
     const t0 = a2 ^ a7;
     const t1 = a4 ^ a7;
-    dst[d]! ^= t0;
-    dst[d + 1]! ^= a3;
-    dst[d + 2]! ^= a0 ^ a4 ^ t0;
-    dst[d + 3]! ^= a1 ^ a3 ^ a5 ^ t0;
-    dst[d + 4]! ^= a3 ^ a6 ^ t1;
-    dst[d + 5]! ^= a5 ^ t1;
-    dst[d + 6]! ^= a0 ^ a5 ^ a6;
-    dst[d + 7]! ^= a1 ^ a6 ^ a7;
+    dst[dd]! ^= t0;
+    dst[dd + 1]! ^= a3;
+    dst[dd + 2]! ^= a0 ^ a4 ^ t0;
+    dst[dd + 3]! ^= a1 ^ a3 ^ a5 ^ t0;
+    dst[dd + 4]! ^= a3 ^ a6 ^ t1;
+    dst[dd + 5]! ^= a5 ^ t1;
+    dst[dd + 6]! ^= a0 ^ a5 ^ a6;
+    dst[dd + 7]! ^= a1 ^ a6 ^ a7;
   }
 }
 function _k45(src: Uint32Array, s: number, dst: Uint32Array, d: number, blocks: number): void {
-  for (const e = s + blocks * 8; s < e; s += 8, d += 8) {
-    const a0 = src[s]!;
-    const a1 = src[s + 1]!;
-    const a2 = src[s + 2]!;
-    const a3 = src[s + 3]!;
-    const a4 = src[s + 4]!;
-    const a5 = src[s + 5]!;
-    const a6 = src[s + 6]!;
-    const a7 = src[s + 7]!;
+  let so = s & 0x3fffffff;
+  let dd = d & 0x3fffffff;
+  for (let b = blocks; b > 0; b--, so = (so + 8) & 0x3fffffff, dd = (dd + 8) & 0x3fffffff) {
+    const a0 = src[so]!;
+    const a1 = src[so + 1]!;
+    const a2 = src[so + 2]!;
+    const a3 = src[so + 3]!;
+    const a4 = src[so + 4]!;
+    const a5 = src[so + 5]!;
+    const a6 = src[so + 6]!;
+    const a7 = src[so + 7]!;
     const t0 = a0 ^ a7;
-    dst[d]! ^= a2 ^ t0;
-    dst[d + 1]! ^= a1 ^ a3;
-    dst[d + 2]! ^= a4 ^ t0;
-    dst[d + 3]! ^= a1 ^ a2 ^ a5 ^ a7;
-    dst[d + 4]! ^= a3 ^ a6 ^ a7;
-    dst[d + 5]! ^= a4 ^ a7;
-    dst[d + 6]! ^= a0 ^ a5;
-    dst[d + 7]! ^= a1 ^ a6;
+    dst[dd]! ^= a2 ^ t0;
+    dst[dd + 1]! ^= a1 ^ a3;
+    dst[dd + 2]! ^= a4 ^ t0;
+    dst[dd + 3]! ^= a1 ^ a2 ^ a5 ^ a7;
+    dst[dd + 4]! ^= a3 ^ a6 ^ a7;
+    dst[dd + 5]! ^= a4 ^ a7;
+    dst[dd + 6]! ^= a0 ^ a5;
+    dst[dd + 7]! ^= a1 ^ a6;
   }
 }
 function _k46(src: Uint32Array, s: number, dst: Uint32Array, d: number, blocks: number): void {
-  for (const e = s + blocks * 8; s < e; s += 8, d += 8) {
-    const a0 = src[s]!;
-    const a1 = src[s + 1]!;
-    const a2 = src[s + 2]!;
-    const a3 = src[s + 3]!;
-    const a4 = src[s + 4]!;
-    const a5 = src[s + 5]!;
-    const a6 = src[s + 6]!;
-    const a7 = src[s + 7]!;
-    dst[d]! ^= a2;
-    dst[d + 1]! ^= a0 ^ a3;
-    dst[d + 2]! ^= a0 ^ a1 ^ a2 ^ a4;
-    dst[d + 3]! ^= a1 ^ a3 ^ a5;
-    dst[d + 4]! ^= a4 ^ a6;
-    dst[d + 5]! ^= a5 ^ a7;
-    dst[d + 6]! ^= a0 ^ a6;
-    dst[d + 7]! ^= a1 ^ a7;
+  let so = s & 0x3fffffff;
+  let dd = d & 0x3fffffff;
+  for (let b = blocks; b > 0; b--, so = (so + 8) & 0x3fffffff, dd = (dd + 8) & 0x3fffffff) {
+    const a0 = src[so]!;
+    const a1 = src[so + 1]!;
+    const a2 = src[so + 2]!;
+    const a3 = src[so + 3]!;
+    const a4 = src[so + 4]!;
+    const a5 = src[so + 5]!;
+    const a6 = src[so + 6]!;
+    const a7 = src[so + 7]!;
+    dst[dd]! ^= a2;
+    dst[dd + 1]! ^= a0 ^ a3;
+    dst[dd + 2]! ^= a0 ^ a1 ^ a2 ^ a4;
+    dst[dd + 3]! ^= a1 ^ a3 ^ a5;
+    dst[dd + 4]! ^= a4 ^ a6;
+    dst[dd + 5]! ^= a5 ^ a7;
+    dst[dd + 6]! ^= a0 ^ a6;
+    dst[dd + 7]! ^= a1 ^ a7;
   }
 }
 function _k47(src: Uint32Array, s: number, dst: Uint32Array, d: number, blocks: number): void {
-  for (const e = s + blocks * 8; s < e; s += 8, d += 8) {
-    const a0 = src[s]!;
-    const a1 = src[s + 1]!;
-    const a2 = src[s + 2]!;
-    const a3 = src[s + 3]!;
-    const a4 = src[s + 4]!;
-    const a5 = src[s + 5]!;
-    const a6 = src[s + 6]!;
-    const a7 = src[s + 7]!;
+  let so = s & 0x3fffffff;
+  let dd = d & 0x3fffffff;
+  for (let b = blocks; b > 0; b--, so = (so + 8) & 0x3fffffff, dd = (dd + 8) & 0x3fffffff) {
+    const a0 = src[so]!;
+    const a1 = src[so + 1]!;
+    const a2 = src[so + 2]!;
+    const a3 = src[so + 3]!;
+    const a4 = src[so + 4]!;
+    const a5 = src[so + 5]!;
+    const a6 = src[so + 6]!;
+    const a7 = src[so + 7]!;
     const t0 = a0 ^ a1;
-    dst[d]! ^= a0 ^ a2;
-    dst[d + 1]! ^= a3 ^ t0;
-    dst[d + 2]! ^= a4 ^ t0;
-    dst[d + 3]! ^= a1 ^ a5;
-    dst[d + 4]! ^= a6;
-    dst[d + 5]! ^= a7;
-    dst[d + 6]! ^= a0;
-    dst[d + 7]! ^= a1;
+    dst[dd]! ^= a0 ^ a2;
+    dst[dd + 1]! ^= a3 ^ t0;
+    dst[dd + 2]! ^= a4 ^ t0;
+    dst[dd + 3]! ^= a1 ^ a5;
+    dst[dd + 4]! ^= a6;
+    dst[dd + 5]! ^= a7;
+    dst[dd + 6]! ^= a0;
+    dst[dd + 7]! ^= a1;
   }
 }
 function _k48(src: Uint32Array, s: number, dst: Uint32Array, d: number, blocks: number): void {
-  for (const e = s + blocks * 8; s < e; s += 8, d += 8) {
-    const a0 = src[s]!;
-    const a1 = src[s + 1]!;
-    const a2 = src[s + 2]!;
-    const a3 = src[s + 3]!;
-    const a4 = src[s + 4]!;
-    const a5 = src[s + 5]!;
-    const a6 = src[s + 6]!;
-    const a7 = src[s + 7]!;
+  let so = s & 0x3fffffff;
+  let dd = d & 0x3fffffff;
+  for (let b = blocks; b > 0; b--, so = (so + 8) & 0x3fffffff, dd = (dd + 8) & 0x3fffffff) {
+    const a0 = src[so]!;
+    const a1 = src[so + 1]!;
+    const a2 = src[so + 2]!;
+    const a3 = src[so + 3]!;
+    const a4 = src[so + 4]!;
+    const a5 = src[so + 5]!;
+    const a6 = src[so + 6]!;
+    const a7 = src[so + 7]!;
     const t0 = a5 ^ a6;
     const t1 = a4 ^ t0;
     const t2 = a3 ^ a7;
     const t3 = a2 ^ t1;
     const t4 = t2 ^ t3;
-    dst[d]! ^= a2 ^ a7 ^ t0;
-    dst[d + 1]! ^= a6 ^ t2;
-    dst[d + 2]! ^= t3;
-    dst[d + 3]! ^= a0 ^ a2 ^ a3;
-    dst[d + 4]! ^= a1 ^ t4;
-    dst[d + 5]! ^= t4;
-    dst[d + 6]! ^= a0 ^ t1 ^ t2;
-    dst[d + 7]! ^= a1 ^ a7 ^ t1;
+    dst[dd]! ^= a2 ^ a7 ^ t0;
+    dst[dd + 1]! ^= a6 ^ t2;
+    dst[dd + 2]! ^= t3;
+    dst[dd + 3]! ^= a0 ^ a2 ^ a3;
+    dst[dd + 4]! ^= a1 ^ t4;
+    dst[dd + 5]! ^= t4;
+    dst[dd + 6]! ^= a0 ^ t1 ^ t2;
+    dst[dd + 7]! ^= a1 ^ a7 ^ t1;
   }
 }
 function _k49(src: Uint32Array, s: number, dst: Uint32Array, d: number, blocks: number): void {
-  for (const e = s + blocks * 8; s < e; s += 8, d += 8) {
-    const a0 = src[s]!;
-    const a1 = src[s + 1]!;
-    const a2 = src[s + 2]!;
-    const a3 = src[s + 3]!;
-    const a4 = src[s + 4]!;
-    const a5 = src[s + 5]!;
-    const a6 = src[s + 6]!;
-    const a7 = src[s + 7]!;
+  let so = s & 0x3fffffff;
+  let dd = d & 0x3fffffff;
+  for (let b = blocks; b > 0; b--, so = (so + 8) & 0x3fffffff, dd = (dd + 8) & 0x3fffffff) {
+    const a0 = src[so]!;
+    const a1 = src[so + 1]!;
+    const a2 = src[so + 2]!;
+    const a3 = src[so + 3]!;
+    const a4 = src[so + 4]!;
+    const a5 = src[so + 5]!;
+    const a6 = src[so + 6]!;
+    const a7 = src[so + 7]!;
     const t0 = a3 ^ a7;
     const t1 = a5 ^ a6;
     const t2 = a0 ^ a2;
     const t3 = a1 ^ t0;
     const t4 = a4 ^ t0;
     const t5 = a4 ^ t1;
-    dst[d]! ^= a7 ^ t1 ^ t2;
-    dst[d + 1]! ^= a6 ^ t3;
-    dst[d + 2]! ^= t5;
-    dst[d + 3]! ^= t2;
-    dst[d + 4]! ^= a2 ^ t1 ^ t3;
-    dst[d + 5]! ^= a2 ^ a6 ^ t4;
-    dst[d + 6]! ^= a0 ^ a5 ^ t4;
-    dst[d + 7]! ^= a1 ^ t5;
+    dst[dd]! ^= a7 ^ t1 ^ t2;
+    dst[dd + 1]! ^= a6 ^ t3;
+    dst[dd + 2]! ^= t5;
+    dst[dd + 3]! ^= t2;
+    dst[dd + 4]! ^= a2 ^ t1 ^ t3;
+    dst[dd + 5]! ^= a2 ^ a6 ^ t4;
+    dst[dd + 6]! ^= a0 ^ a5 ^ t4;
+    dst[dd + 7]! ^= a1 ^ t5;
   }
 }
 function _k4a(src: Uint32Array, s: number, dst: Uint32Array, d: number, blocks: number): void {
-  for (const e = s + blocks * 8; s < e; s += 8, d += 8) {
-    const a0 = src[s]!;
-    const a1 = src[s + 1]!;
-    const a2 = src[s + 2]!;
-    const a3 = src[s + 3]!;
-    const a4 = src[s + 4]!;
-    const a5 = src[s + 5]!;
-    const a6 = src[s + 6]!;
-    const a7 = src[s + 7]!;
+  let so = s & 0x3fffffff;
+  let dd = d & 0x3fffffff;
+  for (let b = blocks; b > 0; b--, so = (so + 8) & 0x3fffffff, dd = (dd + 8) & 0x3fffffff) {
+    const a0 = src[so]!;
+    const a1 = src[so + 1]!;
+    const a2 = src[so + 2]!;
+    const a3 = src[so + 3]!;
+    const a4 = src[so + 4]!;
+    const a5 = src[so + 5]!;
+    const a6 = src[so + 6]!;
+    const a7 = src[so + 7]!;
     const t0 = a2 ^ a5;
     const t1 = a3 ^ a7;
     const t2 = a6 ^ t0;
@@ -1753,173 +1903,187 @@ function _k4a(src: Uint32Array, s: number, dst: Uint32Array, d: number, blocks: 
     const t4 = a1 ^ a4;
     const t5 = a6 ^ t3;
     const t6 = a7 ^ t4;
-    dst[d]! ^= t2;
-    dst[d + 1]! ^= t5;
-    dst[d + 2]! ^= t2 ^ t6;
-    dst[d + 3]! ^= t3;
-    dst[d + 4]! ^= t2 ^ t4;
-    dst[d + 5]! ^= t1 ^ t2;
-    dst[d + 6]! ^= a4 ^ t5;
-    dst[d + 7]! ^= a5 ^ t6;
+    dst[dd]! ^= t2;
+    dst[dd + 1]! ^= t5;
+    dst[dd + 2]! ^= t2 ^ t6;
+    dst[dd + 3]! ^= t3;
+    dst[dd + 4]! ^= t2 ^ t4;
+    dst[dd + 5]! ^= t1 ^ t2;
+    dst[dd + 6]! ^= a4 ^ t5;
+    dst[dd + 7]! ^= a5 ^ t6;
   }
 }
 function _k4b(src: Uint32Array, s: number, dst: Uint32Array, d: number, blocks: number): void {
-  for (const e = s + blocks * 8; s < e; s += 8, d += 8) {
-    const a0 = src[s]!;
-    const a1 = src[s + 1]!;
-    const a2 = src[s + 2]!;
-    const a3 = src[s + 3]!;
-    const a4 = src[s + 4]!;
-    const a5 = src[s + 5]!;
-    const a6 = src[s + 6]!;
-    const a7 = src[s + 7]!;
+  let so = s & 0x3fffffff;
+  let dd = d & 0x3fffffff;
+  for (let b = blocks; b > 0; b--, so = (so + 8) & 0x3fffffff, dd = (dd + 8) & 0x3fffffff) {
+    const a0 = src[so]!;
+    const a1 = src[so + 1]!;
+    const a2 = src[so + 2]!;
+    const a3 = src[so + 3]!;
+    const a4 = src[so + 4]!;
+    const a5 = src[so + 5]!;
+    const a6 = src[so + 6]!;
+    const a7 = src[so + 7]!;
     const t0 = a0 ^ a7;
     const t1 = a1 ^ a5;
     const t2 = a2 ^ a6;
     const t3 = a3 ^ t0;
     const t4 = a4 ^ t1;
-    dst[d]! ^= a0 ^ a5 ^ t2;
-    dst[d + 1]! ^= a1 ^ a6 ^ t3;
-    dst[d + 2]! ^= a6 ^ a7 ^ t4;
-    dst[d + 3]! ^= t0;
-    dst[d + 4]! ^= t1 ^ t2;
-    dst[d + 5]! ^= a3 ^ a7 ^ t2;
-    dst[d + 6]! ^= a4 ^ t3;
-    dst[d + 7]! ^= t4;
+    dst[dd]! ^= a0 ^ a5 ^ t2;
+    dst[dd + 1]! ^= a1 ^ a6 ^ t3;
+    dst[dd + 2]! ^= a6 ^ a7 ^ t4;
+    dst[dd + 3]! ^= t0;
+    dst[dd + 4]! ^= t1 ^ t2;
+    dst[dd + 5]! ^= a3 ^ a7 ^ t2;
+    dst[dd + 6]! ^= a4 ^ t3;
+    dst[dd + 7]! ^= t4;
   }
 }
 function _k4c(src: Uint32Array, s: number, dst: Uint32Array, d: number, blocks: number): void {
-  for (const e = s + blocks * 8; s < e; s += 8, d += 8) {
-    const a0 = src[s]!;
-    const a1 = src[s + 1]!;
-    const a2 = src[s + 2]!;
-    const a3 = src[s + 3]!;
-    const a4 = src[s + 4]!;
-    const a5 = src[s + 5]!;
-    const a6 = src[s + 6]!;
-    const a7 = src[s + 7]!;
+  let so = s & 0x3fffffff;
+  let dd = d & 0x3fffffff;
+  for (let b = blocks; b > 0; b--, so = (so + 8) & 0x3fffffff, dd = (dd + 8) & 0x3fffffff) {
+    const a0 = src[so]!;
+    const a1 = src[so + 1]!;
+    const a2 = src[so + 2]!;
+    const a3 = src[so + 3]!;
+    const a4 = src[so + 4]!;
+    const a5 = src[so + 5]!;
+    const a6 = src[so + 6]!;
+    const a7 = src[so + 7]!;
     const t0 = a2 ^ a5;
     const t1 = a3 ^ a6;
     const t2 = a0 ^ a7;
     const t3 = a1 ^ a4;
     const t4 = a4 ^ t0;
     const t5 = t1 ^ t2;
-    dst[d]! ^= a7 ^ t0;
-    dst[d + 1]! ^= t1;
-    dst[d + 2]! ^= a0 ^ t4;
-    dst[d + 3]! ^= a1 ^ a2 ^ t5;
-    dst[d + 4]! ^= a3 ^ a5 ^ t3;
-    dst[d + 5]! ^= a6 ^ t4;
-    dst[d + 6]! ^= a5 ^ t5;
-    dst[d + 7]! ^= a6 ^ a7 ^ t3;
+    dst[dd]! ^= a7 ^ t0;
+    dst[dd + 1]! ^= t1;
+    dst[dd + 2]! ^= a0 ^ t4;
+    dst[dd + 3]! ^= a1 ^ a2 ^ t5;
+    dst[dd + 4]! ^= a3 ^ a5 ^ t3;
+    dst[dd + 5]! ^= a6 ^ t4;
+    dst[dd + 6]! ^= a5 ^ t5;
+    dst[dd + 7]! ^= a6 ^ a7 ^ t3;
   }
 }
 function _k4d(src: Uint32Array, s: number, dst: Uint32Array, d: number, blocks: number): void {
-  for (const e = s + blocks * 8; s < e; s += 8, d += 8) {
-    const a0 = src[s]!;
-    const a1 = src[s + 1]!;
-    const a2 = src[s + 2]!;
-    const a3 = src[s + 3]!;
-    const a4 = src[s + 4]!;
-    const a5 = src[s + 5]!;
-    const a6 = src[s + 6]!;
-    const a7 = src[s + 7]!;
+  let so = s & 0x3fffffff;
+  let dd = d & 0x3fffffff;
+  for (let b = blocks; b > 0; b--, so = (so + 8) & 0x3fffffff, dd = (dd + 8) & 0x3fffffff) {
+    const a0 = src[so]!;
+    const a1 = src[so + 1]!;
+    const a2 = src[so + 2]!;
+    const a3 = src[so + 3]!;
+    const a4 = src[so + 4]!;
+    const a5 = src[so + 5]!;
+    const a6 = src[so + 6]!;
+    const a7 = src[so + 7]!;
     const t0 = a0 ^ a5;
     const t1 = a1 ^ a6;
     const t2 = a2 ^ a7;
-    dst[d]! ^= t0 ^ t2;
-    dst[d + 1]! ^= a3 ^ t1;
-    dst[d + 2]! ^= a4 ^ t0;
-    dst[d + 3]! ^= a0 ^ t1 ^ t2;
-    dst[d + 4]! ^= a1 ^ a3 ^ a5;
-    dst[d + 5]! ^= a2 ^ a4 ^ a6;
-    dst[d + 6]! ^= a3 ^ a7 ^ t0;
-    dst[d + 7]! ^= a4 ^ t1;
+    dst[dd]! ^= t0 ^ t2;
+    dst[dd + 1]! ^= a3 ^ t1;
+    dst[dd + 2]! ^= a4 ^ t0;
+    dst[dd + 3]! ^= a0 ^ t1 ^ t2;
+    dst[dd + 4]! ^= a1 ^ a3 ^ a5;
+    dst[dd + 5]! ^= a2 ^ a4 ^ a6;
+    dst[dd + 6]! ^= a3 ^ a7 ^ t0;
+    dst[dd + 7]! ^= a4 ^ t1;
   }
 }
 function _k4e(src: Uint32Array, s: number, dst: Uint32Array, d: number, blocks: number): void {
-  for (const e = s + blocks * 8; s < e; s += 8, d += 8) {
-    const a0 = src[s]!;
-    const a1 = src[s + 1]!;
-    const a2 = src[s + 2]!;
-    const a3 = src[s + 3]!;
-    const a4 = src[s + 4]!;
-    const a5 = src[s + 5]!;
-    const a6 = src[s + 6]!;
-    const a7 = src[s + 7]!;
+  let so = s & 0x3fffffff;
+  let dd = d & 0x3fffffff;
+  for (let b = blocks; b > 0; b--, so = (so + 8) & 0x3fffffff, dd = (dd + 8) & 0x3fffffff) {
+    const a0 = src[so]!;
+    const a1 = src[so + 1]!;
+    const a2 = src[so + 2]!;
+    const a3 = src[so + 3]!;
+    const a4 = src[so + 4]!;
+    const a5 = src[so + 5]!;
+    const a6 = src[so + 6]!;
+    const a7 = src[so + 7]!;
     const t0 = a0 ^ a3;
     const t1 = a1 ^ a4;
     const t2 = a2 ^ a5;
     const t3 = a6 ^ t0;
     const t4 = a7 ^ t1;
-    dst[d]! ^= t2;
-    dst[d + 1]! ^= t3;
-    dst[d + 2]! ^= a0 ^ t2 ^ t4;
-    dst[d + 3]! ^= a1 ^ t3;
-    dst[d + 4]! ^= a5 ^ t4;
-    dst[d + 5]! ^= a6 ^ t2;
-    dst[d + 6]! ^= a7 ^ t3;
-    dst[d + 7]! ^= t4;
+    dst[dd]! ^= t2;
+    dst[dd + 1]! ^= t3;
+    dst[dd + 2]! ^= a0 ^ t2 ^ t4;
+    dst[dd + 3]! ^= a1 ^ t3;
+    dst[dd + 4]! ^= a5 ^ t4;
+    dst[dd + 5]! ^= a6 ^ t2;
+    dst[dd + 6]! ^= a7 ^ t3;
+    dst[dd + 7]! ^= t4;
   }
 }
 function _k4f(src: Uint32Array, s: number, dst: Uint32Array, d: number, blocks: number): void {
-  for (const e = s + blocks * 8; s < e; s += 8, d += 8) {
-    const a0 = src[s]!;
-    const a1 = src[s + 1]!;
-    const a2 = src[s + 2]!;
-    const a3 = src[s + 3]!;
-    const a4 = src[s + 4]!;
-    const a5 = src[s + 5]!;
-    const a6 = src[s + 6]!;
-    const a7 = src[s + 7]!;
+  let so = s & 0x3fffffff;
+  let dd = d & 0x3fffffff;
+  for (let b = blocks; b > 0; b--, so = (so + 8) & 0x3fffffff, dd = (dd + 8) & 0x3fffffff) {
+    const a0 = src[so]!;
+    const a1 = src[so + 1]!;
+    const a2 = src[so + 2]!;
+    const a3 = src[so + 3]!;
+    const a4 = src[so + 4]!;
+    const a5 = src[so + 5]!;
+    const a6 = src[so + 6]!;
+    const a7 = src[so + 7]!;
     const t0 = a0 ^ a1;
     const t1 = a5 ^ a7;
     const t2 = a6 ^ t0;
-    dst[d]! ^= a0 ^ a2 ^ a5;
-    dst[d + 1]! ^= a3 ^ t2;
-    dst[d + 2]! ^= a4 ^ t0 ^ t1;
-    dst[d + 3]! ^= t2;
-    dst[d + 4]! ^= a1 ^ t1;
-    dst[d + 5]! ^= a2 ^ a6;
-    dst[d + 6]! ^= a0 ^ a3 ^ a7;
-    dst[d + 7]! ^= a1 ^ a4;
+    dst[dd]! ^= a0 ^ a2 ^ a5;
+    dst[dd + 1]! ^= a3 ^ t2;
+    dst[dd + 2]! ^= a4 ^ t0 ^ t1;
+    dst[dd + 3]! ^= t2;
+    dst[dd + 4]! ^= a1 ^ t1;
+    dst[dd + 5]! ^= a2 ^ a6;
+    dst[dd + 6]! ^= a0 ^ a3 ^ a7;
+    dst[dd + 7]! ^= a1 ^ a4;
   }
 }
 function _k50(src: Uint32Array, s: number, dst: Uint32Array, d: number, blocks: number): void {
-  for (const e = s + blocks * 8; s < e; s += 8, d += 8) {
-    const a0 = src[s]!;
-    const a1 = src[s + 1]!;
-    const a2 = src[s + 2]!;
-    const a3 = src[s + 3]!;
-    const a4 = src[s + 4]!;
-    const a5 = src[s + 5]!;
-    const a6 = src[s + 6]!;
-    const a7 = src[s + 7]!;
+  let so = s & 0x3fffffff;
+  let dd = d & 0x3fffffff;
+  for (let b = blocks; b > 0; b--, so = (so + 8) & 0x3fffffff, dd = (dd + 8) & 0x3fffffff) {
+    const a0 = src[so]!;
+    const a1 = src[so + 1]!;
+    const a2 = src[so + 2]!;
+    const a3 = src[so + 3]!;
+    const a4 = src[so + 4]!;
+    const a5 = src[so + 5]!;
+    const a6 = src[so + 6]!;
+    const a7 = src[so + 7]!;
     const t0 = a2 ^ a7;
     const t1 = a3 ^ a6;
     const t2 = a4 ^ t0;
     const t3 = a0 ^ a5;
     const t4 = a1 ^ t1;
-    dst[d]! ^= a6 ^ t2;
-    dst[d + 1]! ^= a3 ^ a5 ^ a7;
-    dst[d + 2]! ^= t0;
-    dst[d + 3]! ^= t1 ^ t2;
-    dst[d + 4]! ^= a2 ^ t1 ^ t3;
-    dst[d + 5]! ^= a4 ^ a7 ^ t4;
-    dst[d + 6]! ^= t2 ^ t3;
-    dst[d + 7]! ^= a5 ^ t4;
+    dst[dd]! ^= a6 ^ t2;
+    dst[dd + 1]! ^= a3 ^ a5 ^ a7;
+    dst[dd + 2]! ^= t0;
+    dst[dd + 3]! ^= t1 ^ t2;
+    dst[dd + 4]! ^= a2 ^ t1 ^ t3;
+    dst[dd + 5]! ^= a4 ^ a7 ^ t4;
+    dst[dd + 6]! ^= t2 ^ t3;
+    dst[dd + 7]! ^= a5 ^ t4;
   }
 }
 function _k51(src: Uint32Array, s: number, dst: Uint32Array, d: number, blocks: number): void {
-  for (const e = s + blocks * 8; s < e; s += 8, d += 8) {
-    const a0 = src[s]!;
-    const a1 = src[s + 1]!;
-    const a2 = src[s + 2]!;
-    const a3 = src[s + 3]!;
-    const a4 = src[s + 4]!;
-    const a5 = src[s + 5]!;
-    const a6 = src[s + 6]!;
-    const a7 = src[s + 7]!;
+  let so = s & 0x3fffffff;
+  let dd = d & 0x3fffffff;
+  for (let b = blocks; b > 0; b--, so = (so + 8) & 0x3fffffff, dd = (dd + 8) & 0x3fffffff) {
+    const a0 = src[so]!;
+    const a1 = src[so + 1]!;
+    const a2 = src[so + 2]!;
+    const a3 = src[so + 3]!;
+    const a4 = src[so + 4]!;
+    const a5 = src[so + 5]!;
+    const a6 = src[so + 6]!;
+    const a7 = src[so + 7]!;
     const t0 = a4 ^ a6;
     const t1 = a2 ^ t0;
     const t2 = a3 ^ a5;
@@ -1927,198 +2091,214 @@ function _k51(src: Uint32Array, s: number, dst: Uint32Array, d: number, blocks: 
     const t4 = a1 ^ a7;
     const t5 = t2 ^ t4;
     const t6 = a7 ^ t3;
-    dst[d]! ^= t6;
-    dst[d + 1]! ^= t5;
-    dst[d + 2]! ^= a7;
-    dst[d + 3]! ^= a7 ^ t1;
-    dst[d + 4]! ^= t2 ^ t3;
-    dst[d + 5]! ^= t0 ^ t5;
-    dst[d + 6]! ^= a5 ^ t6;
-    dst[d + 7]! ^= a6 ^ t5;
+    dst[dd]! ^= t6;
+    dst[dd + 1]! ^= t5;
+    dst[dd + 2]! ^= a7;
+    dst[dd + 3]! ^= a7 ^ t1;
+    dst[dd + 4]! ^= t2 ^ t3;
+    dst[dd + 5]! ^= t0 ^ t5;
+    dst[dd + 6]! ^= a5 ^ t6;
+    dst[dd + 7]! ^= a6 ^ t5;
   }
 }
 function _k52(src: Uint32Array, s: number, dst: Uint32Array, d: number, blocks: number): void {
-  for (const e = s + blocks * 8; s < e; s += 8, d += 8) {
-    const a0 = src[s]!;
-    const a1 = src[s + 1]!;
-    const a2 = src[s + 2]!;
-    const a3 = src[s + 3]!;
-    const a4 = src[s + 4]!;
-    const a5 = src[s + 5]!;
-    const a6 = src[s + 6]!;
-    const a7 = src[s + 7]!;
+  let so = s & 0x3fffffff;
+  let dd = d & 0x3fffffff;
+  for (let b = blocks; b > 0; b--, so = (so + 8) & 0x3fffffff, dd = (dd + 8) & 0x3fffffff) {
+    const a0 = src[so]!;
+    const a1 = src[so + 1]!;
+    const a2 = src[so + 2]!;
+    const a3 = src[so + 3]!;
+    const a4 = src[so + 4]!;
+    const a5 = src[so + 5]!;
+    const a6 = src[so + 6]!;
+    const a7 = src[so + 7]!;
     const t0 = a0 ^ a7;
     const t1 = a1 ^ a3;
     const t2 = a2 ^ a4;
     const t3 = a5 ^ t0;
-    dst[d]! ^= a6 ^ t2;
-    dst[d + 1]! ^= a3 ^ t3;
-    dst[d + 2]! ^= a1 ^ a2;
-    dst[d + 3]! ^= a3 ^ a4 ^ a6;
-    dst[d + 4]! ^= a2 ^ a6 ^ t3;
-    dst[d + 5]! ^= a6 ^ a7 ^ t1;
-    dst[d + 6]! ^= t0 ^ t2;
-    dst[d + 7]! ^= a5 ^ t1;
+    dst[dd]! ^= a6 ^ t2;
+    dst[dd + 1]! ^= a3 ^ t3;
+    dst[dd + 2]! ^= a1 ^ a2;
+    dst[dd + 3]! ^= a3 ^ a4 ^ a6;
+    dst[dd + 4]! ^= a2 ^ a6 ^ t3;
+    dst[dd + 5]! ^= a6 ^ a7 ^ t1;
+    dst[dd + 6]! ^= t0 ^ t2;
+    dst[dd + 7]! ^= a5 ^ t1;
   }
 }
 function _k53(src: Uint32Array, s: number, dst: Uint32Array, d: number, blocks: number): void {
-  for (const e = s + blocks * 8; s < e; s += 8, d += 8) {
-    const a0 = src[s]!;
-    const a1 = src[s + 1]!;
-    const a2 = src[s + 2]!;
-    const a3 = src[s + 3]!;
-    const a4 = src[s + 4]!;
-    const a5 = src[s + 5]!;
-    const a6 = src[s + 6]!;
-    const a7 = src[s + 7]!;
+  let so = s & 0x3fffffff;
+  let dd = d & 0x3fffffff;
+  for (let b = blocks; b > 0; b--, so = (so + 8) & 0x3fffffff, dd = (dd + 8) & 0x3fffffff) {
+    const a0 = src[so]!;
+    const a1 = src[so + 1]!;
+    const a2 = src[so + 2]!;
+    const a3 = src[so + 3]!;
+    const a4 = src[so + 4]!;
+    const a5 = src[so + 5]!;
+    const a6 = src[so + 6]!;
+    const a7 = src[so + 7]!;
     const t0 = a4 ^ a6;
     const t1 = a5 ^ a7;
     const t2 = a0 ^ a2;
     const t3 = a1 ^ a3;
     const t4 = t0 ^ t2;
     const t5 = t1 ^ t3;
-    dst[d]! ^= t4;
-    dst[d + 1]! ^= a0 ^ t5;
-    dst[d + 2]! ^= a1;
-    dst[d + 3]! ^= t0;
-    dst[d + 4]! ^= t1 ^ t4;
-    dst[d + 5]! ^= a6 ^ t5;
-    dst[d + 6]! ^= a7 ^ t4;
-    dst[d + 7]! ^= t5;
+    dst[dd]! ^= t4;
+    dst[dd + 1]! ^= a0 ^ t5;
+    dst[dd + 2]! ^= a1;
+    dst[dd + 3]! ^= t0;
+    dst[dd + 4]! ^= t1 ^ t4;
+    dst[dd + 5]! ^= a6 ^ t5;
+    dst[dd + 6]! ^= a7 ^ t4;
+    dst[dd + 7]! ^= t5;
   }
 }
 function _k54(src: Uint32Array, s: number, dst: Uint32Array, d: number, blocks: number): void {
-  for (const e = s + blocks * 8; s < e; s += 8, d += 8) {
-    const a0 = src[s]!;
-    const a1 = src[s + 1]!;
-    const a2 = src[s + 2]!;
-    const a3 = src[s + 3]!;
-    const a4 = src[s + 4]!;
-    const a5 = src[s + 5]!;
-    const a6 = src[s + 6]!;
-    const a7 = src[s + 7]!;
+  let so = s & 0x3fffffff;
+  let dd = d & 0x3fffffff;
+  for (let b = blocks; b > 0; b--, so = (so + 8) & 0x3fffffff, dd = (dd + 8) & 0x3fffffff) {
+    const a0 = src[so]!;
+    const a1 = src[so + 1]!;
+    const a2 = src[so + 2]!;
+    const a3 = src[so + 3]!;
+    const a4 = src[so + 4]!;
+    const a5 = src[so + 5]!;
+    const a6 = src[so + 6]!;
+    const a7 = src[so + 7]!;
     const t0 = a0 ^ a7;
     const t1 = a1 ^ a3;
     const t2 = a2 ^ a4;
     const t3 = a2 ^ t0;
     const t4 = a3 ^ a5;
-    dst[d]! ^= a7 ^ t2;
-    dst[d + 1]! ^= t4;
-    dst[d + 2]! ^= a6 ^ t3;
-    dst[d + 3]! ^= t1 ^ t2;
-    dst[d + 4]! ^= t0 ^ t4;
-    dst[d + 5]! ^= a1 ^ a4 ^ a6;
-    dst[d + 6]! ^= a5 ^ t3;
-    dst[d + 7]! ^= a6 ^ t1;
+    dst[dd]! ^= a7 ^ t2;
+    dst[dd + 1]! ^= t4;
+    dst[dd + 2]! ^= a6 ^ t3;
+    dst[dd + 3]! ^= t1 ^ t2;
+    dst[dd + 4]! ^= t0 ^ t4;
+    dst[dd + 5]! ^= a1 ^ a4 ^ a6;
+    dst[dd + 6]! ^= a5 ^ t3;
+    dst[dd + 7]! ^= a6 ^ t1;
   }
 }
 function _k55(src: Uint32Array, s: number, dst: Uint32Array, d: number, blocks: number): void {
-  for (const e = s + blocks * 8; s < e; s += 8, d += 8) {
-    const a0 = src[s]!;
-    const a1 = src[s + 1]!;
-    const a2 = src[s + 2]!;
-    const a3 = src[s + 3]!;
-    const a4 = src[s + 4]!;
-    const a5 = src[s + 5]!;
-    const a6 = src[s + 6]!;
-    const a7 = src[s + 7]!;
+  let so = s & 0x3fffffff;
+  let dd = d & 0x3fffffff;
+  for (let b = blocks; b > 0; b--, so = (so + 8) & 0x3fffffff, dd = (dd + 8) & 0x3fffffff) {
+    const a0 = src[so]!;
+    const a1 = src[so + 1]!;
+    const a2 = src[so + 2]!;
+    const a3 = src[so + 3]!;
+    const a4 = src[so + 4]!;
+    const a5 = src[so + 5]!;
+    const a6 = src[so + 6]!;
+    const a7 = src[so + 7]!;
     const t0 = a0 ^ a7;
     const t1 = a1 ^ a3;
     const t2 = a1 ^ a4;
     const t3 = a2 ^ t0;
     const t4 = a5 ^ a6;
-    dst[d]! ^= a4 ^ t3;
-    dst[d + 1]! ^= a5 ^ t1;
-    dst[d + 2]! ^= a6 ^ t0;
-    dst[d + 3]! ^= a2 ^ t2;
-    dst[d + 4]! ^= a3 ^ a4 ^ a5 ^ t0;
-    dst[d + 5]! ^= t2 ^ t4;
-    dst[d + 6]! ^= t3 ^ t4;
-    dst[d + 7]! ^= a6 ^ a7 ^ t1;
+    dst[dd]! ^= a4 ^ t3;
+    dst[dd + 1]! ^= a5 ^ t1;
+    dst[dd + 2]! ^= a6 ^ t0;
+    dst[dd + 3]! ^= a2 ^ t2;
+    dst[dd + 4]! ^= a3 ^ a4 ^ a5 ^ t0;
+    dst[dd + 5]! ^= t2 ^ t4;
+    dst[dd + 6]! ^= t3 ^ t4;
+    dst[dd + 7]! ^= a6 ^ a7 ^ t1;
   }
 }
 function _k56(src: Uint32Array, s: number, dst: Uint32Array, d: number, blocks: number): void {
-  for (const e = s + blocks * 8; s < e; s += 8, d += 8) {
-    const a0 = src[s]!;
-    const a1 = src[s + 1]!;
-    const a2 = src[s + 2]!;
-    const a3 = src[s + 3]!;
-    const a4 = src[s + 4]!;
-    const a5 = src[s + 5]!;
-    const a6 = src[s + 6]!;
-    const a7 = src[s + 7]!;
+  let so = s & 0x3fffffff;
+  let dd = d & 0x3fffffff;
+  for (let b = blocks; b > 0; b--, so = (so + 8) & 0x3fffffff, dd = (dd + 8) & 0x3fffffff) {
+    const a0 = src[so]!;
+    const a1 = src[so + 1]!;
+    const a2 = src[so + 2]!;
+    const a3 = src[so + 3]!;
+    const a4 = src[so + 4]!;
+    const a5 = src[so + 5]!;
+    const a6 = src[so + 6]!;
+    const a7 = src[so + 7]!;
     const t0 = a0 ^ a2;
     const t1 = a0 ^ a5;
     const t2 = a1 ^ a3;
     const t3 = a1 ^ a6;
-    dst[d]! ^= a2 ^ a4;
-    dst[d + 1]! ^= a3 ^ t1;
-    dst[d + 2]! ^= t0 ^ t3;
-    dst[d + 3]! ^= a4 ^ a7 ^ t2;
-    dst[d + 4]! ^= t1;
-    dst[d + 5]! ^= t3;
-    dst[d + 6]! ^= a7 ^ t0;
-    dst[d + 7]! ^= t2;
+    dst[dd]! ^= a2 ^ a4;
+    dst[dd + 1]! ^= a3 ^ t1;
+    dst[dd + 2]! ^= t0 ^ t3;
+    dst[dd + 3]! ^= a4 ^ a7 ^ t2;
+    dst[dd + 4]! ^= t1;
+    dst[dd + 5]! ^= t3;
+    dst[dd + 6]! ^= a7 ^ t0;
+    dst[dd + 7]! ^= t2;
   }
 }
 function _k57(src: Uint32Array, s: number, dst: Uint32Array, d: number, blocks: number): void {
-  for (const e = s + blocks * 8; s < e; s += 8, d += 8) {
-    const a0 = src[s]!;
-    const a1 = src[s + 1]!;
-    const a2 = src[s + 2]!;
-    const a3 = src[s + 3]!;
-    const a4 = src[s + 4]!;
-    const a5 = src[s + 5]!;
-    const a6 = src[s + 6]!;
-    const a7 = src[s + 7]!;
+  let so = s & 0x3fffffff;
+  let dd = d & 0x3fffffff;
+  for (let b = blocks; b > 0; b--, so = (so + 8) & 0x3fffffff, dd = (dd + 8) & 0x3fffffff) {
+    const a0 = src[so]!;
+    const a1 = src[so + 1]!;
+    const a2 = src[so + 2]!;
+    const a3 = src[so + 3]!;
+    const a4 = src[so + 4]!;
+    const a5 = src[so + 5]!;
+    const a6 = src[so + 6]!;
+    const a7 = src[so + 7]!;
     const t0 = a0 ^ a1;
     const t1 = a0 ^ a2;
     const t2 = a1 ^ a7;
-    dst[d]! ^= a4 ^ t1;
-    dst[d + 1]! ^= a3 ^ a5 ^ t0;
-    dst[d + 2]! ^= a6 ^ t0;
-    dst[d + 3]! ^= a4 ^ t2;
-    dst[d + 4]! ^= a0 ^ a4 ^ a5;
-    dst[d + 5]! ^= a1 ^ a5 ^ a6;
-    dst[d + 6]! ^= a6 ^ a7 ^ t1;
-    dst[d + 7]! ^= a3 ^ t2;
+    dst[dd]! ^= a4 ^ t1;
+    dst[dd + 1]! ^= a3 ^ a5 ^ t0;
+    dst[dd + 2]! ^= a6 ^ t0;
+    dst[dd + 3]! ^= a4 ^ t2;
+    dst[dd + 4]! ^= a0 ^ a4 ^ a5;
+    dst[dd + 5]! ^= a1 ^ a5 ^ a6;
+    dst[dd + 6]! ^= a6 ^ a7 ^ t1;
+    dst[dd + 7]! ^= a3 ^ t2;
   }
 }
 function _k58(src: Uint32Array, s: number, dst: Uint32Array, d: number, blocks: number): void {
-  for (const e = s + blocks * 8; s < e; s += 8, d += 8) {
-    const a0 = src[s]!;
-    const a1 = src[s + 1]!;
-    const a2 = src[s + 2]!;
-    const a3 = src[s + 3]!;
-    const a4 = src[s + 4]!;
-    const a5 = src[s + 5]!;
-    const a6 = src[s + 6]!;
-    const a7 = src[s + 7]!;
+  let so = s & 0x3fffffff;
+  let dd = d & 0x3fffffff;
+  for (let b = blocks; b > 0; b--, so = (so + 8) & 0x3fffffff, dd = (dd + 8) & 0x3fffffff) {
+    const a0 = src[so]!;
+    const a1 = src[so + 1]!;
+    const a2 = src[so + 2]!;
+    const a3 = src[so + 3]!;
+    const a4 = src[so + 4]!;
+    const a5 = src[so + 5]!;
+    const a6 = src[so + 6]!;
+    const a7 = src[so + 7]!;
     const t0 = a2 ^ a3;
     const t1 = a4 ^ a5;
     const t2 = a0 ^ t0;
     const t3 = a3 ^ a6;
     const t4 = a7 ^ t1;
-    dst[d]! ^= a2 ^ a6 ^ t4;
-    dst[d + 1]! ^= a5 ^ a7 ^ t3;
-    dst[d + 2]! ^= a2 ^ a5;
-    dst[d + 3]! ^= t2 ^ t4;
-    dst[d + 4]! ^= a1 ^ a7 ^ t2;
-    dst[d + 5]! ^= a1 ^ a4 ^ t0;
-    dst[d + 6]! ^= t1 ^ t2;
-    dst[d + 7]! ^= a1 ^ t1 ^ t3;
+    dst[dd]! ^= a2 ^ a6 ^ t4;
+    dst[dd + 1]! ^= a5 ^ a7 ^ t3;
+    dst[dd + 2]! ^= a2 ^ a5;
+    dst[dd + 3]! ^= t2 ^ t4;
+    dst[dd + 4]! ^= a1 ^ a7 ^ t2;
+    dst[dd + 5]! ^= a1 ^ a4 ^ t0;
+    dst[dd + 6]! ^= t1 ^ t2;
+    dst[dd + 7]! ^= a1 ^ t1 ^ t3;
   }
 }
 function _k59(src: Uint32Array, s: number, dst: Uint32Array, d: number, blocks: number): void {
-  for (const e = s + blocks * 8; s < e; s += 8, d += 8) {
-    const a0 = src[s]!;
-    const a1 = src[s + 1]!;
-    const a2 = src[s + 2]!;
-    const a3 = src[s + 3]!;
-    const a4 = src[s + 4]!;
-    const a5 = src[s + 5]!;
-    const a6 = src[s + 6]!;
-    const a7 = src[s + 7]!;
+  let so = s & 0x3fffffff;
+  let dd = d & 0x3fffffff;
+  for (let b = blocks; b > 0; b--, so = (so + 8) & 0x3fffffff, dd = (dd + 8) & 0x3fffffff) {
+    const a0 = src[so]!;
+    const a1 = src[so + 1]!;
+    const a2 = src[so + 2]!;
+    const a3 = src[so + 3]!;
+    const a4 = src[so + 4]!;
+    const a5 = src[so + 5]!;
+    const a6 = src[so + 6]!;
+    const a7 = src[so + 7]!;
     const t0 = a2 ^ a4;
     const t1 = a0 ^ t0;
     const t2 = a1 ^ a3;
@@ -2126,249 +2306,269 @@ function _k59(src: Uint32Array, s: number, dst: Uint32Array, d: number, blocks: 
     const t4 = a7 ^ t1;
     const t5 = a7 ^ t2;
     const t6 = t3 ^ t5;
-    dst[d]! ^= t3 ^ t4;
-    dst[d + 1]! ^= t6;
-    dst[d + 2]! ^= a5;
-    dst[d + 3]! ^= a5 ^ t4;
-    dst[d + 4]! ^= t2 ^ t4;
-    dst[d + 5]! ^= a5 ^ t0 ^ t2;
-    dst[d + 6]! ^= a3 ^ t1 ^ t3;
-    dst[d + 7]! ^= a4 ^ t6;
+    dst[dd]! ^= t3 ^ t4;
+    dst[dd + 1]! ^= t6;
+    dst[dd + 2]! ^= a5;
+    dst[dd + 3]! ^= a5 ^ t4;
+    dst[dd + 4]! ^= t2 ^ t4;
+    dst[dd + 5]! ^= a5 ^ t0 ^ t2;
+    dst[dd + 6]! ^= a3 ^ t1 ^ t3;
+    dst[dd + 7]! ^= a4 ^ t6;
   }
 }
 function _k5a(src: Uint32Array, s: number, dst: Uint32Array, d: number, blocks: number): void {
-  for (const e = s + blocks * 8; s < e; s += 8, d += 8) {
-    const a0 = src[s]!;
-    const a1 = src[s + 1]!;
-    const a2 = src[s + 2]!;
-    const a3 = src[s + 3]!;
-    const a4 = src[s + 4]!;
-    const a5 = src[s + 5]!;
-    const a6 = src[s + 6]!;
-    const a7 = src[s + 7]!;
+  let so = s & 0x3fffffff;
+  let dd = d & 0x3fffffff;
+  for (let b = blocks; b > 0; b--, so = (so + 8) & 0x3fffffff, dd = (dd + 8) & 0x3fffffff) {
+    const a0 = src[so]!;
+    const a1 = src[so + 1]!;
+    const a2 = src[so + 2]!;
+    const a3 = src[so + 3]!;
+    const a4 = src[so + 4]!;
+    const a5 = src[so + 5]!;
+    const a6 = src[so + 6]!;
+    const a7 = src[so + 7]!;
     const t0 = a0 ^ a3;
     const t1 = a1 ^ a2;
     const t2 = a4 ^ a5;
     const t3 = a5 ^ a7;
-    dst[d]! ^= a2 ^ a6 ^ t2;
-    dst[d + 1]! ^= a6 ^ t0 ^ t3;
-    dst[d + 2]! ^= t1 ^ t3;
-    dst[d + 3]! ^= t0 ^ t2;
-    dst[d + 4]! ^= a0 ^ t1;
-    dst[d + 5]! ^= a3 ^ t1;
-    dst[d + 6]! ^= a2 ^ a4 ^ t0;
-    dst[d + 7]! ^= a1 ^ a3 ^ t2;
+    dst[dd]! ^= a2 ^ a6 ^ t2;
+    dst[dd + 1]! ^= a6 ^ t0 ^ t3;
+    dst[dd + 2]! ^= t1 ^ t3;
+    dst[dd + 3]! ^= t0 ^ t2;
+    dst[dd + 4]! ^= a0 ^ t1;
+    dst[dd + 5]! ^= a3 ^ t1;
+    dst[dd + 6]! ^= a2 ^ a4 ^ t0;
+    dst[dd + 7]! ^= a1 ^ a3 ^ t2;
   }
 }
 function _k5b(src: Uint32Array, s: number, dst: Uint32Array, d: number, blocks: number): void {
-  for (const e = s + blocks * 8; s < e; s += 8, d += 8) {
-    const a0 = src[s]!;
-    const a1 = src[s + 1]!;
-    const a2 = src[s + 2]!;
-    const a3 = src[s + 3]!;
-    const a4 = src[s + 4]!;
-    const a5 = src[s + 5]!;
-    const a6 = src[s + 6]!;
-    const a7 = src[s + 7]!;
+  let so = s & 0x3fffffff;
+  let dd = d & 0x3fffffff;
+  for (let b = blocks; b > 0; b--, so = (so + 8) & 0x3fffffff, dd = (dd + 8) & 0x3fffffff) {
+    const a0 = src[so]!;
+    const a1 = src[so + 1]!;
+    const a2 = src[so + 2]!;
+    const a3 = src[so + 3]!;
+    const a4 = src[so + 4]!;
+    const a5 = src[so + 5]!;
+    const a6 = src[so + 6]!;
+    const a7 = src[so + 7]!;
     const t0 = a0 ^ a4;
     const t1 = a1 ^ a5;
     const t2 = a2 ^ t0;
     const t3 = a3 ^ t1;
     const t4 = a6 ^ t2;
     const t5 = a7 ^ t3;
-    dst[d]! ^= a5 ^ t4;
-    dst[d + 1]! ^= a0 ^ a6 ^ t5;
-    dst[d + 2]! ^= a7 ^ t1;
-    dst[d + 3]! ^= a5 ^ t0;
-    dst[d + 4]! ^= a1 ^ t2;
-    dst[d + 5]! ^= a2 ^ t3;
-    dst[d + 6]! ^= a3 ^ t4;
-    dst[d + 7]! ^= a4 ^ t5;
+    dst[dd]! ^= a5 ^ t4;
+    dst[dd + 1]! ^= a0 ^ a6 ^ t5;
+    dst[dd + 2]! ^= a7 ^ t1;
+    dst[dd + 3]! ^= a5 ^ t0;
+    dst[dd + 4]! ^= a1 ^ t2;
+    dst[dd + 5]! ^= a2 ^ t3;
+    dst[dd + 6]! ^= a3 ^ t4;
+    dst[dd + 7]! ^= a4 ^ t5;
   }
 }
 function _k5c(src: Uint32Array, s: number, dst: Uint32Array, d: number, blocks: number): void {
-  for (const e = s + blocks * 8; s < e; s += 8, d += 8) {
-    const a0 = src[s]!;
-    const a1 = src[s + 1]!;
-    const a2 = src[s + 2]!;
-    const a3 = src[s + 3]!;
-    const a4 = src[s + 4]!;
-    const a5 = src[s + 5]!;
-    const a6 = src[s + 6]!;
-    const a7 = src[s + 7]!;
+  let so = s & 0x3fffffff;
+  let dd = d & 0x3fffffff;
+  for (let b = blocks; b > 0; b--, so = (so + 8) & 0x3fffffff, dd = (dd + 8) & 0x3fffffff) {
+    const a0 = src[so]!;
+    const a1 = src[so + 1]!;
+    const a2 = src[so + 2]!;
+    const a3 = src[so + 3]!;
+    const a4 = src[so + 4]!;
+    const a5 = src[so + 5]!;
+    const a6 = src[so + 6]!;
+    const a7 = src[so + 7]!;
     const t0 = a2 ^ a5;
     const t1 = a3 ^ a6;
     const t2 = a0 ^ t0;
     const t3 = a1 ^ a4;
     const t4 = t1 ^ t3;
-    dst[d]! ^= a4 ^ a7 ^ t0;
-    dst[d + 1]! ^= a5 ^ t1;
-    dst[d + 2]! ^= a6 ^ t2;
-    dst[d + 3]! ^= t2 ^ t4;
-    dst[d + 4]! ^= a0 ^ a1 ^ t1;
-    dst[d + 5]! ^= a2 ^ a7 ^ t3;
-    dst[d + 6]! ^= a3 ^ t2;
-    dst[d + 7]! ^= t4;
+    dst[dd]! ^= a4 ^ a7 ^ t0;
+    dst[dd + 1]! ^= a5 ^ t1;
+    dst[dd + 2]! ^= a6 ^ t2;
+    dst[dd + 3]! ^= t2 ^ t4;
+    dst[dd + 4]! ^= a0 ^ a1 ^ t1;
+    dst[dd + 5]! ^= a2 ^ a7 ^ t3;
+    dst[dd + 6]! ^= a3 ^ t2;
+    dst[dd + 7]! ^= t4;
   }
 }
 function _k5d(src: Uint32Array, s: number, dst: Uint32Array, d: number, blocks: number): void {
-  for (const e = s + blocks * 8; s < e; s += 8, d += 8) {
-    const a0 = src[s]!;
-    const a1 = src[s + 1]!;
-    const a2 = src[s + 2]!;
-    const a3 = src[s + 3]!;
-    const a4 = src[s + 4]!;
-    const a5 = src[s + 5]!;
-    const a6 = src[s + 6]!;
-    const a7 = src[s + 7]!;
+  let so = s & 0x3fffffff;
+  let dd = d & 0x3fffffff;
+  for (let b = blocks; b > 0; b--, so = (so + 8) & 0x3fffffff, dd = (dd + 8) & 0x3fffffff) {
+    const a0 = src[so]!;
+    const a1 = src[so + 1]!;
+    const a2 = src[so + 2]!;
+    const a3 = src[so + 3]!;
+    const a4 = src[so + 4]!;
+    const a5 = src[so + 5]!;
+    const a6 = src[so + 6]!;
+    const a7 = src[so + 7]!;
     const t0 = a0 ^ a5;
     const t1 = a1 ^ a4;
     const t2 = a3 ^ a6;
     const t3 = a2 ^ t0;
     const t4 = a7 ^ t1;
-    dst[d]! ^= a4 ^ a7 ^ t3;
-    dst[d + 1]! ^= a1 ^ a5 ^ t2;
-    dst[d + 2]! ^= a6 ^ t0;
-    dst[d + 3]! ^= a6 ^ t1 ^ t3;
-    dst[d + 4]! ^= a0 ^ t1 ^ t2;
-    dst[d + 5]! ^= a2 ^ a5 ^ t4;
-    dst[d + 6]! ^= t2 ^ t3;
-    dst[d + 7]! ^= t2 ^ t4;
+    dst[dd]! ^= a4 ^ a7 ^ t3;
+    dst[dd + 1]! ^= a1 ^ a5 ^ t2;
+    dst[dd + 2]! ^= a6 ^ t0;
+    dst[dd + 3]! ^= a6 ^ t1 ^ t3;
+    dst[dd + 4]! ^= a0 ^ t1 ^ t2;
+    dst[dd + 5]! ^= a2 ^ a5 ^ t4;
+    dst[dd + 6]! ^= t2 ^ t3;
+    dst[dd + 7]! ^= t2 ^ t4;
   }
 }
 function _k5e(src: Uint32Array, s: number, dst: Uint32Array, d: number, blocks: number): void {
-  for (const e = s + blocks * 8; s < e; s += 8, d += 8) {
-    const a0 = src[s]!;
-    const a1 = src[s + 1]!;
-    const a2 = src[s + 2]!;
-    const a3 = src[s + 3]!;
-    const a4 = src[s + 4]!;
-    const a5 = src[s + 5]!;
-    const a6 = src[s + 6]!;
-    const a7 = src[s + 7]!;
+  let so = s & 0x3fffffff;
+  let dd = d & 0x3fffffff;
+  for (let b = blocks; b > 0; b--, so = (so + 8) & 0x3fffffff, dd = (dd + 8) & 0x3fffffff) {
+    const a0 = src[so]!;
+    const a1 = src[so + 1]!;
+    const a2 = src[so + 2]!;
+    const a3 = src[so + 3]!;
+    const a4 = src[so + 4]!;
+    const a5 = src[so + 5]!;
+    const a6 = src[so + 6]!;
+    const a7 = src[so + 7]!;
     const t0 = a0 ^ a6;
     const t1 = a1 ^ a7;
     const t2 = a5 ^ t0;
     const t3 = a2 ^ t1;
     const t4 = a3 ^ a4;
-    dst[d]! ^= a2 ^ a4 ^ a5;
-    dst[d + 1]! ^= a3 ^ t2;
-    dst[d + 2]! ^= t2 ^ t3;
-    dst[d + 3]! ^= t1 ^ t2 ^ t4;
-    dst[d + 4]! ^= t0 ^ t1;
-    dst[d + 5]! ^= t3;
-    dst[d + 6]! ^= a0 ^ a2 ^ a3;
-    dst[d + 7]! ^= a1 ^ t4;
+    dst[dd]! ^= a2 ^ a4 ^ a5;
+    dst[dd + 1]! ^= a3 ^ t2;
+    dst[dd + 2]! ^= t2 ^ t3;
+    dst[dd + 3]! ^= t1 ^ t2 ^ t4;
+    dst[dd + 4]! ^= t0 ^ t1;
+    dst[dd + 5]! ^= t3;
+    dst[dd + 6]! ^= a0 ^ a2 ^ a3;
+    dst[dd + 7]! ^= a1 ^ t4;
   }
 }
 function _k5f(src: Uint32Array, s: number, dst: Uint32Array, d: number, blocks: number): void {
-  for (const e = s + blocks * 8; s < e; s += 8, d += 8) {
-    const a0 = src[s]!;
-    const a1 = src[s + 1]!;
-    const a2 = src[s + 2]!;
-    const a3 = src[s + 3]!;
-    const a4 = src[s + 4]!;
-    const a5 = src[s + 5]!;
-    const a6 = src[s + 6]!;
-    const a7 = src[s + 7]!;
+  let so = s & 0x3fffffff;
+  let dd = d & 0x3fffffff;
+  for (let b = blocks; b > 0; b--, so = (so + 8) & 0x3fffffff, dd = (dd + 8) & 0x3fffffff) {
+    const a0 = src[so]!;
+    const a1 = src[so + 1]!;
+    const a2 = src[so + 2]!;
+    const a3 = src[so + 3]!;
+    const a4 = src[so + 4]!;
+    const a5 = src[so + 5]!;
+    const a6 = src[so + 6]!;
+    const a7 = src[so + 7]!;
     const t0 = a0 ^ a6;
     const t1 = a1 ^ a7;
     const t2 = a4 ^ t1;
     const t3 = a5 ^ t0;
     const t4 = a2 ^ a5;
-    dst[d]! ^= a0 ^ a4 ^ t4;
-    dst[d + 1]! ^= a1 ^ a3 ^ t3;
-    dst[d + 2]! ^= t1 ^ t3;
-    dst[d + 3]! ^= t2 ^ t3;
-    dst[d + 4]! ^= t0 ^ t2;
-    dst[d + 5]! ^= t1 ^ t4;
-    dst[d + 6]! ^= a2 ^ a3 ^ t0;
-    dst[d + 7]! ^= a3 ^ t2;
+    dst[dd]! ^= a0 ^ a4 ^ t4;
+    dst[dd + 1]! ^= a1 ^ a3 ^ t3;
+    dst[dd + 2]! ^= t1 ^ t3;
+    dst[dd + 3]! ^= t2 ^ t3;
+    dst[dd + 4]! ^= t0 ^ t2;
+    dst[dd + 5]! ^= t1 ^ t4;
+    dst[dd + 6]! ^= a2 ^ a3 ^ t0;
+    dst[dd + 7]! ^= a3 ^ t2;
   }
 }
 function _k60(src: Uint32Array, s: number, dst: Uint32Array, d: number, blocks: number): void {
-  for (const e = s + blocks * 8; s < e; s += 8, d += 8) {
-    const a0 = src[s]!;
-    const a1 = src[s + 1]!;
-    const a2 = src[s + 2]!;
-    const a3 = src[s + 3]!;
-    const a4 = src[s + 4]!;
-    const a5 = src[s + 5]!;
-    const a6 = src[s + 6]!;
-    const a7 = src[s + 7]!;
+  let so = s & 0x3fffffff;
+  let dd = d & 0x3fffffff;
+  for (let b = blocks; b > 0; b--, so = (so + 8) & 0x3fffffff, dd = (dd + 8) & 0x3fffffff) {
+    const a0 = src[so]!;
+    const a1 = src[so + 1]!;
+    const a2 = src[so + 2]!;
+    const a3 = src[so + 3]!;
+    const a4 = src[so + 4]!;
+    const a5 = src[so + 5]!;
+    const a6 = src[so + 6]!;
+    const a7 = src[so + 7]!;
     const t0 = a2 ^ a5;
     const t1 = a3 ^ a6;
     const t2 = a4 ^ a7;
-    dst[d]! ^= a2 ^ t1;
-    dst[d + 1]! ^= a3 ^ t2;
-    dst[d + 2]! ^= a4 ^ t0 ^ t1;
-    dst[d + 3]! ^= t0 ^ t2;
-    dst[d + 4]! ^= t0;
-    dst[d + 5]! ^= a0 ^ t1;
-    dst[d + 6]! ^= a0 ^ a1 ^ t2;
-    dst[d + 7]! ^= a1 ^ t0;
+    dst[dd]! ^= a2 ^ t1;
+    dst[dd + 1]! ^= a3 ^ t2;
+    dst[dd + 2]! ^= a4 ^ t0 ^ t1;
+    dst[dd + 3]! ^= t0 ^ t2;
+    dst[dd + 4]! ^= t0;
+    dst[dd + 5]! ^= a0 ^ t1;
+    dst[dd + 6]! ^= a0 ^ a1 ^ t2;
+    dst[dd + 7]! ^= a1 ^ t0;
   }
 }
 function _k61(src: Uint32Array, s: number, dst: Uint32Array, d: number, blocks: number): void {
-  for (const e = s + blocks * 8; s < e; s += 8, d += 8) {
-    const a0 = src[s]!;
-    const a1 = src[s + 1]!;
-    const a2 = src[s + 2]!;
-    const a3 = src[s + 3]!;
-    const a4 = src[s + 4]!;
-    const a5 = src[s + 5]!;
-    const a6 = src[s + 6]!;
-    const a7 = src[s + 7]!;
+  let so = s & 0x3fffffff;
+  let dd = d & 0x3fffffff;
+  for (let b = blocks; b > 0; b--, so = (so + 8) & 0x3fffffff, dd = (dd + 8) & 0x3fffffff) {
+    const a0 = src[so]!;
+    const a1 = src[so + 1]!;
+    const a2 = src[so + 2]!;
+    const a3 = src[so + 3]!;
+    const a4 = src[so + 4]!;
+    const a5 = src[so + 5]!;
+    const a6 = src[so + 6]!;
+    const a7 = src[so + 7]!;
     const t0 = a0 ^ a6;
     const t1 = a1 ^ a7;
     const t2 = a2 ^ a5;
     const t3 = a3 ^ a4;
     const t4 = a3 ^ t0;
-    dst[d]! ^= a2 ^ t4;
-    dst[d + 1]! ^= t1 ^ t3;
-    dst[d + 2]! ^= a5 ^ a6 ^ t3;
-    dst[d + 3]! ^= a7 ^ t2 ^ t3;
-    dst[d + 4]! ^= a4 ^ t2;
-    dst[d + 5]! ^= a5 ^ t4;
-    dst[d + 6]! ^= a4 ^ t0 ^ t1;
-    dst[d + 7]! ^= t1 ^ t2;
+    dst[dd]! ^= a2 ^ t4;
+    dst[dd + 1]! ^= t1 ^ t3;
+    dst[dd + 2]! ^= a5 ^ a6 ^ t3;
+    dst[dd + 3]! ^= a7 ^ t2 ^ t3;
+    dst[dd + 4]! ^= a4 ^ t2;
+    dst[dd + 5]! ^= a5 ^ t4;
+    dst[dd + 6]! ^= a4 ^ t0 ^ t1;
+    dst[dd + 7]! ^= t1 ^ t2;
   }
 }
 function _k62(src: Uint32Array, s: number, dst: Uint32Array, d: number, blocks: number): void {
-  for (const e = s + blocks * 8; s < e; s += 8, d += 8) {
-    const a0 = src[s]!;
-    const a1 = src[s + 1]!;
-    const a2 = src[s + 2]!;
-    const a3 = src[s + 3]!;
-    const a4 = src[s + 4]!;
-    const a5 = src[s + 5]!;
-    const a6 = src[s + 6]!;
-    const a7 = src[s + 7]!;
+  let so = s & 0x3fffffff;
+  let dd = d & 0x3fffffff;
+  for (let b = blocks; b > 0; b--, so = (so + 8) & 0x3fffffff, dd = (dd + 8) & 0x3fffffff) {
+    const a0 = src[so]!;
+    const a1 = src[so + 1]!;
+    const a2 = src[so + 2]!;
+    const a3 = src[so + 3]!;
+    const a4 = src[so + 4]!;
+    const a5 = src[so + 5]!;
+    const a6 = src[so + 6]!;
+    const a7 = src[so + 7]!;
     const t0 = a3 ^ a7;
     const t1 = a0 ^ a4;
     const t2 = a1 ^ a5;
     const t3 = a2 ^ a6;
     const t4 = t0 ^ t3;
-    dst[d]! ^= t4;
-    dst[d + 1]! ^= t0 ^ t1;
-    dst[d + 2]! ^= a4 ^ t2 ^ t4;
-    dst[d + 3]! ^= a4 ^ a5;
-    dst[d + 4]! ^= a2 ^ a5 ^ t0;
-    dst[d + 5]! ^= a3 ^ a6 ^ t1;
-    dst[d + 6]! ^= a7 ^ t1 ^ t2;
-    dst[d + 7]! ^= t2 ^ t3;
+    dst[dd]! ^= t4;
+    dst[dd + 1]! ^= t0 ^ t1;
+    dst[dd + 2]! ^= a4 ^ t2 ^ t4;
+    dst[dd + 3]! ^= a4 ^ a5;
+    dst[dd + 4]! ^= a2 ^ a5 ^ t0;
+    dst[dd + 5]! ^= a3 ^ a6 ^ t1;
+    dst[dd + 6]! ^= a7 ^ t1 ^ t2;
+    dst[dd + 7]! ^= t2 ^ t3;
   }
 }
 function _k63(src: Uint32Array, s: number, dst: Uint32Array, d: number, blocks: number): void {
-  for (const e = s + blocks * 8; s < e; s += 8, d += 8) {
-    const a0 = src[s]!;
-    const a1 = src[s + 1]!;
-    const a2 = src[s + 2]!;
-    const a3 = src[s + 3]!;
-    const a4 = src[s + 4]!;
-    const a5 = src[s + 5]!;
-    const a6 = src[s + 6]!;
-    const a7 = src[s + 7]!;
+  let so = s & 0x3fffffff;
+  let dd = d & 0x3fffffff;
+  for (let b = blocks; b > 0; b--, so = (so + 8) & 0x3fffffff, dd = (dd + 8) & 0x3fffffff) {
+    const a0 = src[so]!;
+    const a1 = src[so + 1]!;
+    const a2 = src[so + 2]!;
+    const a3 = src[so + 3]!;
+    const a4 = src[so + 4]!;
+    const a5 = src[so + 5]!;
+    const a6 = src[so + 6]!;
+    const a7 = src[so + 7]!;
     const t0 = a3 ^ a4;
     const t1 = a1 ^ a7;
     const t2 = a5 ^ a6;
@@ -2376,146 +2576,158 @@ function _k63(src: Uint32Array, s: number, dst: Uint32Array, d: number, blocks: 
     const t4 = a0 ^ t0;
     const t5 = a2 ^ a7;
     const t6 = a5 ^ t0;
-    dst[d]! ^= a0 ^ a3 ^ a6 ^ t5;
-    dst[d + 1]! ^= t1 ^ t4;
-    dst[d + 2]! ^= t0 ^ t3;
-    dst[d + 3]! ^= t6;
-    dst[d + 4]! ^= t5 ^ t6;
-    dst[d + 5]! ^= t2 ^ t4;
-    dst[d + 6]! ^= a0 ^ a4 ^ t3;
-    dst[d + 7]! ^= a2 ^ t3;
+    dst[dd]! ^= a0 ^ a3 ^ a6 ^ t5;
+    dst[dd + 1]! ^= t1 ^ t4;
+    dst[dd + 2]! ^= t0 ^ t3;
+    dst[dd + 3]! ^= t6;
+    dst[dd + 4]! ^= t5 ^ t6;
+    dst[dd + 5]! ^= t2 ^ t4;
+    dst[dd + 6]! ^= a0 ^ a4 ^ t3;
+    dst[dd + 7]! ^= a2 ^ t3;
   }
 }
 function _k64(src: Uint32Array, s: number, dst: Uint32Array, d: number, blocks: number): void {
-  for (const e = s + blocks * 8; s < e; s += 8, d += 8) {
-    const a0 = src[s]!;
-    const a1 = src[s + 1]!;
-    const a2 = src[s + 2]!;
-    const a3 = src[s + 3]!;
-    const a4 = src[s + 4]!;
-    const a5 = src[s + 5]!;
-    const a6 = src[s + 6]!;
-    const a7 = src[s + 7]!;
+  let so = s & 0x3fffffff;
+  let dd = d & 0x3fffffff;
+  for (let b = blocks; b > 0; b--, so = (so + 8) & 0x3fffffff, dd = (dd + 8) & 0x3fffffff) {
+    const a0 = src[so]!;
+    const a1 = src[so + 1]!;
+    const a2 = src[so + 2]!;
+    const a3 = src[so + 3]!;
+    const a4 = src[so + 4]!;
+    const a5 = src[so + 5]!;
+    const a6 = src[so + 6]!;
+    const a7 = src[so + 7]!;
     const t0 = a0 ^ a7;
     const t1 = a1 ^ a2;
     const t2 = a2 ^ a3;
     const t3 = a4 ^ a5;
-    dst[d]! ^= t2;
-    dst[d + 1]! ^= a3 ^ a4;
-    dst[d + 2]! ^= a0 ^ t2 ^ t3;
-    dst[d + 3]! ^= a6 ^ t1 ^ t3;
-    dst[d + 4]! ^= a5 ^ a6 ^ a7;
-    dst[d + 5]! ^= a6 ^ t0;
-    dst[d + 6]! ^= a1 ^ t0;
-    dst[d + 7]! ^= t1;
+    dst[dd]! ^= t2;
+    dst[dd + 1]! ^= a3 ^ a4;
+    dst[dd + 2]! ^= a0 ^ t2 ^ t3;
+    dst[dd + 3]! ^= a6 ^ t1 ^ t3;
+    dst[dd + 4]! ^= a5 ^ a6 ^ a7;
+    dst[dd + 5]! ^= a6 ^ t0;
+    dst[dd + 6]! ^= a1 ^ t0;
+    dst[dd + 7]! ^= t1;
   }
 }
 function _k65(src: Uint32Array, s: number, dst: Uint32Array, d: number, blocks: number): void {
-  for (const e = s + blocks * 8; s < e; s += 8, d += 8) {
-    const a0 = src[s]!;
-    const a1 = src[s + 1]!;
-    const a2 = src[s + 2]!;
-    const a3 = src[s + 3]!;
-    const a4 = src[s + 4]!;
-    const a5 = src[s + 5]!;
-    const a6 = src[s + 6]!;
-    const a7 = src[s + 7]!;
+  let so = s & 0x3fffffff;
+  let dd = d & 0x3fffffff;
+  for (let b = blocks; b > 0; b--, so = (so + 8) & 0x3fffffff, dd = (dd + 8) & 0x3fffffff) {
+    const a0 = src[so]!;
+    const a1 = src[so + 1]!;
+    const a2 = src[so + 2]!;
+    const a3 = src[so + 3]!;
+    const a4 = src[so + 4]!;
+    const a5 = src[so + 5]!;
+    const a6 = src[so + 6]!;
+    const a7 = src[so + 7]!;
     const t0 = a3 ^ a4;
     const t1 = a5 ^ a6;
     const t2 = a0 ^ a7;
     const t3 = a1 ^ a2;
-    dst[d]! ^= a0 ^ a2 ^ a3;
-    dst[d + 1]! ^= a1 ^ t0;
-    dst[d + 2]! ^= a0 ^ a5 ^ t0;
-    dst[d + 3]! ^= t0 ^ t1 ^ t3;
-    dst[d + 4]! ^= a4 ^ a7 ^ t1;
-    dst[d + 5]! ^= t1 ^ t2;
-    dst[d + 6]! ^= a1 ^ a6 ^ t2;
-    dst[d + 7]! ^= a7 ^ t3;
+    dst[dd]! ^= a0 ^ a2 ^ a3;
+    dst[dd + 1]! ^= a1 ^ t0;
+    dst[dd + 2]! ^= a0 ^ a5 ^ t0;
+    dst[dd + 3]! ^= t0 ^ t1 ^ t3;
+    dst[dd + 4]! ^= a4 ^ a7 ^ t1;
+    dst[dd + 5]! ^= t1 ^ t2;
+    dst[dd + 6]! ^= a1 ^ a6 ^ t2;
+    dst[dd + 7]! ^= a7 ^ t3;
   }
 }
 function _k66(src: Uint32Array, s: number, dst: Uint32Array, d: number, blocks: number): void {
-  for (const e = s + blocks * 8; s < e; s += 8, d += 8) {
-    const a0 = src[s]!;
-    const a1 = src[s + 1]!;
-    const a2 = src[s + 2]!;
-    const a3 = src[s + 3]!;
-    const a4 = src[s + 4]!;
-    const a5 = src[s + 5]!;
-    const a6 = src[s + 6]!;
-    const a7 = src[s + 7]!;
+  let so = s & 0x3fffffff;
+  let dd = d & 0x3fffffff;
+  for (let b = blocks; b > 0; b--, so = (so + 8) & 0x3fffffff, dd = (dd + 8) & 0x3fffffff) {
+    const a0 = src[so]!;
+    const a1 = src[so + 1]!;
+    const a2 = src[so + 2]!;
+    const a3 = src[so + 3]!;
+    const a4 = src[so + 4]!;
+    const a5 = src[so + 5]!;
+    const a6 = src[so + 6]!;
+    const a7 = src[so + 7]!;
     const t0 = a0 ^ a4;
     const t1 = a1 ^ a5;
     const t2 = a7 ^ t1;
     const t3 = a2 ^ a3;
-    dst[d]! ^= a7 ^ t3;
-    dst[d + 1]! ^= a3 ^ t0;
-    dst[d + 2]! ^= t0 ^ t2 ^ t3;
-    dst[d + 3]! ^= a4 ^ a6 ^ t2;
-    dst[d + 4]! ^= a3 ^ a5 ^ a6;
-    dst[d + 5]! ^= a6 ^ a7 ^ t0;
-    dst[d + 6]! ^= a0 ^ t2;
-    dst[d + 7]! ^= a1 ^ a2 ^ a6;
+    dst[dd]! ^= a7 ^ t3;
+    dst[dd + 1]! ^= a3 ^ t0;
+    dst[dd + 2]! ^= t0 ^ t2 ^ t3;
+    dst[dd + 3]! ^= a4 ^ a6 ^ t2;
+    dst[dd + 4]! ^= a3 ^ a5 ^ a6;
+    dst[dd + 5]! ^= a6 ^ a7 ^ t0;
+    dst[dd + 6]! ^= a0 ^ t2;
+    dst[dd + 7]! ^= a1 ^ a2 ^ a6;
   }
 }
 function _k67(src: Uint32Array, s: number, dst: Uint32Array, d: number, blocks: number): void {
-  for (const e = s + blocks * 8; s < e; s += 8, d += 8) {
-    const a0 = src[s]!;
-    const a1 = src[s + 1]!;
-    const a2 = src[s + 2]!;
-    const a3 = src[s + 3]!;
-    const a4 = src[s + 4]!;
-    const a5 = src[s + 5]!;
-    const a6 = src[s + 6]!;
-    const a7 = src[s + 7]!;
+  let so = s & 0x3fffffff;
+  let dd = d & 0x3fffffff;
+  for (let b = blocks; b > 0; b--, so = (so + 8) & 0x3fffffff, dd = (dd + 8) & 0x3fffffff) {
+    const a0 = src[so]!;
+    const a1 = src[so + 1]!;
+    const a2 = src[so + 2]!;
+    const a3 = src[so + 3]!;
+    const a4 = src[so + 4]!;
+    const a5 = src[so + 5]!;
+    const a6 = src[so + 6]!;
+    const a7 = src[so + 7]!;
     const t0 = a0 ^ a7;
     const t1 = a3 ^ a4;
     const t2 = a5 ^ a6;
     const t3 = a1 ^ t1;
     const t4 = t0 ^ t2;
-    dst[d]! ^= a2 ^ a3 ^ t0;
-    dst[d + 1]! ^= a0 ^ t3;
-    dst[d + 2]! ^= a5 ^ t0 ^ t3;
-    dst[d + 3]! ^= a7 ^ t2 ^ t3;
-    dst[d + 4]! ^= t1 ^ t2;
-    dst[d + 5]! ^= a4 ^ t4;
-    dst[d + 6]! ^= a1 ^ t4;
-    dst[d + 7]! ^= a1 ^ a2 ^ a6 ^ a7;
+    dst[dd]! ^= a2 ^ a3 ^ t0;
+    dst[dd + 1]! ^= a0 ^ t3;
+    dst[dd + 2]! ^= a5 ^ t0 ^ t3;
+    dst[dd + 3]! ^= a7 ^ t2 ^ t3;
+    dst[dd + 4]! ^= t1 ^ t2;
+    dst[dd + 5]! ^= a4 ^ t4;
+    dst[dd + 6]! ^= a1 ^ t4;
+    dst[dd + 7]! ^= a1 ^ a2 ^ a6 ^ a7;
   }
 }
 function _k68(src: Uint32Array, s: number, dst: Uint32Array, d: number, blocks: number): void {
-  for (const e = s + blocks * 8; s < e; s += 8, d += 8) {
-    const a0 = src[s]!;
-    const a1 = src[s + 1]!;
-    const a2 = src[s + 2]!;
-    const a3 = src[s + 3]!;
-    const a4 = src[s + 4]!;
-    const a5 = src[s + 5]!;
-    const a6 = src[s + 6]!;
-    const a7 = src[s + 7]!;
+  let so = s & 0x3fffffff;
+  let dd = d & 0x3fffffff;
+  for (let b = blocks; b > 0; b--, so = (so + 8) & 0x3fffffff, dd = (dd + 8) & 0x3fffffff) {
+    const a0 = src[so]!;
+    const a1 = src[so + 1]!;
+    const a2 = src[so + 2]!;
+    const a3 = src[so + 3]!;
+    const a4 = src[so + 4]!;
+    const a5 = src[so + 5]!;
+    const a6 = src[so + 6]!;
+    const a7 = src[so + 7]!;
     const t0 = a2 ^ a6;
     const t1 = a3 ^ a4;
     const t2 = a7 ^ t0;
-    dst[d]! ^= a3 ^ a5 ^ t0;
-    dst[d + 1]! ^= a6 ^ a7 ^ t1;
-    dst[d + 2]! ^= t1 ^ t2;
-    dst[d + 3]! ^= a0 ^ a4 ^ t2;
-    dst[d + 4]! ^= a1 ^ t2;
-    dst[d + 5]! ^= a0 ^ a2 ^ a3 ^ a7;
-    dst[d + 6]! ^= a0 ^ a1 ^ t1;
-    dst[d + 7]! ^= a1 ^ a2 ^ a4 ^ a5;
+    dst[dd]! ^= a3 ^ a5 ^ t0;
+    dst[dd + 1]! ^= a6 ^ a7 ^ t1;
+    dst[dd + 2]! ^= t1 ^ t2;
+    dst[dd + 3]! ^= a0 ^ a4 ^ t2;
+    dst[dd + 4]! ^= a1 ^ t2;
+    dst[dd + 5]! ^= a0 ^ a2 ^ a3 ^ a7;
+    dst[dd + 6]! ^= a0 ^ a1 ^ t1;
+    dst[dd + 7]! ^= a1 ^ a2 ^ a4 ^ a5;
   }
 }
 function _k69(src: Uint32Array, s: number, dst: Uint32Array, d: number, blocks: number): void {
-  for (const e = s + blocks * 8; s < e; s += 8, d += 8) {
-    const a0 = src[s]!;
-    const a1 = src[s + 1]!;
-    const a2 = src[s + 2]!;
-    const a3 = src[s + 3]!;
-    const a4 = src[s + 4]!;
-    const a5 = src[s + 5]!;
-    const a6 = src[s + 6]!;
-    const a7 = src[s + 7]!;
+  let so = s & 0x3fffffff;
+  let dd = d & 0x3fffffff;
+  for (let b = blocks; b > 0; b--, so = (so + 8) & 0x3fffffff, dd = (dd + 8) & 0x3fffffff) {
+    const a0 = src[so]!;
+    const a1 = src[so + 1]!;
+    const a2 = src[so + 2]!;
+    const a3 = src[so + 3]!;
+    const a4 = src[so + 4]!;
+    const a5 = src[so + 5]!;
+    const a6 = src[so + 6]!;
+    const a7 = src[so + 7]!;
     const t0 = a3 ^ a6;
     const t1 = a4 ^ a7;
     const t2 = a0 ^ a2;
@@ -2523,52 +2735,56 @@ function _k69(src: Uint32Array, s: number, dst: Uint32Array, d: number, blocks: 
     const t4 = a2 ^ t3;
     const t5 = a5 ^ t2;
     const t6 = t0 ^ t1;
-    dst[d]! ^= t0 ^ t5;
-    dst[d + 1]! ^= t0 ^ t3;
-    dst[d + 2]! ^= t6;
-    dst[d + 3]! ^= t2 ^ t6;
-    dst[d + 4]! ^= a6 ^ t4;
-    dst[d + 5]! ^= a3 ^ a7 ^ t5;
-    dst[d + 6]! ^= a0 ^ a1 ^ a4 ^ t0;
-    dst[d + 7]! ^= a5 ^ t4;
+    dst[dd]! ^= t0 ^ t5;
+    dst[dd + 1]! ^= t0 ^ t3;
+    dst[dd + 2]! ^= t6;
+    dst[dd + 3]! ^= t2 ^ t6;
+    dst[dd + 4]! ^= a6 ^ t4;
+    dst[dd + 5]! ^= a3 ^ a7 ^ t5;
+    dst[dd + 6]! ^= a0 ^ a1 ^ a4 ^ t0;
+    dst[dd + 7]! ^= a5 ^ t4;
   }
 }
 function _k6a(src: Uint32Array, s: number, dst: Uint32Array, d: number, blocks: number): void {
-  for (const e = s + blocks * 8; s < e; s += 8, d += 8) {
-    const a0 = src[s]!;
-    const a1 = src[s + 1]!;
-    const a2 = src[s + 2]!;
-    const a3 = src[s + 3]!;
-    const a4 = src[s + 4]!;
-    const a5 = src[s + 5]!;
-    const a6 = src[s + 6]!;
-    const a7 = src[s + 7]!;
+  let so = s & 0x3fffffff;
+  let dd = d & 0x3fffffff;
+  for (let b = blocks; b > 0; b--, so = (so + 8) & 0x3fffffff, dd = (dd + 8) & 0x3fffffff) {
+    const a0 = src[so]!;
+    const a1 = src[so + 1]!;
+    const a2 = src[so + 2]!;
+    const a3 = src[so + 3]!;
+    const a4 = src[so + 4]!;
+    const a5 = src[so + 5]!;
+    const a6 = src[so + 6]!;
+    const a7 = src[so + 7]!;
     const t0 = a0 ^ a4;
     const t1 = a2 ^ a3;
     const t2 = a1 ^ a6;
     const t3 = a3 ^ t0;
     const t4 = a4 ^ t2;
     const t5 = a6 ^ a7;
-    dst[d]! ^= a5 ^ t1 ^ t5;
-    dst[d + 1]! ^= t3 ^ t5;
-    dst[d + 2]! ^= t1 ^ t4;
-    dst[d + 3]! ^= a6 ^ t0;
-    dst[d + 4]! ^= t1 ^ t2;
-    dst[d + 5]! ^= a7 ^ t0 ^ t1;
-    dst[d + 6]! ^= a1 ^ a5 ^ t3;
-    dst[d + 7]! ^= a2 ^ a5 ^ t4;
+    dst[dd]! ^= a5 ^ t1 ^ t5;
+    dst[dd + 1]! ^= t3 ^ t5;
+    dst[dd + 2]! ^= t1 ^ t4;
+    dst[dd + 3]! ^= a6 ^ t0;
+    dst[dd + 4]! ^= t1 ^ t2;
+    dst[dd + 5]! ^= a7 ^ t0 ^ t1;
+    dst[dd + 6]! ^= a1 ^ a5 ^ t3;
+    dst[dd + 7]! ^= a2 ^ a5 ^ t4;
   }
 }
 function _k6b(src: Uint32Array, s: number, dst: Uint32Array, d: number, blocks: number): void {
-  for (const e = s + blocks * 8; s < e; s += 8, d += 8) {
-    const a0 = src[s]!;
-    const a1 = src[s + 1]!;
-    const a2 = src[s + 2]!;
-    const a3 = src[s + 3]!;
-    const a4 = src[s + 4]!;
-    const a5 = src[s + 5]!;
-    const a6 = src[s + 6]!;
-    const a7 = src[s + 7]!;
+  let so = s & 0x3fffffff;
+  let dd = d & 0x3fffffff;
+  for (let b = blocks; b > 0; b--, so = (so + 8) & 0x3fffffff, dd = (dd + 8) & 0x3fffffff) {
+    const a0 = src[so]!;
+    const a1 = src[so + 1]!;
+    const a2 = src[so + 2]!;
+    const a3 = src[so + 3]!;
+    const a4 = src[so + 4]!;
+    const a5 = src[so + 5]!;
+    const a6 = src[so + 6]!;
+    const a7 = src[so + 7]!;
     const t0 = a3 ^ a4;
     const t1 = a1 ^ a6;
     const t2 = a0 ^ t0;
@@ -2576,345 +2792,373 @@ function _k6b(src: Uint32Array, s: number, dst: Uint32Array, d: number, blocks: 
     const t4 = a7 ^ t3;
     const t5 = t0 ^ t1;
     const t6 = t1 ^ t2;
-    dst[d]! ^= a0 ^ a3 ^ a6 ^ t4;
-    dst[d + 1]! ^= a7 ^ t6;
-    dst[d + 2]! ^= t5;
-    dst[d + 3]! ^= a6 ^ t2;
-    dst[d + 4]! ^= a2 ^ t5;
-    dst[d + 5]! ^= t2 ^ t4;
-    dst[d + 6]! ^= a5 ^ t6;
-    dst[d + 7]! ^= a4 ^ t1 ^ t4;
+    dst[dd]! ^= a0 ^ a3 ^ a6 ^ t4;
+    dst[dd + 1]! ^= a7 ^ t6;
+    dst[dd + 2]! ^= t5;
+    dst[dd + 3]! ^= a6 ^ t2;
+    dst[dd + 4]! ^= a2 ^ t5;
+    dst[dd + 5]! ^= t2 ^ t4;
+    dst[dd + 6]! ^= a5 ^ t6;
+    dst[dd + 7]! ^= a4 ^ t1 ^ t4;
   }
 }
 function _k6c(src: Uint32Array, s: number, dst: Uint32Array, d: number, blocks: number): void {
-  for (const e = s + blocks * 8; s < e; s += 8, d += 8) {
-    const a0 = src[s]!;
-    const a1 = src[s + 1]!;
-    const a2 = src[s + 2]!;
-    const a3 = src[s + 3]!;
-    const a4 = src[s + 4]!;
-    const a5 = src[s + 5]!;
-    const a6 = src[s + 6]!;
-    const a7 = src[s + 7]!;
+  let so = s & 0x3fffffff;
+  let dd = d & 0x3fffffff;
+  for (let b = blocks; b > 0; b--, so = (so + 8) & 0x3fffffff, dd = (dd + 8) & 0x3fffffff) {
+    const a0 = src[so]!;
+    const a1 = src[so + 1]!;
+    const a2 = src[so + 2]!;
+    const a3 = src[so + 3]!;
+    const a4 = src[so + 4]!;
+    const a5 = src[so + 5]!;
+    const a6 = src[so + 6]!;
+    const a7 = src[so + 7]!;
     const t0 = a0 ^ a2;
     const t1 = a1 ^ a4;
     const t2 = a3 ^ a4;
-    dst[d]! ^= a2 ^ a3 ^ a5;
-    dst[d + 1]! ^= a6 ^ t2;
-    dst[d + 2]! ^= a7 ^ t0 ^ t2;
-    dst[d + 3]! ^= t0 ^ t1;
-    dst[d + 4]! ^= a1;
-    dst[d + 5]! ^= t0;
-    dst[d + 6]! ^= a0 ^ a1 ^ a3;
-    dst[d + 7]! ^= a2 ^ t1;
+    dst[dd]! ^= a2 ^ a3 ^ a5;
+    dst[dd + 1]! ^= a6 ^ t2;
+    dst[dd + 2]! ^= a7 ^ t0 ^ t2;
+    dst[dd + 3]! ^= t0 ^ t1;
+    dst[dd + 4]! ^= a1;
+    dst[dd + 5]! ^= t0;
+    dst[dd + 6]! ^= a0 ^ a1 ^ a3;
+    dst[dd + 7]! ^= a2 ^ t1;
   }
 }
 function _k6d(src: Uint32Array, s: number, dst: Uint32Array, d: number, blocks: number): void {
-  for (const e = s + blocks * 8; s < e; s += 8, d += 8) {
-    const a0 = src[s]!;
-    const a1 = src[s + 1]!;
-    const a2 = src[s + 2]!;
-    const a3 = src[s + 3]!;
-    const a4 = src[s + 4]!;
-    const a5 = src[s + 5]!;
-    const a6 = src[s + 6]!;
-    const a7 = src[s + 7]!;
+  let so = s & 0x3fffffff;
+  let dd = d & 0x3fffffff;
+  for (let b = blocks; b > 0; b--, so = (so + 8) & 0x3fffffff, dd = (dd + 8) & 0x3fffffff) {
+    const a0 = src[so]!;
+    const a1 = src[so + 1]!;
+    const a2 = src[so + 2]!;
+    const a3 = src[so + 3]!;
+    const a4 = src[so + 4]!;
+    const a5 = src[so + 5]!;
+    const a6 = src[so + 6]!;
+    const a7 = src[so + 7]!;
     const t0 = a0 ^ a3;
     const t1 = a1 ^ a4;
     const t2 = a2 ^ a5;
     const t3 = a2 ^ t1;
-    dst[d]! ^= t0 ^ t2;
-    dst[d + 1]! ^= a3 ^ a6 ^ t1;
-    dst[d + 2]! ^= a4 ^ a7 ^ t0;
-    dst[d + 3]! ^= t0 ^ t3;
-    dst[d + 4]! ^= t1;
-    dst[d + 5]! ^= a0 ^ t2;
-    dst[d + 6]! ^= a1 ^ a6 ^ t0;
-    dst[d + 7]! ^= a7 ^ t3;
+    dst[dd]! ^= t0 ^ t2;
+    dst[dd + 1]! ^= a3 ^ a6 ^ t1;
+    dst[dd + 2]! ^= a4 ^ a7 ^ t0;
+    dst[dd + 3]! ^= t0 ^ t3;
+    dst[dd + 4]! ^= t1;
+    dst[dd + 5]! ^= a0 ^ t2;
+    dst[dd + 6]! ^= a1 ^ a6 ^ t0;
+    dst[dd + 7]! ^= a7 ^ t3;
   }
 }
 function _k6e(src: Uint32Array, s: number, dst: Uint32Array, d: number, blocks: number): void {
-  for (const e = s + blocks * 8; s < e; s += 8, d += 8) {
-    const a0 = src[s]!;
-    const a1 = src[s + 1]!;
-    const a2 = src[s + 2]!;
-    const a3 = src[s + 3]!;
-    const a4 = src[s + 4]!;
-    const a5 = src[s + 5]!;
-    const a6 = src[s + 6]!;
-    const a7 = src[s + 7]!;
+  let so = s & 0x3fffffff;
+  let dd = d & 0x3fffffff;
+  for (let b = blocks; b > 0; b--, so = (so + 8) & 0x3fffffff, dd = (dd + 8) & 0x3fffffff) {
+    const a0 = src[so]!;
+    const a1 = src[so + 1]!;
+    const a2 = src[so + 2]!;
+    const a3 = src[so + 3]!;
+    const a4 = src[so + 4]!;
+    const a5 = src[so + 5]!;
+    const a6 = src[so + 6]!;
+    const a7 = src[so + 7]!;
     const t0 = a0 ^ a4;
     const t1 = a1 ^ a3;
     const t2 = a2 ^ t0;
-    dst[d]! ^= a2 ^ a3 ^ a5 ^ a7;
-    dst[d + 1]! ^= a3 ^ a6 ^ t0;
-    dst[d + 2]! ^= t1 ^ t2;
-    dst[d + 3]! ^= a1 ^ a7 ^ t0;
-    dst[d + 4]! ^= a7 ^ t1;
-    dst[d + 5]! ^= t2;
-    dst[d + 6]! ^= a0 ^ a5 ^ t1;
-    dst[d + 7]! ^= a1 ^ a2 ^ a4 ^ a6;
+    dst[dd]! ^= a2 ^ a3 ^ a5 ^ a7;
+    dst[dd + 1]! ^= a3 ^ a6 ^ t0;
+    dst[dd + 2]! ^= t1 ^ t2;
+    dst[dd + 3]! ^= a1 ^ a7 ^ t0;
+    dst[dd + 4]! ^= a7 ^ t1;
+    dst[dd + 5]! ^= t2;
+    dst[dd + 6]! ^= a0 ^ a5 ^ t1;
+    dst[dd + 7]! ^= a1 ^ a2 ^ a4 ^ a6;
   }
 }
 function _k6f(src: Uint32Array, s: number, dst: Uint32Array, d: number, blocks: number): void {
-  for (const e = s + blocks * 8; s < e; s += 8, d += 8) {
-    const a0 = src[s]!;
-    const a1 = src[s + 1]!;
-    const a2 = src[s + 2]!;
-    const a3 = src[s + 3]!;
-    const a4 = src[s + 4]!;
-    const a5 = src[s + 5]!;
-    const a6 = src[s + 6]!;
-    const a7 = src[s + 7]!;
+  let so = s & 0x3fffffff;
+  let dd = d & 0x3fffffff;
+  for (let b = blocks; b > 0; b--, so = (so + 8) & 0x3fffffff, dd = (dd + 8) & 0x3fffffff) {
+    const a0 = src[so]!;
+    const a1 = src[so + 1]!;
+    const a2 = src[so + 2]!;
+    const a3 = src[so + 3]!;
+    const a4 = src[so + 4]!;
+    const a5 = src[so + 5]!;
+    const a6 = src[so + 6]!;
+    const a7 = src[so + 7]!;
     const t0 = a0 ^ a3;
     const t1 = a1 ^ a4;
     const t2 = a7 ^ t1;
     const t3 = a2 ^ a5;
     const t4 = a6 ^ t0;
-    dst[d]! ^= a7 ^ t0 ^ t3;
-    dst[d + 1]! ^= t1 ^ t4;
-    dst[d + 2]! ^= t0 ^ t1;
-    dst[d + 3]! ^= t0 ^ t2;
-    dst[d + 4]! ^= a3 ^ t2;
-    dst[d + 5]! ^= a0 ^ a4 ^ t3;
-    dst[d + 6]! ^= a1 ^ a5 ^ t4;
-    dst[d + 7]! ^= a2 ^ a6 ^ t2;
+    dst[dd]! ^= a7 ^ t0 ^ t3;
+    dst[dd + 1]! ^= t1 ^ t4;
+    dst[dd + 2]! ^= t0 ^ t1;
+    dst[dd + 3]! ^= t0 ^ t2;
+    dst[dd + 4]! ^= a3 ^ t2;
+    dst[dd + 5]! ^= a0 ^ a4 ^ t3;
+    dst[dd + 6]! ^= a1 ^ a5 ^ t4;
+    dst[dd + 7]! ^= a2 ^ a6 ^ t2;
   }
 }
 function _k70(src: Uint32Array, s: number, dst: Uint32Array, d: number, blocks: number): void {
-  for (const e = s + blocks * 8; s < e; s += 8, d += 8) {
-    const a0 = src[s]!;
-    const a1 = src[s + 1]!;
-    const a2 = src[s + 2]!;
-    const a3 = src[s + 3]!;
-    const a4 = src[s + 4]!;
-    const a5 = src[s + 5]!;
-    const a6 = src[s + 6]!;
-    const a7 = src[s + 7]!;
+  let so = s & 0x3fffffff;
+  let dd = d & 0x3fffffff;
+  for (let b = blocks; b > 0; b--, so = (so + 8) & 0x3fffffff, dd = (dd + 8) & 0x3fffffff) {
+    const a0 = src[so]!;
+    const a1 = src[so + 1]!;
+    const a2 = src[so + 2]!;
+    const a3 = src[so + 3]!;
+    const a4 = src[so + 4]!;
+    const a5 = src[so + 5]!;
+    const a6 = src[so + 6]!;
+    const a7 = src[so + 7]!;
     const t0 = a3 ^ a5;
     const t1 = a2 ^ a4;
     const t2 = a6 ^ t1;
     const t3 = a7 ^ t0;
     const t4 = a0 ^ a1;
-    dst[d]! ^= a3 ^ t2;
-    dst[d + 1]! ^= a4 ^ t3;
-    dst[d + 2]! ^= a2 ^ t0;
-    dst[d + 3]! ^= a2;
-    dst[d + 4]! ^= a0 ^ t2;
-    dst[d + 5]! ^= t3 ^ t4;
-    dst[d + 6]! ^= t2 ^ t4;
-    dst[d + 7]! ^= a1 ^ a2 ^ t3;
+    dst[dd]! ^= a3 ^ t2;
+    dst[dd + 1]! ^= a4 ^ t3;
+    dst[dd + 2]! ^= a2 ^ t0;
+    dst[dd + 3]! ^= a2;
+    dst[dd + 4]! ^= a0 ^ t2;
+    dst[dd + 5]! ^= t3 ^ t4;
+    dst[dd + 6]! ^= t2 ^ t4;
+    dst[dd + 7]! ^= a1 ^ a2 ^ t3;
   }
 }
 function _k71(src: Uint32Array, s: number, dst: Uint32Array, d: number, blocks: number): void {
-  for (const e = s + blocks * 8; s < e; s += 8, d += 8) {
-    const a0 = src[s]!;
-    const a1 = src[s + 1]!;
-    const a2 = src[s + 2]!;
-    const a3 = src[s + 3]!;
-    const a4 = src[s + 4]!;
-    const a5 = src[s + 5]!;
-    const a6 = src[s + 6]!;
-    const a7 = src[s + 7]!;
+  let so = s & 0x3fffffff;
+  let dd = d & 0x3fffffff;
+  for (let b = blocks; b > 0; b--, so = (so + 8) & 0x3fffffff, dd = (dd + 8) & 0x3fffffff) {
+    const a0 = src[so]!;
+    const a1 = src[so + 1]!;
+    const a2 = src[so + 2]!;
+    const a3 = src[so + 3]!;
+    const a4 = src[so + 4]!;
+    const a5 = src[so + 5]!;
+    const a6 = src[so + 6]!;
+    const a7 = src[so + 7]!;
     const t0 = a0 ^ a2;
     const t1 = a1 ^ a3;
     const t2 = a4 ^ t0;
     const t3 = a5 ^ t1;
-    dst[d]! ^= a3 ^ a6 ^ t2;
-    dst[d + 1]! ^= a4 ^ a7 ^ t3;
-    dst[d + 2]! ^= a3 ^ a5;
-    dst[d + 3]! ^= a2 ^ a3;
-    dst[d + 4]! ^= a6 ^ t0;
-    dst[d + 5]! ^= a0 ^ a7 ^ t1;
-    dst[d + 6]! ^= a1 ^ t2;
-    dst[d + 7]! ^= a2 ^ t3;
+    dst[dd]! ^= a3 ^ a6 ^ t2;
+    dst[dd + 1]! ^= a4 ^ a7 ^ t3;
+    dst[dd + 2]! ^= a3 ^ a5;
+    dst[dd + 3]! ^= a2 ^ a3;
+    dst[dd + 4]! ^= a6 ^ t0;
+    dst[dd + 5]! ^= a0 ^ a7 ^ t1;
+    dst[dd + 6]! ^= a1 ^ t2;
+    dst[dd + 7]! ^= a2 ^ t3;
   }
 }
 function _k72(src: Uint32Array, s: number, dst: Uint32Array, d: number, blocks: number): void {
-  for (const e = s + blocks * 8; s < e; s += 8, d += 8) {
-    const a0 = src[s]!;
-    const a1 = src[s + 1]!;
-    const a2 = src[s + 2]!;
-    const a3 = src[s + 3]!;
-    const a4 = src[s + 4]!;
-    const a5 = src[s + 5]!;
-    const a6 = src[s + 6]!;
-    const a7 = src[s + 7]!;
+  let so = s & 0x3fffffff;
+  let dd = d & 0x3fffffff;
+  for (let b = blocks; b > 0; b--, so = (so + 8) & 0x3fffffff, dd = (dd + 8) & 0x3fffffff) {
+    const a0 = src[so]!;
+    const a1 = src[so + 1]!;
+    const a2 = src[so + 2]!;
+    const a3 = src[so + 3]!;
+    const a4 = src[so + 4]!;
+    const a5 = src[so + 5]!;
+    const a6 = src[so + 6]!;
+    const a7 = src[so + 7]!;
     const t0 = a3 ^ a7;
     const t1 = a0 ^ a4;
     const t2 = a1 ^ a5;
     const t3 = a2 ^ a6;
     const t4 = t0 ^ t1;
     const t5 = t0 ^ t2;
-    dst[d]! ^= a4 ^ t0 ^ t3;
-    dst[d + 1]! ^= a5 ^ t4;
-    dst[d + 2]! ^= a2 ^ t5;
-    dst[d + 3]! ^= a7;
-    dst[d + 4]! ^= t3 ^ t4;
-    dst[d + 5]! ^= t2 ^ t4;
-    dst[d + 6]! ^= t1 ^ t2 ^ t3;
-    dst[d + 7]! ^= t3 ^ t5;
+    dst[dd]! ^= a4 ^ t0 ^ t3;
+    dst[dd + 1]! ^= a5 ^ t4;
+    dst[dd + 2]! ^= a2 ^ t5;
+    dst[dd + 3]! ^= a7;
+    dst[dd + 4]! ^= t3 ^ t4;
+    dst[dd + 5]! ^= t2 ^ t4;
+    dst[dd + 6]! ^= t1 ^ t2 ^ t3;
+    dst[dd + 7]! ^= t3 ^ t5;
   }
 }
 function _k73(src: Uint32Array, s: number, dst: Uint32Array, d: number, blocks: number): void {
-  for (const e = s + blocks * 8; s < e; s += 8, d += 8) {
-    const a0 = src[s]!;
-    const a1 = src[s + 1]!;
-    const a2 = src[s + 2]!;
-    const a3 = src[s + 3]!;
-    const a4 = src[s + 4]!;
-    const a5 = src[s + 5]!;
-    const a6 = src[s + 6]!;
-    const a7 = src[s + 7]!;
+  let so = s & 0x3fffffff;
+  let dd = d & 0x3fffffff;
+  for (let b = blocks; b > 0; b--, so = (so + 8) & 0x3fffffff, dd = (dd + 8) & 0x3fffffff) {
+    const a0 = src[so]!;
+    const a1 = src[so + 1]!;
+    const a2 = src[so + 2]!;
+    const a3 = src[so + 3]!;
+    const a4 = src[so + 4]!;
+    const a5 = src[so + 5]!;
+    const a6 = src[so + 6]!;
+    const a7 = src[so + 7]!;
     const t0 = a3 ^ a7;
     const t1 = a0 ^ a4;
     const t2 = a1 ^ a5;
     const t3 = a2 ^ a6;
     const t4 = t0 ^ t1;
-    dst[d]! ^= t3 ^ t4;
-    dst[d + 1]! ^= t2 ^ t4;
-    dst[d + 2]! ^= t0 ^ t2;
-    dst[d + 3]! ^= t0;
-    dst[d + 4]! ^= a0 ^ t0 ^ t3;
-    dst[d + 5]! ^= a1 ^ t4;
-    dst[d + 6]! ^= a2 ^ t1 ^ t2;
-    dst[d + 7]! ^= a3 ^ t2 ^ t3;
+    dst[dd]! ^= t3 ^ t4;
+    dst[dd + 1]! ^= t2 ^ t4;
+    dst[dd + 2]! ^= t0 ^ t2;
+    dst[dd + 3]! ^= t0;
+    dst[dd + 4]! ^= a0 ^ t0 ^ t3;
+    dst[dd + 5]! ^= a1 ^ t4;
+    dst[dd + 6]! ^= a2 ^ t1 ^ t2;
+    dst[dd + 7]! ^= a3 ^ t2 ^ t3;
   }
 }
 function _k74(src: Uint32Array, s: number, dst: Uint32Array, d: number, blocks: number): void {
-  for (const e = s + blocks * 8; s < e; s += 8, d += 8) {
-    const a0 = src[s]!;
-    const a1 = src[s + 1]!;
-    const a2 = src[s + 2]!;
-    const a3 = src[s + 3]!;
-    const a4 = src[s + 4]!;
-    const a5 = src[s + 5]!;
-    const a6 = src[s + 6]!;
-    const a7 = src[s + 7]!;
+  let so = s & 0x3fffffff;
+  let dd = d & 0x3fffffff;
+  for (let b = blocks; b > 0; b--, so = (so + 8) & 0x3fffffff, dd = (dd + 8) & 0x3fffffff) {
+    const a0 = src[so]!;
+    const a1 = src[so + 1]!;
+    const a2 = src[so + 2]!;
+    const a3 = src[so + 3]!;
+    const a4 = src[so + 4]!;
+    const a5 = src[so + 5]!;
+    const a6 = src[so + 6]!;
+    const a7 = src[so + 7]!;
     const t0 = a1 ^ a2;
     const t1 = a0 ^ a5;
     const t2 = a2 ^ a3;
     const t3 = a6 ^ t0;
-    dst[d]! ^= a4 ^ t2;
-    dst[d + 1]! ^= a3 ^ a4 ^ a5;
-    dst[d + 2]! ^= a6 ^ t1 ^ t2;
-    dst[d + 3]! ^= a7 ^ t3;
-    dst[d + 4]! ^= a0 ^ a4 ^ a7;
-    dst[d + 5]! ^= a1 ^ t1;
-    dst[d + 6]! ^= a0 ^ t3;
-    dst[d + 7]! ^= a3 ^ a7 ^ t0;
+    dst[dd]! ^= a4 ^ t2;
+    dst[dd + 1]! ^= a3 ^ a4 ^ a5;
+    dst[dd + 2]! ^= a6 ^ t1 ^ t2;
+    dst[dd + 3]! ^= a7 ^ t3;
+    dst[dd + 4]! ^= a0 ^ a4 ^ a7;
+    dst[dd + 5]! ^= a1 ^ t1;
+    dst[dd + 6]! ^= a0 ^ t3;
+    dst[dd + 7]! ^= a3 ^ a7 ^ t0;
   }
 }
 function _k75(src: Uint32Array, s: number, dst: Uint32Array, d: number, blocks: number): void {
-  for (const e = s + blocks * 8; s < e; s += 8, d += 8) {
-    const a0 = src[s]!;
-    const a1 = src[s + 1]!;
-    const a2 = src[s + 2]!;
-    const a3 = src[s + 3]!;
-    const a4 = src[s + 4]!;
-    const a5 = src[s + 5]!;
-    const a6 = src[s + 6]!;
-    const a7 = src[s + 7]!;
+  let so = s & 0x3fffffff;
+  let dd = d & 0x3fffffff;
+  for (let b = blocks; b > 0; b--, so = (so + 8) & 0x3fffffff, dd = (dd + 8) & 0x3fffffff) {
+    const a0 = src[so]!;
+    const a1 = src[so + 1]!;
+    const a2 = src[so + 2]!;
+    const a3 = src[so + 3]!;
+    const a4 = src[so + 4]!;
+    const a5 = src[so + 5]!;
+    const a6 = src[so + 6]!;
+    const a7 = src[so + 7]!;
     const t0 = a1 ^ a2;
     const t1 = a0 ^ a3;
     const t2 = a3 ^ t0;
-    dst[d]! ^= a2 ^ a4 ^ t1;
-    dst[d + 1]! ^= a1 ^ a3 ^ a4 ^ a5;
-    dst[d + 2]! ^= a5 ^ a6 ^ t1;
-    dst[d + 3]! ^= a6 ^ a7 ^ t2;
-    dst[d + 4]! ^= a0 ^ a7;
-    dst[d + 5]! ^= a0 ^ a1;
-    dst[d + 6]! ^= a0 ^ t0;
-    dst[d + 7]! ^= t2;
+    dst[dd]! ^= a2 ^ a4 ^ t1;
+    dst[dd + 1]! ^= a1 ^ a3 ^ a4 ^ a5;
+    dst[dd + 2]! ^= a5 ^ a6 ^ t1;
+    dst[dd + 3]! ^= a6 ^ a7 ^ t2;
+    dst[dd + 4]! ^= a0 ^ a7;
+    dst[dd + 5]! ^= a0 ^ a1;
+    dst[dd + 6]! ^= a0 ^ t0;
+    dst[dd + 7]! ^= t2;
   }
 }
 function _k76(src: Uint32Array, s: number, dst: Uint32Array, d: number, blocks: number): void {
-  for (const e = s + blocks * 8; s < e; s += 8, d += 8) {
-    const a0 = src[s]!;
-    const a1 = src[s + 1]!;
-    const a2 = src[s + 2]!;
-    const a3 = src[s + 3]!;
-    const a4 = src[s + 4]!;
-    const a5 = src[s + 5]!;
-    const a6 = src[s + 6]!;
-    const a7 = src[s + 7]!;
+  let so = s & 0x3fffffff;
+  let dd = d & 0x3fffffff;
+  for (let b = blocks; b > 0; b--, so = (so + 8) & 0x3fffffff, dd = (dd + 8) & 0x3fffffff) {
+    const a0 = src[so]!;
+    const a1 = src[so + 1]!;
+    const a2 = src[so + 2]!;
+    const a3 = src[so + 3]!;
+    const a4 = src[so + 4]!;
+    const a5 = src[so + 5]!;
+    const a6 = src[so + 6]!;
+    const a7 = src[so + 7]!;
     const t0 = a0 ^ a5;
     const t1 = a1 ^ a6;
     const t2 = a2 ^ a3;
     const t3 = a7 ^ t2;
     const t4 = a3 ^ a4;
     const t5 = t0 ^ t1;
-    dst[d]! ^= a4 ^ t3;
-    dst[d + 1]! ^= t0 ^ t4;
-    dst[d + 2]! ^= t3 ^ t5;
-    dst[d + 3]! ^= t1;
-    dst[d + 4]! ^= a0 ^ t4;
-    dst[d + 5]! ^= a1 ^ a4 ^ t0;
-    dst[d + 6]! ^= a2 ^ t5;
-    dst[d + 7]! ^= t1 ^ t3;
+    dst[dd]! ^= a4 ^ t3;
+    dst[dd + 1]! ^= t0 ^ t4;
+    dst[dd + 2]! ^= t3 ^ t5;
+    dst[dd + 3]! ^= t1;
+    dst[dd + 4]! ^= a0 ^ t4;
+    dst[dd + 5]! ^= a1 ^ a4 ^ t0;
+    dst[dd + 6]! ^= a2 ^ t5;
+    dst[dd + 7]! ^= t1 ^ t3;
   }
 }
 function _k77(src: Uint32Array, s: number, dst: Uint32Array, d: number, blocks: number): void {
-  for (const e = s + blocks * 8; s < e; s += 8, d += 8) {
-    const a0 = src[s]!;
-    const a1 = src[s + 1]!;
-    const a2 = src[s + 2]!;
-    const a3 = src[s + 3]!;
-    const a4 = src[s + 4]!;
-    const a5 = src[s + 5]!;
-    const a6 = src[s + 6]!;
-    const a7 = src[s + 7]!;
+  let so = s & 0x3fffffff;
+  let dd = d & 0x3fffffff;
+  for (let b = blocks; b > 0; b--, so = (so + 8) & 0x3fffffff, dd = (dd + 8) & 0x3fffffff) {
+    const a0 = src[so]!;
+    const a1 = src[so + 1]!;
+    const a2 = src[so + 2]!;
+    const a3 = src[so + 3]!;
+    const a4 = src[so + 4]!;
+    const a5 = src[so + 5]!;
+    const a6 = src[so + 6]!;
+    const a7 = src[so + 7]!;
     const t0 = a0 ^ a1;
     const t1 = a3 ^ a6;
     const t2 = a5 ^ t0;
     const t3 = a0 ^ a3;
     const t4 = a1 ^ t1;
-    dst[d]! ^= a2 ^ a4 ^ a7 ^ t3;
-    dst[d + 1]! ^= a3 ^ a4 ^ t2;
-    dst[d + 2]! ^= a7 ^ t1 ^ t2;
-    dst[d + 3]! ^= t4;
-    dst[d + 4]! ^= t3;
-    dst[d + 5]! ^= a4 ^ t0;
-    dst[d + 6]! ^= a2 ^ t2;
-    dst[d + 7]! ^= a2 ^ t4;
+    dst[dd]! ^= a2 ^ a4 ^ a7 ^ t3;
+    dst[dd + 1]! ^= a3 ^ a4 ^ t2;
+    dst[dd + 2]! ^= a7 ^ t1 ^ t2;
+    dst[dd + 3]! ^= t4;
+    dst[dd + 4]! ^= t3;
+    dst[dd + 5]! ^= a4 ^ t0;
+    dst[dd + 6]! ^= a2 ^ t2;
+    dst[dd + 7]! ^= a2 ^ t4;
   }
 }
 function _k78(src: Uint32Array, s: number, dst: Uint32Array, d: number, blocks: number): void {
-  for (const e = s + blocks * 8; s < e; s += 8, d += 8) {
-    const a0 = src[s]!;
-    const a1 = src[s + 1]!;
-    const a2 = src[s + 2]!;
-    const a3 = src[s + 3]!;
-    const a4 = src[s + 4]!;
-    const a5 = src[s + 5]!;
-    const a6 = src[s + 6]!;
-    const a7 = src[s + 7]!;
+  let so = s & 0x3fffffff;
+  let dd = d & 0x3fffffff;
+  for (let b = blocks; b > 0; b--, so = (so + 8) & 0x3fffffff, dd = (dd + 8) & 0x3fffffff) {
+    const a0 = src[so]!;
+    const a1 = src[so + 1]!;
+    const a2 = src[so + 2]!;
+    const a3 = src[so + 3]!;
+    const a4 = src[so + 4]!;
+    const a5 = src[so + 5]!;
+    const a6 = src[so + 6]!;
+    const a7 = src[so + 7]!;
     const t0 = a2 ^ a3;
     const t1 = a4 ^ a5;
     const t2 = a0 ^ a1;
     const t3 = a6 ^ t0;
     const t4 = a7 ^ t1;
     const t5 = t2 ^ t3;
-    dst[d]! ^= t1 ^ t3;
-    dst[d + 1]! ^= a3 ^ a6 ^ t4;
-    dst[d + 2]! ^= a7 ^ t0;
-    dst[d + 3]! ^= a0 ^ a2 ^ a5 ^ a6;
-    dst[d + 4]! ^= a2 ^ t2 ^ t4;
-    dst[d + 5]! ^= a5 ^ t5;
-    dst[d + 6]! ^= a4 ^ a7 ^ t5;
-    dst[d + 7]! ^= a1 ^ t0 ^ t4;
+    dst[dd]! ^= t1 ^ t3;
+    dst[dd + 1]! ^= a3 ^ a6 ^ t4;
+    dst[dd + 2]! ^= a7 ^ t0;
+    dst[dd + 3]! ^= a0 ^ a2 ^ a5 ^ a6;
+    dst[dd + 4]! ^= a2 ^ t2 ^ t4;
+    dst[dd + 5]! ^= a5 ^ t5;
+    dst[dd + 6]! ^= a4 ^ a7 ^ t5;
+    dst[dd + 7]! ^= a1 ^ t0 ^ t4;
   }
 }
 function _k79(src: Uint32Array, s: number, dst: Uint32Array, d: number, blocks: number): void {
-  for (const e = s + blocks * 8; s < e; s += 8, d += 8) {
-    const a0 = src[s]!;
-    const a1 = src[s + 1]!;
-    const a2 = src[s + 2]!;
-    const a3 = src[s + 3]!;
-    const a4 = src[s + 4]!;
-    const a5 = src[s + 5]!;
-    const a6 = src[s + 6]!;
-    const a7 = src[s + 7]!;
+  let so = s & 0x3fffffff;
+  let dd = d & 0x3fffffff;
+  for (let b = blocks; b > 0; b--, so = (so + 8) & 0x3fffffff, dd = (dd + 8) & 0x3fffffff) {
+    const a0 = src[so]!;
+    const a1 = src[so + 1]!;
+    const a2 = src[so + 2]!;
+    const a3 = src[so + 3]!;
+    const a4 = src[so + 4]!;
+    const a5 = src[so + 5]!;
+    const a6 = src[so + 6]!;
+    const a7 = src[so + 7]!;
     const t0 = a0 ^ a2;
     const t1 = a1 ^ a3;
     const t2 = a4 ^ a5;
@@ -2922,26 +3166,28 @@ function _k79(src: Uint32Array, s: number, dst: Uint32Array, d: number, blocks: 
     const t4 = a3 ^ t3;
     const t5 = a7 ^ t0;
     const t6 = t1 ^ t2;
-    dst[d]! ^= t2 ^ t4;
-    dst[d + 1]! ^= a6 ^ a7 ^ t6;
-    dst[d + 2]! ^= a3 ^ a7;
-    dst[d + 3]! ^= a5 ^ t4;
-    dst[d + 4]! ^= a1 ^ a5 ^ t5;
-    dst[d + 5]! ^= t1 ^ t3;
-    dst[d + 6]! ^= a4 ^ t1 ^ t5;
-    dst[d + 7]! ^= a2 ^ t6;
+    dst[dd]! ^= t2 ^ t4;
+    dst[dd + 1]! ^= a6 ^ a7 ^ t6;
+    dst[dd + 2]! ^= a3 ^ a7;
+    dst[dd + 3]! ^= a5 ^ t4;
+    dst[dd + 4]! ^= a1 ^ a5 ^ t5;
+    dst[dd + 5]! ^= t1 ^ t3;
+    dst[dd + 6]! ^= a4 ^ t1 ^ t5;
+    dst[dd + 7]! ^= a2 ^ t6;
   }
 }
 function _k7a(src: Uint32Array, s: number, dst: Uint32Array, d: number, blocks: number): void {
-  for (const e = s + blocks * 8; s < e; s += 8, d += 8) {
-    const a0 = src[s]!;
-    const a1 = src[s + 1]!;
-    const a2 = src[s + 2]!;
-    const a3 = src[s + 3]!;
-    const a4 = src[s + 4]!;
-    const a5 = src[s + 5]!;
-    const a6 = src[s + 6]!;
-    const a7 = src[s + 7]!;
+  let so = s & 0x3fffffff;
+  let dd = d & 0x3fffffff;
+  for (let b = blocks; b > 0; b--, so = (so + 8) & 0x3fffffff, dd = (dd + 8) & 0x3fffffff) {
+    const a0 = src[so]!;
+    const a1 = src[so + 1]!;
+    const a2 = src[so + 2]!;
+    const a3 = src[so + 3]!;
+    const a4 = src[so + 4]!;
+    const a5 = src[so + 5]!;
+    const a6 = src[so + 6]!;
+    const a7 = src[so + 7]!;
     const t0 = a2 ^ a3;
     const t1 = a4 ^ a5;
     const t2 = a1 ^ t0;
@@ -2949,26 +3195,28 @@ function _k7a(src: Uint32Array, s: number, dst: Uint32Array, d: number, blocks: 
     const t4 = a0 ^ t1;
     const t5 = t2 ^ t4;
     const t6 = t1 ^ t3;
-    dst[d]! ^= t0 ^ t6;
-    dst[d + 1]! ^= a3 ^ t3 ^ t4;
-    dst[d + 2]! ^= t2;
-    dst[d + 3]! ^= a0 ^ a5 ^ t3;
-    dst[d + 4]! ^= t5;
-    dst[d + 5]! ^= a6 ^ t5;
-    dst[d + 6]! ^= t3 ^ t5;
-    dst[d + 7]! ^= t2 ^ t6;
+    dst[dd]! ^= t0 ^ t6;
+    dst[dd + 1]! ^= a3 ^ t3 ^ t4;
+    dst[dd + 2]! ^= t2;
+    dst[dd + 3]! ^= a0 ^ a5 ^ t3;
+    dst[dd + 4]! ^= t5;
+    dst[dd + 5]! ^= a6 ^ t5;
+    dst[dd + 6]! ^= t3 ^ t5;
+    dst[dd + 7]! ^= t2 ^ t6;
   }
 }
 function _k7b(src: Uint32Array, s: number, dst: Uint32Array, d: number, blocks: number): void {
-  for (const e = s + blocks * 8; s < e; s += 8, d += 8) {
-    const a0 = src[s]!;
-    const a1 = src[s + 1]!;
-    const a2 = src[s + 2]!;
-    const a3 = src[s + 3]!;
-    const a4 = src[s + 4]!;
-    const a5 = src[s + 5]!;
-    const a6 = src[s + 6]!;
-    const a7 = src[s + 7]!;
+  let so = s & 0x3fffffff;
+  let dd = d & 0x3fffffff;
+  for (let b = blocks; b > 0; b--, so = (so + 8) & 0x3fffffff, dd = (dd + 8) & 0x3fffffff) {
+    const a0 = src[so]!;
+    const a1 = src[so + 1]!;
+    const a2 = src[so + 2]!;
+    const a3 = src[so + 3]!;
+    const a4 = src[so + 4]!;
+    const a5 = src[so + 5]!;
+    const a6 = src[so + 6]!;
+    const a7 = src[so + 7]!;
     const t0 = a0 ^ a3;
     const t1 = a5 ^ t0;
     const t2 = a1 ^ a2;
@@ -2976,153 +3224,165 @@ function _k7b(src: Uint32Array, s: number, dst: Uint32Array, d: number, blocks: 
     const t4 = a7 ^ t1;
     const t5 = t2 ^ t3;
     const t6 = t3 ^ t4;
-    dst[d]! ^= a2 ^ t6;
-    dst[d + 1]! ^= a1 ^ t6;
-    dst[d + 2]! ^= a1 ^ a3;
-    dst[d + 3]! ^= a6 ^ t4;
-    dst[d + 4]! ^= t1 ^ t2;
-    dst[d + 5]! ^= t0 ^ t5;
-    dst[d + 6]! ^= a4 ^ t2 ^ t4;
-    dst[d + 7]! ^= a3 ^ a5 ^ t5;
+    dst[dd]! ^= a2 ^ t6;
+    dst[dd + 1]! ^= a1 ^ t6;
+    dst[dd + 2]! ^= a1 ^ a3;
+    dst[dd + 3]! ^= a6 ^ t4;
+    dst[dd + 4]! ^= t1 ^ t2;
+    dst[dd + 5]! ^= t0 ^ t5;
+    dst[dd + 6]! ^= a4 ^ t2 ^ t4;
+    dst[dd + 7]! ^= a3 ^ a5 ^ t5;
   }
 }
 function _k7c(src: Uint32Array, s: number, dst: Uint32Array, d: number, blocks: number): void {
-  for (const e = s + blocks * 8; s < e; s += 8, d += 8) {
-    const a0 = src[s]!;
-    const a1 = src[s + 1]!;
-    const a2 = src[s + 2]!;
-    const a3 = src[s + 3]!;
-    const a4 = src[s + 4]!;
-    const a5 = src[s + 5]!;
-    const a6 = src[s + 6]!;
-    const a7 = src[s + 7]!;
+  let so = s & 0x3fffffff;
+  let dd = d & 0x3fffffff;
+  for (let b = blocks; b > 0; b--, so = (so + 8) & 0x3fffffff, dd = (dd + 8) & 0x3fffffff) {
+    const a0 = src[so]!;
+    const a1 = src[so + 1]!;
+    const a2 = src[so + 2]!;
+    const a3 = src[so + 3]!;
+    const a4 = src[so + 4]!;
+    const a5 = src[so + 5]!;
+    const a6 = src[so + 6]!;
+    const a7 = src[so + 7]!;
     const t0 = a2 ^ a7;
     const t1 = a0 ^ a1;
     const t2 = a3 ^ a4;
     const t3 = a5 ^ a6;
     const t4 = t0 ^ t1;
     const t5 = a3 ^ a6;
-    dst[d]! ^= a2 ^ a5 ^ t2;
-    dst[d + 1]! ^= t2 ^ t3;
-    dst[d + 2]! ^= a0 ^ t0 ^ t5;
-    dst[d + 3]! ^= a5 ^ t4;
-    dst[d + 4]! ^= a4 ^ t1 ^ t3;
-    dst[d + 5]! ^= t3 ^ t4;
-    dst[d + 6]! ^= t4 ^ t5;
-    dst[d + 7]! ^= a1 ^ t0 ^ t2;
+    dst[dd]! ^= a2 ^ a5 ^ t2;
+    dst[dd + 1]! ^= t2 ^ t3;
+    dst[dd + 2]! ^= a0 ^ t0 ^ t5;
+    dst[dd + 3]! ^= a5 ^ t4;
+    dst[dd + 4]! ^= a4 ^ t1 ^ t3;
+    dst[dd + 5]! ^= t3 ^ t4;
+    dst[dd + 6]! ^= t4 ^ t5;
+    dst[dd + 7]! ^= a1 ^ t0 ^ t2;
   }
 }
 function _k7d(src: Uint32Array, s: number, dst: Uint32Array, d: number, blocks: number): void {
-  for (const e = s + blocks * 8; s < e; s += 8, d += 8) {
-    const a0 = src[s]!;
-    const a1 = src[s + 1]!;
-    const a2 = src[s + 2]!;
-    const a3 = src[s + 3]!;
-    const a4 = src[s + 4]!;
-    const a5 = src[s + 5]!;
-    const a6 = src[s + 6]!;
-    const a7 = src[s + 7]!;
+  let so = s & 0x3fffffff;
+  let dd = d & 0x3fffffff;
+  for (let b = blocks; b > 0; b--, so = (so + 8) & 0x3fffffff, dd = (dd + 8) & 0x3fffffff) {
+    const a0 = src[so]!;
+    const a1 = src[so + 1]!;
+    const a2 = src[so + 2]!;
+    const a3 = src[so + 3]!;
+    const a4 = src[so + 4]!;
+    const a5 = src[so + 5]!;
+    const a6 = src[so + 6]!;
+    const a7 = src[so + 7]!;
     const t0 = a0 ^ a1;
     const t1 = a2 ^ a3;
     const t2 = a7 ^ t0;
     const t3 = a1 ^ a4;
     const t4 = a3 ^ a6;
     const t5 = a5 ^ t1;
-    dst[d]! ^= a0 ^ a4 ^ t5;
-    dst[d + 1]! ^= a5 ^ t3 ^ t4;
-    dst[d + 2]! ^= a0 ^ a7 ^ t4;
-    dst[d + 3]! ^= t2 ^ t5;
-    dst[d + 4]! ^= a5 ^ a6 ^ t0;
-    dst[d + 5]! ^= a2 ^ a6 ^ t2;
-    dst[d + 6]! ^= t1 ^ t2;
-    dst[d + 7]! ^= t1 ^ t3;
+    dst[dd]! ^= a0 ^ a4 ^ t5;
+    dst[dd + 1]! ^= a5 ^ t3 ^ t4;
+    dst[dd + 2]! ^= a0 ^ a7 ^ t4;
+    dst[dd + 3]! ^= t2 ^ t5;
+    dst[dd + 4]! ^= a5 ^ a6 ^ t0;
+    dst[dd + 5]! ^= a2 ^ a6 ^ t2;
+    dst[dd + 6]! ^= t1 ^ t2;
+    dst[dd + 7]! ^= t1 ^ t3;
   }
 }
 function _k7e(src: Uint32Array, s: number, dst: Uint32Array, d: number, blocks: number): void {
-  for (const e = s + blocks * 8; s < e; s += 8, d += 8) {
-    const a0 = src[s]!;
-    const a1 = src[s + 1]!;
-    const a2 = src[s + 2]!;
-    const a3 = src[s + 3]!;
-    const a4 = src[s + 4]!;
-    const a5 = src[s + 5]!;
-    const a6 = src[s + 6]!;
-    const a7 = src[s + 7]!;
+  let so = s & 0x3fffffff;
+  let dd = d & 0x3fffffff;
+  for (let b = blocks; b > 0; b--, so = (so + 8) & 0x3fffffff, dd = (dd + 8) & 0x3fffffff) {
+    const a0 = src[so]!;
+    const a1 = src[so + 1]!;
+    const a2 = src[so + 2]!;
+    const a3 = src[so + 3]!;
+    const a4 = src[so + 4]!;
+    const a5 = src[so + 5]!;
+    const a6 = src[so + 6]!;
+    const a7 = src[so + 7]!;
     const t0 = a0 ^ a1;
     const t1 = a3 ^ a6;
     const t2 = a2 ^ a7;
     const t3 = a4 ^ a5;
     const t4 = t0 ^ t1;
     const t5 = t2 ^ t3;
-    dst[d]! ^= a3 ^ t5;
-    dst[d + 1]! ^= a0 ^ t1 ^ t3;
-    dst[d + 2]! ^= a2 ^ t4;
-    dst[d + 3]! ^= a5 ^ t0;
-    dst[d + 4]! ^= a7 ^ t3 ^ t4;
-    dst[d + 5]! ^= a6 ^ t0 ^ t5;
-    dst[d + 6]! ^= a5 ^ t2 ^ t4;
-    dst[d + 7]! ^= a1 ^ a4 ^ t1 ^ t2;
+    dst[dd]! ^= a3 ^ t5;
+    dst[dd + 1]! ^= a0 ^ t1 ^ t3;
+    dst[dd + 2]! ^= a2 ^ t4;
+    dst[dd + 3]! ^= a5 ^ t0;
+    dst[dd + 4]! ^= a7 ^ t3 ^ t4;
+    dst[dd + 5]! ^= a6 ^ t0 ^ t5;
+    dst[dd + 6]! ^= a5 ^ t2 ^ t4;
+    dst[dd + 7]! ^= a1 ^ a4 ^ t1 ^ t2;
   }
 }
 function _k7f(src: Uint32Array, s: number, dst: Uint32Array, d: number, blocks: number): void {
-  for (const e = s + blocks * 8; s < e; s += 8, d += 8) {
-    const a0 = src[s]!;
-    const a1 = src[s + 1]!;
-    const a2 = src[s + 2]!;
-    const a3 = src[s + 3]!;
-    const a4 = src[s + 4]!;
-    const a5 = src[s + 5]!;
-    const a6 = src[s + 6]!;
-    const a7 = src[s + 7]!;
+  let so = s & 0x3fffffff;
+  let dd = d & 0x3fffffff;
+  for (let b = blocks; b > 0; b--, so = (so + 8) & 0x3fffffff, dd = (dd + 8) & 0x3fffffff) {
+    const a0 = src[so]!;
+    const a1 = src[so + 1]!;
+    const a2 = src[so + 2]!;
+    const a3 = src[so + 3]!;
+    const a4 = src[so + 4]!;
+    const a5 = src[so + 5]!;
+    const a6 = src[so + 6]!;
+    const a7 = src[so + 7]!;
     const t0 = a0 ^ a1;
     const t1 = a3 ^ a5;
     const t2 = a6 ^ t0;
     const t3 = a2 ^ a4;
     const t4 = a7 ^ t1;
-    dst[d]! ^= a0 ^ t3 ^ t4;
-    dst[d + 1]! ^= a4 ^ t1 ^ t2;
-    dst[d + 2]! ^= a3 ^ t2;
-    dst[d + 3]! ^= t0 ^ t1;
-    dst[d + 4]! ^= t2 ^ t4;
-    dst[d + 5]! ^= a7 ^ t2 ^ t3;
-    dst[d + 6]! ^= a2 ^ t0 ^ t4;
-    dst[d + 7]! ^= a1 ^ a3 ^ a6 ^ t3;
+    dst[dd]! ^= a0 ^ t3 ^ t4;
+    dst[dd + 1]! ^= a4 ^ t1 ^ t2;
+    dst[dd + 2]! ^= a3 ^ t2;
+    dst[dd + 3]! ^= t0 ^ t1;
+    dst[dd + 4]! ^= t2 ^ t4;
+    dst[dd + 5]! ^= a7 ^ t2 ^ t3;
+    dst[dd + 6]! ^= a2 ^ t0 ^ t4;
+    dst[dd + 7]! ^= a1 ^ a3 ^ a6 ^ t3;
   }
 }
 function _k80(src: Uint32Array, s: number, dst: Uint32Array, d: number, blocks: number): void {
-  for (const e = s + blocks * 8; s < e; s += 8, d += 8) {
-    const a0 = src[s]!;
-    const a1 = src[s + 1]!;
-    const a2 = src[s + 2]!;
-    const a3 = src[s + 3]!;
-    const a4 = src[s + 4]!;
-    const a5 = src[s + 5]!;
-    const a6 = src[s + 6]!;
-    const a7 = src[s + 7]!;
+  let so = s & 0x3fffffff;
+  let dd = d & 0x3fffffff;
+  for (let b = blocks; b > 0; b--, so = (so + 8) & 0x3fffffff, dd = (dd + 8) & 0x3fffffff) {
+    const a0 = src[so]!;
+    const a1 = src[so + 1]!;
+    const a2 = src[so + 2]!;
+    const a3 = src[so + 3]!;
+    const a4 = src[so + 4]!;
+    const a5 = src[so + 5]!;
+    const a6 = src[so + 6]!;
+    const a7 = src[so + 7]!;
     const t0 = a1 ^ a5;
     const t1 = a2 ^ a3;
     const t2 = a4 ^ a5;
     const t3 = a6 ^ a7;
-    dst[d]! ^= t0 ^ t3;
-    dst[d + 1]! ^= a2 ^ t3;
-    dst[d + 2]! ^= a3 ^ a6 ^ t0;
-    dst[d + 3]! ^= a2 ^ a4 ^ t0;
-    dst[d + 4]! ^= a1 ^ a7 ^ t1;
-    dst[d + 5]! ^= a4 ^ t1;
-    dst[d + 6]! ^= a3 ^ t2;
-    dst[d + 7]! ^= a0 ^ a6 ^ t2;
+    dst[dd]! ^= t0 ^ t3;
+    dst[dd + 1]! ^= a2 ^ t3;
+    dst[dd + 2]! ^= a3 ^ a6 ^ t0;
+    dst[dd + 3]! ^= a2 ^ a4 ^ t0;
+    dst[dd + 4]! ^= a1 ^ a7 ^ t1;
+    dst[dd + 5]! ^= a4 ^ t1;
+    dst[dd + 6]! ^= a3 ^ t2;
+    dst[dd + 7]! ^= a0 ^ a6 ^ t2;
   }
 }
 function _k81(src: Uint32Array, s: number, dst: Uint32Array, d: number, blocks: number): void {
-  for (const e = s + blocks * 8; s < e; s += 8, d += 8) {
-    const a0 = src[s]!;
-    const a1 = src[s + 1]!;
-    const a2 = src[s + 2]!;
-    const a3 = src[s + 3]!;
-    const a4 = src[s + 4]!;
-    const a5 = src[s + 5]!;
-    const a6 = src[s + 6]!;
-    const a7 = src[s + 7]!;
+  let so = s & 0x3fffffff;
+  let dd = d & 0x3fffffff;
+  for (let b = blocks; b > 0; b--, so = (so + 8) & 0x3fffffff, dd = (dd + 8) & 0x3fffffff) {
+    const a0 = src[so]!;
+    const a1 = src[so + 1]!;
+    const a2 = src[so + 2]!;
+    const a3 = src[so + 3]!;
+    const a4 = src[so + 4]!;
+    const a5 = src[so + 5]!;
+    const a6 = src[so + 6]!;
+    const a7 = src[so + 7]!;
     const t0 = a1 ^ a2;
     const t1 = a3 ^ a4;
     const t2 = a5 ^ a6;
@@ -3130,372 +3390,404 @@ function _k81(src: Uint32Array, s: number, dst: Uint32Array, d: number, blocks: 
     const t4 = a5 ^ t1;
     const t5 = a7 ^ t0;
     const t6 = t2 ^ t3;
-    dst[d]! ^= a1 ^ t6;
-    dst[d + 1]! ^= a6 ^ t5;
-    dst[d + 2]! ^= a3 ^ t0 ^ t2;
-    dst[d + 3]! ^= t0 ^ t4;
-    dst[d + 4]! ^= t1 ^ t5;
-    dst[d + 5]! ^= a2 ^ t4;
-    dst[d + 6]! ^= t1 ^ t2;
-    dst[d + 7]! ^= a4 ^ t6;
+    dst[dd]! ^= a1 ^ t6;
+    dst[dd + 1]! ^= a6 ^ t5;
+    dst[dd + 2]! ^= a3 ^ t0 ^ t2;
+    dst[dd + 3]! ^= t0 ^ t4;
+    dst[dd + 4]! ^= t1 ^ t5;
+    dst[dd + 5]! ^= a2 ^ t4;
+    dst[dd + 6]! ^= t1 ^ t2;
+    dst[dd + 7]! ^= a4 ^ t6;
   }
 }
 function _k82(src: Uint32Array, s: number, dst: Uint32Array, d: number, blocks: number): void {
-  for (const e = s + blocks * 8; s < e; s += 8, d += 8) {
-    const a0 = src[s]!;
-    const a1 = src[s + 1]!;
-    const a2 = src[s + 2]!;
-    const a3 = src[s + 3]!;
-    const a4 = src[s + 4]!;
-    const a5 = src[s + 5]!;
-    const a6 = src[s + 6]!;
-    const a7 = src[s + 7]!;
+  let so = s & 0x3fffffff;
+  let dd = d & 0x3fffffff;
+  for (let b = blocks; b > 0; b--, so = (so + 8) & 0x3fffffff, dd = (dd + 8) & 0x3fffffff) {
+    const a0 = src[so]!;
+    const a1 = src[so + 1]!;
+    const a2 = src[so + 2]!;
+    const a3 = src[so + 3]!;
+    const a4 = src[so + 4]!;
+    const a5 = src[so + 5]!;
+    const a6 = src[so + 6]!;
+    const a7 = src[so + 7]!;
     const t0 = a1 ^ a5;
     const t1 = a6 ^ a7;
-    dst[d]! ^= a6 ^ t0;
-    dst[d + 1]! ^= a0 ^ a2 ^ t1;
-    dst[d + 2]! ^= a3 ^ a5 ^ t1;
-    dst[d + 3]! ^= a4 ^ a7 ^ t0;
-    dst[d + 4]! ^= a1 ^ a2;
-    dst[d + 5]! ^= a2 ^ a3;
-    dst[d + 6]! ^= a3 ^ a4;
-    dst[d + 7]! ^= a0 ^ a4 ^ a5;
+    dst[dd]! ^= a6 ^ t0;
+    dst[dd + 1]! ^= a0 ^ a2 ^ t1;
+    dst[dd + 2]! ^= a3 ^ a5 ^ t1;
+    dst[dd + 3]! ^= a4 ^ a7 ^ t0;
+    dst[dd + 4]! ^= a1 ^ a2;
+    dst[dd + 5]! ^= a2 ^ a3;
+    dst[dd + 6]! ^= a3 ^ a4;
+    dst[dd + 7]! ^= a0 ^ a4 ^ a5;
   }
 }
 function _k83(src: Uint32Array, s: number, dst: Uint32Array, d: number, blocks: number): void {
-  for (const e = s + blocks * 8; s < e; s += 8, d += 8) {
-    const a0 = src[s]!;
-    const a1 = src[s + 1]!;
-    const a2 = src[s + 2]!;
-    const a3 = src[s + 3]!;
-    const a4 = src[s + 4]!;
-    const a5 = src[s + 5]!;
-    const a6 = src[s + 6]!;
-    const a7 = src[s + 7]!;
+  let so = s & 0x3fffffff;
+  let dd = d & 0x3fffffff;
+  for (let b = blocks; b > 0; b--, so = (so + 8) & 0x3fffffff, dd = (dd + 8) & 0x3fffffff) {
+    const a0 = src[so]!;
+    const a1 = src[so + 1]!;
+    const a2 = src[so + 2]!;
+    const a3 = src[so + 3]!;
+    const a4 = src[so + 4]!;
+    const a5 = src[so + 5]!;
+    const a6 = src[so + 6]!;
+    const a7 = src[so + 7]!;
     const t0 = a3 ^ a5;
     const t1 = a0 ^ a1;
     const t2 = a1 ^ a4;
     const t3 = a2 ^ a6;
     const t4 = a7 ^ t0;
-    dst[d]! ^= a5 ^ a6 ^ t1;
-    dst[d + 1]! ^= a7 ^ t1 ^ t3;
-    dst[d + 2]! ^= t3 ^ t4;
-    dst[d + 3]! ^= t2 ^ t4;
-    dst[d + 4]! ^= a2 ^ t2;
-    dst[d + 5]! ^= a2 ^ t0;
-    dst[d + 6]! ^= a3 ^ a4 ^ a6;
-    dst[d + 7]! ^= a0 ^ a4 ^ a5 ^ a7;
+    dst[dd]! ^= a5 ^ a6 ^ t1;
+    dst[dd + 1]! ^= a7 ^ t1 ^ t3;
+    dst[dd + 2]! ^= t3 ^ t4;
+    dst[dd + 3]! ^= t2 ^ t4;
+    dst[dd + 4]! ^= a2 ^ t2;
+    dst[dd + 5]! ^= a2 ^ t0;
+    dst[dd + 6]! ^= a3 ^ a4 ^ a6;
+    dst[dd + 7]! ^= a0 ^ a4 ^ a5 ^ a7;
   }
 }
 function _k84(src: Uint32Array, s: number, dst: Uint32Array, d: number, blocks: number): void {
-  for (const e = s + blocks * 8; s < e; s += 8, d += 8) {
-    const a0 = src[s]!;
-    const a1 = src[s + 1]!;
-    const a2 = src[s + 2]!;
-    const a3 = src[s + 3]!;
-    const a4 = src[s + 4]!;
-    const a5 = src[s + 5]!;
-    const a6 = src[s + 6]!;
-    const a7 = src[s + 7]!;
+  let so = s & 0x3fffffff;
+  let dd = d & 0x3fffffff;
+  for (let b = blocks; b > 0; b--, so = (so + 8) & 0x3fffffff, dd = (dd + 8) & 0x3fffffff) {
+    const a0 = src[so]!;
+    const a1 = src[so + 1]!;
+    const a2 = src[so + 2]!;
+    const a3 = src[so + 3]!;
+    const a4 = src[so + 4]!;
+    const a5 = src[so + 5]!;
+    const a6 = src[so + 6]!;
+    const a7 = src[so + 7]!;
     const t0 = a1 ^ a3;
     const t1 = a2 ^ a4;
     const t2 = a5 ^ a7;
-    dst[d]! ^= a1 ^ t2;
-    dst[d + 1]! ^= a2 ^ a6;
-    dst[d + 2]! ^= a0 ^ a5 ^ t0;
-    dst[d + 3]! ^= a6 ^ t1 ^ t2;
-    dst[d + 4]! ^= a6 ^ t0;
-    dst[d + 5]! ^= a7 ^ t1;
-    dst[d + 6]! ^= a3 ^ a5;
-    dst[d + 7]! ^= a0 ^ a4 ^ a6;
+    dst[dd]! ^= a1 ^ t2;
+    dst[dd + 1]! ^= a2 ^ a6;
+    dst[dd + 2]! ^= a0 ^ a5 ^ t0;
+    dst[dd + 3]! ^= a6 ^ t1 ^ t2;
+    dst[dd + 4]! ^= a6 ^ t0;
+    dst[dd + 5]! ^= a7 ^ t1;
+    dst[dd + 6]! ^= a3 ^ a5;
+    dst[dd + 7]! ^= a0 ^ a4 ^ a6;
   }
 }
 function _k85(src: Uint32Array, s: number, dst: Uint32Array, d: number, blocks: number): void {
-  for (const e = s + blocks * 8; s < e; s += 8, d += 8) {
-    const a0 = src[s]!;
-    const a1 = src[s + 1]!;
-    const a2 = src[s + 2]!;
-    const a3 = src[s + 3]!;
-    const a4 = src[s + 4]!;
-    const a5 = src[s + 5]!;
-    const a6 = src[s + 6]!;
-    const a7 = src[s + 7]!;
+  let so = s & 0x3fffffff;
+  let dd = d & 0x3fffffff;
+  for (let b = blocks; b > 0; b--, so = (so + 8) & 0x3fffffff, dd = (dd + 8) & 0x3fffffff) {
+    const a0 = src[so]!;
+    const a1 = src[so + 1]!;
+    const a2 = src[so + 2]!;
+    const a3 = src[so + 3]!;
+    const a4 = src[so + 4]!;
+    const a5 = src[so + 5]!;
+    const a6 = src[so + 6]!;
+    const a7 = src[so + 7]!;
     const t0 = a2 ^ a5;
     const t1 = a3 ^ a6;
     const t2 = a4 ^ a7;
     const t3 = a0 ^ a1;
     const t4 = t0 ^ t2;
-    dst[d]! ^= a5 ^ a7 ^ t3;
-    dst[d + 1]! ^= a1 ^ a2 ^ a6;
-    dst[d + 2]! ^= a3 ^ t0 ^ t3;
-    dst[d + 3]! ^= t1 ^ t4;
-    dst[d + 4]! ^= a1 ^ a4 ^ t1;
-    dst[d + 5]! ^= t4;
-    dst[d + 6]! ^= a5 ^ t1;
-    dst[d + 7]! ^= a0 ^ a6 ^ t2;
+    dst[dd]! ^= a5 ^ a7 ^ t3;
+    dst[dd + 1]! ^= a1 ^ a2 ^ a6;
+    dst[dd + 2]! ^= a3 ^ t0 ^ t3;
+    dst[dd + 3]! ^= t1 ^ t4;
+    dst[dd + 4]! ^= a1 ^ a4 ^ t1;
+    dst[dd + 5]! ^= t4;
+    dst[dd + 6]! ^= a5 ^ t1;
+    dst[dd + 7]! ^= a0 ^ a6 ^ t2;
   }
 }
 function _k86(src: Uint32Array, s: number, dst: Uint32Array, d: number, blocks: number): void {
-  for (const e = s + blocks * 8; s < e; s += 8, d += 8) {
-    const a0 = src[s]!;
-    const a1 = src[s + 1]!;
-    const a2 = src[s + 2]!;
-    const a3 = src[s + 3]!;
-    const a4 = src[s + 4]!;
-    const a5 = src[s + 5]!;
-    const a6 = src[s + 6]!;
-    const a7 = src[s + 7]!;
-    dst[d]! ^= a1 ^ a5;
-    dst[d + 1]! ^= a0 ^ a2 ^ a6;
-    dst[d + 2]! ^= a0 ^ a3 ^ a5 ^ a7;
-    dst[d + 3]! ^= a4 ^ a5 ^ a6;
-    dst[d + 4]! ^= a1 ^ a6 ^ a7;
-    dst[d + 5]! ^= a2 ^ a7;
-    dst[d + 6]! ^= a3;
-    dst[d + 7]! ^= a0 ^ a4;
+  let so = s & 0x3fffffff;
+  let dd = d & 0x3fffffff;
+  for (let b = blocks; b > 0; b--, so = (so + 8) & 0x3fffffff, dd = (dd + 8) & 0x3fffffff) {
+    const a0 = src[so]!;
+    const a1 = src[so + 1]!;
+    const a2 = src[so + 2]!;
+    const a3 = src[so + 3]!;
+    const a4 = src[so + 4]!;
+    const a5 = src[so + 5]!;
+    const a6 = src[so + 6]!;
+    const a7 = src[so + 7]!;
+    dst[dd]! ^= a1 ^ a5;
+    dst[dd + 1]! ^= a0 ^ a2 ^ a6;
+    dst[dd + 2]! ^= a0 ^ a3 ^ a5 ^ a7;
+    dst[dd + 3]! ^= a4 ^ a5 ^ a6;
+    dst[dd + 4]! ^= a1 ^ a6 ^ a7;
+    dst[dd + 5]! ^= a2 ^ a7;
+    dst[dd + 6]! ^= a3;
+    dst[dd + 7]! ^= a0 ^ a4;
   }
 }
 function _k87(src: Uint32Array, s: number, dst: Uint32Array, d: number, blocks: number): void {
-  for (const e = s + blocks * 8; s < e; s += 8, d += 8) {
-    const a0 = src[s]!;
-    const a1 = src[s + 1]!;
-    const a2 = src[s + 2]!;
-    const a3 = src[s + 3]!;
-    const a4 = src[s + 4]!;
-    const a5 = src[s + 5]!;
-    const a6 = src[s + 6]!;
-    const a7 = src[s + 7]!;
+  let so = s & 0x3fffffff;
+  let dd = d & 0x3fffffff;
+  for (let b = blocks; b > 0; b--, so = (so + 8) & 0x3fffffff, dd = (dd + 8) & 0x3fffffff) {
+    const a0 = src[so]!;
+    const a1 = src[so + 1]!;
+    const a2 = src[so + 2]!;
+    const a3 = src[so + 3]!;
+    const a4 = src[so + 4]!;
+    const a5 = src[so + 5]!;
+    const a6 = src[so + 6]!;
+    const a7 = src[so + 7]!;
     const t0 = a0 ^ a1;
     const t1 = a0 ^ a7;
     const t2 = a2 ^ a5;
     const t3 = a3 ^ a6;
-    dst[d]! ^= a5 ^ t0;
-    dst[d + 1]! ^= a2 ^ a6 ^ t0;
-    dst[d + 2]! ^= a3 ^ t1 ^ t2;
-    dst[d + 3]! ^= a4 ^ a5 ^ t3;
-    dst[d + 4]! ^= a1 ^ a4 ^ a6 ^ a7;
-    dst[d + 5]! ^= a7 ^ t2;
-    dst[d + 6]! ^= t3;
-    dst[d + 7]! ^= a4 ^ t1;
+    dst[dd]! ^= a5 ^ t0;
+    dst[dd + 1]! ^= a2 ^ a6 ^ t0;
+    dst[dd + 2]! ^= a3 ^ t1 ^ t2;
+    dst[dd + 3]! ^= a4 ^ a5 ^ t3;
+    dst[dd + 4]! ^= a1 ^ a4 ^ a6 ^ a7;
+    dst[dd + 5]! ^= a7 ^ t2;
+    dst[dd + 6]! ^= t3;
+    dst[dd + 7]! ^= a4 ^ t1;
   }
 }
 function _k88(src: Uint32Array, s: number, dst: Uint32Array, d: number, blocks: number): void {
-  for (const e = s + blocks * 8; s < e; s += 8, d += 8) {
-    const a0 = src[s]!;
-    const a1 = src[s + 1]!;
-    const a2 = src[s + 2]!;
-    const a3 = src[s + 3]!;
-    const a4 = src[s + 4]!;
-    const a5 = src[s + 5]!;
-    const a6 = src[s + 6]!;
-    const a7 = src[s + 7]!;
+  let so = s & 0x3fffffff;
+  let dd = d & 0x3fffffff;
+  for (let b = blocks; b > 0; b--, so = (so + 8) & 0x3fffffff, dd = (dd + 8) & 0x3fffffff) {
+    const a0 = src[so]!;
+    const a1 = src[so + 1]!;
+    const a2 = src[so + 2]!;
+    const a3 = src[so + 3]!;
+    const a4 = src[so + 4]!;
+    const a5 = src[so + 5]!;
+    const a6 = src[so + 6]!;
+    const a7 = src[so + 7]!;
     const t0 = a1 ^ a6;
     const t1 = a3 ^ a6;
     const t2 = a4 ^ a7;
     const t3 = a7 ^ t0;
-    dst[d]! ^= t3;
-    dst[d + 1]! ^= a2 ^ a7;
-    dst[d + 2]! ^= a3 ^ t3;
-    dst[d + 3]! ^= a0 ^ a2 ^ a4 ^ t0;
-    dst[d + 4]! ^= a2 ^ a5 ^ t1;
-    dst[d + 5]! ^= t1 ^ t2;
-    dst[d + 6]! ^= a5 ^ t2;
-    dst[d + 7]! ^= a0 ^ a5 ^ a6;
+    dst[dd]! ^= t3;
+    dst[dd + 1]! ^= a2 ^ a7;
+    dst[dd + 2]! ^= a3 ^ t3;
+    dst[dd + 3]! ^= a0 ^ a2 ^ a4 ^ t0;
+    dst[dd + 4]! ^= a2 ^ a5 ^ t1;
+    dst[dd + 5]! ^= t1 ^ t2;
+    dst[dd + 6]! ^= a5 ^ t2;
+    dst[dd + 7]! ^= a0 ^ a5 ^ a6;
   }
 }
 function _k89(src: Uint32Array, s: number, dst: Uint32Array, d: number, blocks: number): void {
-  for (const e = s + blocks * 8; s < e; s += 8, d += 8) {
-    const a0 = src[s]!;
-    const a1 = src[s + 1]!;
-    const a2 = src[s + 2]!;
-    const a3 = src[s + 3]!;
-    const a4 = src[s + 4]!;
-    const a5 = src[s + 5]!;
-    const a6 = src[s + 6]!;
-    const a7 = src[s + 7]!;
+  let so = s & 0x3fffffff;
+  let dd = d & 0x3fffffff;
+  for (let b = blocks; b > 0; b--, so = (so + 8) & 0x3fffffff, dd = (dd + 8) & 0x3fffffff) {
+    const a0 = src[so]!;
+    const a1 = src[so + 1]!;
+    const a2 = src[so + 2]!;
+    const a3 = src[so + 3]!;
+    const a4 = src[so + 4]!;
+    const a5 = src[so + 5]!;
+    const a6 = src[so + 6]!;
+    const a7 = src[so + 7]!;
     const t0 = a6 ^ a7;
     const t1 = a1 ^ a2;
     const t2 = a3 ^ a4;
     const t3 = a5 ^ t0;
     const t4 = a6 ^ t2;
-    dst[d]! ^= a0 ^ a1 ^ t0;
-    dst[d + 1]! ^= a7 ^ t1;
-    dst[d + 2]! ^= a3 ^ t0 ^ t1;
-    dst[d + 3]! ^= a0 ^ t1 ^ t4;
-    dst[d + 4]! ^= a2 ^ a5 ^ t4;
-    dst[d + 5]! ^= t2 ^ t3;
-    dst[d + 6]! ^= a4 ^ t3;
-    dst[d + 7]! ^= a0 ^ t3;
+    dst[dd]! ^= a0 ^ a1 ^ t0;
+    dst[dd + 1]! ^= a7 ^ t1;
+    dst[dd + 2]! ^= a3 ^ t0 ^ t1;
+    dst[dd + 3]! ^= a0 ^ t1 ^ t4;
+    dst[dd + 4]! ^= a2 ^ a5 ^ t4;
+    dst[dd + 5]! ^= t2 ^ t3;
+    dst[dd + 6]! ^= a4 ^ t3;
+    dst[dd + 7]! ^= a0 ^ t3;
   }
 }
 function _k8a(src: Uint32Array, s: number, dst: Uint32Array, d: number, blocks: number): void {
-  for (const e = s + blocks * 8; s < e; s += 8, d += 8) {
-    const a0 = src[s]!;
-    const a1 = src[s + 1]!;
-    const a2 = src[s + 2]!;
-    const a3 = src[s + 3]!;
-    const a4 = src[s + 4]!;
-    const a5 = src[s + 5]!;
-    const a6 = src[s + 6]!;
-    const a7 = src[s + 7]!;
+  let so = s & 0x3fffffff;
+  let dd = d & 0x3fffffff;
+  for (let b = blocks; b > 0; b--, so = (so + 8) & 0x3fffffff, dd = (dd + 8) & 0x3fffffff) {
+    const a0 = src[so]!;
+    const a1 = src[so + 1]!;
+    const a2 = src[so + 2]!;
+    const a3 = src[so + 3]!;
+    const a4 = src[so + 4]!;
+    const a5 = src[so + 5]!;
+    const a6 = src[so + 6]!;
+    const a7 = src[so + 7]!;
     const t0 = a6 ^ a7;
-    dst[d]! ^= a1 ^ a6;
-    dst[d + 1]! ^= a0 ^ a2 ^ a7;
-    dst[d + 2]! ^= a3 ^ a6;
-    dst[d + 3]! ^= a0 ^ a1 ^ a4 ^ t0;
-    dst[d + 4]! ^= a2 ^ a5 ^ t0;
-    dst[d + 5]! ^= a3 ^ t0;
-    dst[d + 6]! ^= a4 ^ a7;
-    dst[d + 7]! ^= a0 ^ a5;
+    dst[dd]! ^= a1 ^ a6;
+    dst[dd + 1]! ^= a0 ^ a2 ^ a7;
+    dst[dd + 2]! ^= a3 ^ a6;
+    dst[dd + 3]! ^= a0 ^ a1 ^ a4 ^ t0;
+    dst[dd + 4]! ^= a2 ^ a5 ^ t0;
+    dst[dd + 5]! ^= a3 ^ t0;
+    dst[dd + 6]! ^= a4 ^ a7;
+    dst[dd + 7]! ^= a0 ^ a5;
   }
 }
 function _k8b(src: Uint32Array, s: number, dst: Uint32Array, d: number, blocks: number): void {
-  for (const e = s + blocks * 8; s < e; s += 8, d += 8) {
-    const a0 = src[s]!;
-    const a1 = src[s + 1]!;
-    const a2 = src[s + 2]!;
-    const a3 = src[s + 3]!;
-    const a4 = src[s + 4]!;
-    const a5 = src[s + 5]!;
-    const a6 = src[s + 6]!;
-    const a7 = src[s + 7]!;
+  let so = s & 0x3fffffff;
+  let dd = d & 0x3fffffff;
+  for (let b = blocks; b > 0; b--, so = (so + 8) & 0x3fffffff, dd = (dd + 8) & 0x3fffffff) {
+    const a0 = src[so]!;
+    const a1 = src[so + 1]!;
+    const a2 = src[so + 2]!;
+    const a3 = src[so + 3]!;
+    const a4 = src[so + 4]!;
+    const a5 = src[so + 5]!;
+    const a6 = src[so + 6]!;
+    const a7 = src[so + 7]!;
     const t0 = a6 ^ a7;
     const t1 = a0 ^ a1;
     const t2 = a4 ^ t0;
-    dst[d]! ^= a6 ^ t1;
-    dst[d + 1]! ^= a2 ^ a7 ^ t1;
-    dst[d + 2]! ^= a2 ^ a3 ^ a6;
-    dst[d + 3]! ^= a3 ^ t1 ^ t2;
-    dst[d + 4]! ^= a2 ^ a5 ^ t2;
-    dst[d + 5]! ^= a3 ^ a5 ^ t0;
-    dst[d + 6]! ^= t2;
-    dst[d + 7]! ^= a0 ^ a5 ^ a7;
+    dst[dd]! ^= a6 ^ t1;
+    dst[dd + 1]! ^= a2 ^ a7 ^ t1;
+    dst[dd + 2]! ^= a2 ^ a3 ^ a6;
+    dst[dd + 3]! ^= a3 ^ t1 ^ t2;
+    dst[dd + 4]! ^= a2 ^ a5 ^ t2;
+    dst[dd + 5]! ^= a3 ^ a5 ^ t0;
+    dst[dd + 6]! ^= t2;
+    dst[dd + 7]! ^= a0 ^ a5 ^ a7;
   }
 }
 function _k8c(src: Uint32Array, s: number, dst: Uint32Array, d: number, blocks: number): void {
-  for (const e = s + blocks * 8; s < e; s += 8, d += 8) {
-    const a0 = src[s]!;
-    const a1 = src[s + 1]!;
-    const a2 = src[s + 2]!;
-    const a3 = src[s + 3]!;
-    const a4 = src[s + 4]!;
-    const a5 = src[s + 5]!;
-    const a6 = src[s + 6]!;
-    const a7 = src[s + 7]!;
+  let so = s & 0x3fffffff;
+  let dd = d & 0x3fffffff;
+  for (let b = blocks; b > 0; b--, so = (so + 8) & 0x3fffffff, dd = (dd + 8) & 0x3fffffff) {
+    const a0 = src[so]!;
+    const a1 = src[so + 1]!;
+    const a2 = src[so + 2]!;
+    const a3 = src[so + 3]!;
+    const a4 = src[so + 4]!;
+    const a5 = src[so + 5]!;
+    const a6 = src[so + 6]!;
+    const a7 = src[so + 7]!;
     const t0 = a0 ^ a7;
     const t1 = a5 ^ a7;
-    dst[d]! ^= a1 ^ a7;
-    dst[d + 1]! ^= a2;
-    dst[d + 2]! ^= a1 ^ a3 ^ t0;
-    dst[d + 3]! ^= a2 ^ a4 ^ t0;
-    dst[d + 4]! ^= a3 ^ t1;
-    dst[d + 5]! ^= a4 ^ a6;
-    dst[d + 6]! ^= t1;
-    dst[d + 7]! ^= a0 ^ a6;
+    dst[dd]! ^= a1 ^ a7;
+    dst[dd + 1]! ^= a2;
+    dst[dd + 2]! ^= a1 ^ a3 ^ t0;
+    dst[dd + 3]! ^= a2 ^ a4 ^ t0;
+    dst[dd + 4]! ^= a3 ^ t1;
+    dst[dd + 5]! ^= a4 ^ a6;
+    dst[dd + 6]! ^= t1;
+    dst[dd + 7]! ^= a0 ^ a6;
   }
 }
 function _k8d(src: Uint32Array, s: number, dst: Uint32Array, d: number, blocks: number): void {
-  for (const e = s + blocks * 8; s < e; s += 8, d += 8) {
-    const a0 = src[s]!;
-    const a1 = src[s + 1]!;
-    const a2 = src[s + 2]!;
-    const a3 = src[s + 3]!;
-    const a4 = src[s + 4]!;
-    const a5 = src[s + 5]!;
-    const a6 = src[s + 6]!;
-    const a7 = src[s + 7]!;
+  let so = s & 0x3fffffff;
+  let dd = d & 0x3fffffff;
+  for (let b = blocks; b > 0; b--, so = (so + 8) & 0x3fffffff, dd = (dd + 8) & 0x3fffffff) {
+    const a0 = src[so]!;
+    const a1 = src[so + 1]!;
+    const a2 = src[so + 2]!;
+    const a3 = src[so + 3]!;
+    const a4 = src[so + 4]!;
+    const a5 = src[so + 5]!;
+    const a6 = src[so + 6]!;
+    const a7 = src[so + 7]!;
     const t0 = a0 ^ a7;
     const t1 = a1 ^ a2;
     const t2 = a3 ^ a4;
     const t3 = a5 ^ a6;
-    dst[d]! ^= a1 ^ t0;
-    dst[d + 1]! ^= t1;
-    dst[d + 2]! ^= a3 ^ t0 ^ t1;
-    dst[d + 3]! ^= a2 ^ t0 ^ t2;
-    dst[d + 4]! ^= a5 ^ a7 ^ t2;
-    dst[d + 5]! ^= a4 ^ t3;
-    dst[d + 6]! ^= a7 ^ t3;
-    dst[d + 7]! ^= a6 ^ t0;
+    dst[dd]! ^= a1 ^ t0;
+    dst[dd + 1]! ^= t1;
+    dst[dd + 2]! ^= a3 ^ t0 ^ t1;
+    dst[dd + 3]! ^= a2 ^ t0 ^ t2;
+    dst[dd + 4]! ^= a5 ^ a7 ^ t2;
+    dst[dd + 5]! ^= a4 ^ t3;
+    dst[dd + 6]! ^= a7 ^ t3;
+    dst[dd + 7]! ^= a6 ^ t0;
   }
 }
 function _k8e(src: Uint32Array, s: number, dst: Uint32Array, d: number, blocks: number): void {
-  for (const e = s + blocks * 8; s < e; s += 8, d += 8) {
-    const a0 = src[s]!;
-    const a1 = src[s + 1]!;
-    const a2 = src[s + 2]!;
-    const a3 = src[s + 3]!;
-    const a4 = src[s + 4]!;
-    const a5 = src[s + 5]!;
-    const a6 = src[s + 6]!;
-    const a7 = src[s + 7]!;
-    dst[d]! ^= a1;
-    dst[d + 1]! ^= a0 ^ a2;
-    dst[d + 2]! ^= a0 ^ a3;
-    dst[d + 3]! ^= a0 ^ a4;
-    dst[d + 4]! ^= a5;
-    dst[d + 5]! ^= a6;
-    dst[d + 6]! ^= a7;
-    dst[d + 7]! ^= a0;
+  let so = s & 0x3fffffff;
+  let dd = d & 0x3fffffff;
+  for (let b = blocks; b > 0; b--, so = (so + 8) & 0x3fffffff, dd = (dd + 8) & 0x3fffffff) {
+    const a0 = src[so]!;
+    const a1 = src[so + 1]!;
+    const a2 = src[so + 2]!;
+    const a3 = src[so + 3]!;
+    const a4 = src[so + 4]!;
+    const a5 = src[so + 5]!;
+    const a6 = src[so + 6]!;
+    const a7 = src[so + 7]!;
+    dst[dd]! ^= a1;
+    dst[dd + 1]! ^= a0 ^ a2;
+    dst[dd + 2]! ^= a0 ^ a3;
+    dst[dd + 3]! ^= a0 ^ a4;
+    dst[dd + 4]! ^= a5;
+    dst[dd + 5]! ^= a6;
+    dst[dd + 6]! ^= a7;
+    dst[dd + 7]! ^= a0;
   }
 }
 function _k8f(src: Uint32Array, s: number, dst: Uint32Array, d: number, blocks: number): void {
-  for (const e = s + blocks * 8; s < e; s += 8, d += 8) {
-    const a0 = src[s]!;
-    const a1 = src[s + 1]!;
-    const a2 = src[s + 2]!;
-    const a3 = src[s + 3]!;
-    const a4 = src[s + 4]!;
-    const a5 = src[s + 5]!;
-    const a6 = src[s + 6]!;
-    const a7 = src[s + 7]!;
+  let so = s & 0x3fffffff;
+  let dd = d & 0x3fffffff;
+  for (let b = blocks; b > 0; b--, so = (so + 8) & 0x3fffffff, dd = (dd + 8) & 0x3fffffff) {
+    const a0 = src[so]!;
+    const a1 = src[so + 1]!;
+    const a2 = src[so + 2]!;
+    const a3 = src[so + 3]!;
+    const a4 = src[so + 4]!;
+    const a5 = src[so + 5]!;
+    const a6 = src[so + 6]!;
+    const a7 = src[so + 7]!;
     const t0 = a0 ^ a1;
     const t1 = a0 ^ a3;
-    dst[d]! ^= t0;
-    dst[d + 1]! ^= a2 ^ t0;
-    dst[d + 2]! ^= a2 ^ t1;
-    dst[d + 3]! ^= a4 ^ t1;
-    dst[d + 4]! ^= a4 ^ a5;
-    dst[d + 5]! ^= a5 ^ a6;
-    dst[d + 6]! ^= a6 ^ a7;
-    dst[d + 7]! ^= a0 ^ a7;
+    dst[dd]! ^= t0;
+    dst[dd + 1]! ^= a2 ^ t0;
+    dst[dd + 2]! ^= a2 ^ t1;
+    dst[dd + 3]! ^= a4 ^ t1;
+    dst[dd + 4]! ^= a4 ^ a5;
+    dst[dd + 5]! ^= a5 ^ a6;
+    dst[dd + 6]! ^= a6 ^ a7;
+    dst[dd + 7]! ^= a0 ^ a7;
   }
 }
 function _k90(src: Uint32Array, s: number, dst: Uint32Array, d: number, blocks: number): void {
-  for (const e = s + blocks * 8; s < e; s += 8, d += 8) {
-    const a0 = src[s]!;
-    const a1 = src[s + 1]!;
-    const a2 = src[s + 2]!;
-    const a3 = src[s + 3]!;
-    const a4 = src[s + 4]!;
-    const a5 = src[s + 5]!;
-    const a6 = src[s + 6]!;
-    const a7 = src[s + 7]!;
+  let so = s & 0x3fffffff;
+  let dd = d & 0x3fffffff;
+  for (let b = blocks; b > 0; b--, so = (so + 8) & 0x3fffffff, dd = (dd + 8) & 0x3fffffff) {
+    const a0 = src[so]!;
+    const a1 = src[so + 1]!;
+    const a2 = src[so + 2]!;
+    const a3 = src[so + 3]!;
+    const a4 = src[so + 4]!;
+    const a5 = src[so + 5]!;
+    const a6 = src[so + 6]!;
+    const a7 = src[so + 7]!;
     const t0 = a4 ^ a5;
     const t1 = a6 ^ a7;
     const t2 = a3 ^ t0;
     const t3 = a2 ^ t1;
     const t4 = a1 ^ t2;
     const t5 = t3 ^ t4;
-    dst[d]! ^= a1 ^ t0 ^ t1;
-    dst[d + 1]! ^= a5 ^ t3;
-    dst[d + 2]! ^= t4;
-    dst[d + 3]! ^= a1 ^ a2 ^ a7;
-    dst[d + 4]! ^= a0 ^ t5;
-    dst[d + 5]! ^= t5;
-    dst[d + 6]! ^= t2 ^ t3;
-    dst[d + 7]! ^= a0 ^ t1 ^ t2;
+    dst[dd]! ^= a1 ^ t0 ^ t1;
+    dst[dd + 1]! ^= a5 ^ t3;
+    dst[dd + 2]! ^= t4;
+    dst[dd + 3]! ^= a1 ^ a2 ^ a7;
+    dst[dd + 4]! ^= a0 ^ t5;
+    dst[dd + 5]! ^= t5;
+    dst[dd + 6]! ^= t2 ^ t3;
+    dst[dd + 7]! ^= a0 ^ t1 ^ t2;
   }
 }
 function _k91(src: Uint32Array, s: number, dst: Uint32Array, d: number, blocks: number): void {
-  for (const e = s + blocks * 8; s < e; s += 8, d += 8) {
-    const a0 = src[s]!;
-    const a1 = src[s + 1]!;
-    const a2 = src[s + 2]!;
-    const a3 = src[s + 3]!;
-    const a4 = src[s + 4]!;
-    const a5 = src[s + 5]!;
-    const a6 = src[s + 6]!;
-    const a7 = src[s + 7]!;
+  let so = s & 0x3fffffff;
+  let dd = d & 0x3fffffff;
+  for (let b = blocks; b > 0; b--, so = (so + 8) & 0x3fffffff, dd = (dd + 8) & 0x3fffffff) {
+    const a0 = src[so]!;
+    const a1 = src[so + 1]!;
+    const a2 = src[so + 2]!;
+    const a3 = src[so + 3]!;
+    const a4 = src[so + 4]!;
+    const a5 = src[so + 5]!;
+    const a6 = src[so + 6]!;
+    const a7 = src[so + 7]!;
     const t0 = a1 ^ a2;
     const t1 = a3 ^ a4;
     const t2 = a5 ^ a6;
@@ -3503,26 +3795,28 @@ function _k91(src: Uint32Array, s: number, dst: Uint32Array, d: number, blocks: 
     const t4 = a0 ^ t2;
     const t5 = a3 ^ t3;
     const t6 = a5 ^ t1;
-    dst[d]! ^= a1 ^ a4 ^ a7 ^ t4;
-    dst[d + 1]! ^= t2 ^ t3;
-    dst[d + 2]! ^= t0 ^ t6;
-    dst[d + 3]! ^= t5;
-    dst[d + 4]! ^= t4 ^ t5;
-    dst[d + 5]! ^= a6 ^ t1 ^ t3;
-    dst[d + 6]! ^= a2 ^ a7 ^ t6;
-    dst[d + 7]! ^= t1 ^ t4;
+    dst[dd]! ^= a1 ^ a4 ^ a7 ^ t4;
+    dst[dd + 1]! ^= t2 ^ t3;
+    dst[dd + 2]! ^= t0 ^ t6;
+    dst[dd + 3]! ^= t5;
+    dst[dd + 4]! ^= t4 ^ t5;
+    dst[dd + 5]! ^= a6 ^ t1 ^ t3;
+    dst[dd + 6]! ^= a2 ^ a7 ^ t6;
+    dst[dd + 7]! ^= t1 ^ t4;
   }
 }
 function _k92(src: Uint32Array, s: number, dst: Uint32Array, d: number, blocks: number): void {
-  for (const e = s + blocks * 8; s < e; s += 8, d += 8) {
-    const a0 = src[s]!;
-    const a1 = src[s + 1]!;
-    const a2 = src[s + 2]!;
-    const a3 = src[s + 3]!;
-    const a4 = src[s + 4]!;
-    const a5 = src[s + 5]!;
-    const a6 = src[s + 6]!;
-    const a7 = src[s + 7]!;
+  let so = s & 0x3fffffff;
+  let dd = d & 0x3fffffff;
+  for (let b = blocks; b > 0; b--, so = (so + 8) & 0x3fffffff, dd = (dd + 8) & 0x3fffffff) {
+    const a0 = src[so]!;
+    const a1 = src[so + 1]!;
+    const a2 = src[so + 2]!;
+    const a3 = src[so + 3]!;
+    const a4 = src[so + 4]!;
+    const a5 = src[so + 5]!;
+    const a6 = src[so + 6]!;
+    const a7 = src[so + 7]!;
     const t0 = a2 ^ a6;
     const t1 = a3 ^ a7;
     const t2 = a4 ^ a5;
@@ -3530,395 +3824,427 @@ function _k92(src: Uint32Array, s: number, dst: Uint32Array, d: number, blocks: 
     const t4 = a1 ^ t2;
     const t5 = t0 ^ t1;
     const t6 = t1 ^ t2;
-    dst[d]! ^= a6 ^ t4;
-    dst[d + 1]! ^= a5 ^ a7 ^ t3;
-    dst[d + 2]! ^= t6;
-    dst[d + 3]! ^= a1;
-    dst[d + 4]! ^= t3 ^ t4;
-    dst[d + 5]! ^= a1 ^ a5 ^ t5;
-    dst[d + 6]! ^= a4 ^ t5;
-    dst[d + 7]! ^= a0 ^ t6;
+    dst[dd]! ^= a6 ^ t4;
+    dst[dd + 1]! ^= a5 ^ a7 ^ t3;
+    dst[dd + 2]! ^= t6;
+    dst[dd + 3]! ^= a1;
+    dst[dd + 4]! ^= t3 ^ t4;
+    dst[dd + 5]! ^= a1 ^ a5 ^ t5;
+    dst[dd + 6]! ^= a4 ^ t5;
+    dst[dd + 7]! ^= a0 ^ t6;
   }
 }
 function _k93(src: Uint32Array, s: number, dst: Uint32Array, d: number, blocks: number): void {
-  for (const e = s + blocks * 8; s < e; s += 8, d += 8) {
-    const a0 = src[s]!;
-    const a1 = src[s + 1]!;
-    const a2 = src[s + 2]!;
-    const a3 = src[s + 3]!;
-    const a4 = src[s + 4]!;
-    const a5 = src[s + 5]!;
-    const a6 = src[s + 6]!;
-    const a7 = src[s + 7]!;
+  let so = s & 0x3fffffff;
+  let dd = d & 0x3fffffff;
+  for (let b = blocks; b > 0; b--, so = (so + 8) & 0x3fffffff, dd = (dd + 8) & 0x3fffffff) {
+    const a0 = src[so]!;
+    const a1 = src[so + 1]!;
+    const a2 = src[so + 2]!;
+    const a3 = src[so + 3]!;
+    const a4 = src[so + 4]!;
+    const a5 = src[so + 5]!;
+    const a6 = src[so + 6]!;
+    const a7 = src[so + 7]!;
     const t0 = a0 ^ a5;
     const t1 = a1 ^ a6;
     const t2 = a2 ^ a7;
     const t3 = a3 ^ a4;
     const t4 = t0 ^ t1;
     const t5 = t2 ^ t3;
-    dst[d]! ^= a4 ^ t4;
-    dst[d + 1]! ^= t2 ^ t4;
-    dst[d + 2]! ^= a5 ^ t5;
-    dst[d + 3]! ^= a1 ^ a3;
-    dst[d + 4]! ^= a2 ^ t4;
-    dst[d + 5]! ^= a3 ^ t1 ^ t2;
-    dst[d + 6]! ^= t5;
-    dst[d + 7]! ^= t0 ^ t3;
+    dst[dd]! ^= a4 ^ t4;
+    dst[dd + 1]! ^= t2 ^ t4;
+    dst[dd + 2]! ^= a5 ^ t5;
+    dst[dd + 3]! ^= a1 ^ a3;
+    dst[dd + 4]! ^= a2 ^ t4;
+    dst[dd + 5]! ^= a3 ^ t1 ^ t2;
+    dst[dd + 6]! ^= t5;
+    dst[dd + 7]! ^= t0 ^ t3;
   }
 }
 function _k94(src: Uint32Array, s: number, dst: Uint32Array, d: number, blocks: number): void {
-  for (const e = s + blocks * 8; s < e; s += 8, d += 8) {
-    const a0 = src[s]!;
-    const a1 = src[s + 1]!;
-    const a2 = src[s + 2]!;
-    const a3 = src[s + 3]!;
-    const a4 = src[s + 4]!;
-    const a5 = src[s + 5]!;
-    const a6 = src[s + 6]!;
-    const a7 = src[s + 7]!;
+  let so = s & 0x3fffffff;
+  let dd = d & 0x3fffffff;
+  for (let b = blocks; b > 0; b--, so = (so + 8) & 0x3fffffff, dd = (dd + 8) & 0x3fffffff) {
+    const a0 = src[so]!;
+    const a1 = src[so + 1]!;
+    const a2 = src[so + 2]!;
+    const a3 = src[so + 3]!;
+    const a4 = src[so + 4]!;
+    const a5 = src[so + 5]!;
+    const a6 = src[so + 6]!;
+    const a7 = src[so + 7]!;
     const t0 = a1 ^ a4;
     const t1 = a2 ^ a6;
     const t2 = a5 ^ t0;
     const t3 = a0 ^ a3;
     const t4 = a5 ^ t1;
     const t5 = a6 ^ t3;
-    dst[d]! ^= a7 ^ t2;
-    dst[d + 1]! ^= t4;
-    dst[d + 2]! ^= t2 ^ t5;
-    dst[d + 3]! ^= t1;
-    dst[d + 4]! ^= t2 ^ t3;
-    dst[d + 5]! ^= t1 ^ t2;
-    dst[d + 6]! ^= a3 ^ a7 ^ t4;
-    dst[d + 7]! ^= a4 ^ a7 ^ t5;
+    dst[dd]! ^= a7 ^ t2;
+    dst[dd + 1]! ^= t4;
+    dst[dd + 2]! ^= t2 ^ t5;
+    dst[dd + 3]! ^= t1;
+    dst[dd + 4]! ^= t2 ^ t3;
+    dst[dd + 5]! ^= t1 ^ t2;
+    dst[dd + 6]! ^= a3 ^ a7 ^ t4;
+    dst[dd + 7]! ^= a4 ^ a7 ^ t5;
   }
 }
 function _k95(src: Uint32Array, s: number, dst: Uint32Array, d: number, blocks: number): void {
-  for (const e = s + blocks * 8; s < e; s += 8, d += 8) {
-    const a0 = src[s]!;
-    const a1 = src[s + 1]!;
-    const a2 = src[s + 2]!;
-    const a3 = src[s + 3]!;
-    const a4 = src[s + 4]!;
-    const a5 = src[s + 5]!;
-    const a6 = src[s + 6]!;
-    const a7 = src[s + 7]!;
+  let so = s & 0x3fffffff;
+  let dd = d & 0x3fffffff;
+  for (let b = blocks; b > 0; b--, so = (so + 8) & 0x3fffffff, dd = (dd + 8) & 0x3fffffff) {
+    const a0 = src[so]!;
+    const a1 = src[so + 1]!;
+    const a2 = src[so + 2]!;
+    const a3 = src[so + 3]!;
+    const a4 = src[so + 4]!;
+    const a5 = src[so + 5]!;
+    const a6 = src[so + 6]!;
+    const a7 = src[so + 7]!;
     const t0 = a1 ^ a5;
     const t1 = a2 ^ a6;
     const t2 = a0 ^ a3;
     const t3 = a4 ^ t0;
-    dst[d]! ^= a0 ^ a7 ^ t3;
-    dst[d + 1]! ^= t0 ^ t1;
-    dst[d + 2]! ^= t1 ^ t2 ^ t3;
-    dst[d + 3]! ^= a3 ^ t1;
-    dst[d + 4]! ^= t0 ^ t2;
-    dst[d + 5]! ^= a1 ^ a4 ^ t1;
-    dst[d + 6]! ^= a2 ^ a3 ^ a5 ^ a7;
-    dst[d + 7]! ^= a4 ^ a6 ^ t2;
+    dst[dd]! ^= a0 ^ a7 ^ t3;
+    dst[dd + 1]! ^= t0 ^ t1;
+    dst[dd + 2]! ^= t1 ^ t2 ^ t3;
+    dst[dd + 3]! ^= a3 ^ t1;
+    dst[dd + 4]! ^= t0 ^ t2;
+    dst[dd + 5]! ^= a1 ^ a4 ^ t1;
+    dst[dd + 6]! ^= a2 ^ a3 ^ a5 ^ a7;
+    dst[dd + 7]! ^= a4 ^ a6 ^ t2;
   }
 }
 function _k96(src: Uint32Array, s: number, dst: Uint32Array, d: number, blocks: number): void {
-  for (const e = s + blocks * 8; s < e; s += 8, d += 8) {
-    const a0 = src[s]!;
-    const a1 = src[s + 1]!;
-    const a2 = src[s + 2]!;
-    const a3 = src[s + 3]!;
-    const a4 = src[s + 4]!;
-    const a5 = src[s + 5]!;
-    const a6 = src[s + 6]!;
-    const a7 = src[s + 7]!;
+  let so = s & 0x3fffffff;
+  let dd = d & 0x3fffffff;
+  for (let b = blocks; b > 0; b--, so = (so + 8) & 0x3fffffff, dd = (dd + 8) & 0x3fffffff) {
+    const a0 = src[so]!;
+    const a1 = src[so + 1]!;
+    const a2 = src[so + 2]!;
+    const a3 = src[so + 3]!;
+    const a4 = src[so + 4]!;
+    const a5 = src[so + 5]!;
+    const a6 = src[so + 6]!;
+    const a7 = src[so + 7]!;
     const t0 = a0 ^ a4;
     const t1 = a1 ^ a5;
     const t2 = a2 ^ a6;
     const t3 = a3 ^ a7;
     const t4 = t0 ^ t3;
-    dst[d]! ^= a4 ^ t1;
-    dst[d + 1]! ^= a0 ^ a5 ^ t2;
-    dst[d + 2]! ^= a5 ^ a6 ^ t4;
-    dst[d + 3]! ^= a6 ^ a7;
-    dst[d + 4]! ^= a7 ^ t0 ^ t1;
-    dst[d + 5]! ^= t1 ^ t2;
-    dst[d + 6]! ^= t2 ^ t3;
-    dst[d + 7]! ^= t4;
+    dst[dd]! ^= a4 ^ t1;
+    dst[dd + 1]! ^= a0 ^ a5 ^ t2;
+    dst[dd + 2]! ^= a5 ^ a6 ^ t4;
+    dst[dd + 3]! ^= a6 ^ a7;
+    dst[dd + 4]! ^= a7 ^ t0 ^ t1;
+    dst[dd + 5]! ^= t1 ^ t2;
+    dst[dd + 6]! ^= t2 ^ t3;
+    dst[dd + 7]! ^= t4;
   }
 }
 function _k97(src: Uint32Array, s: number, dst: Uint32Array, d: number, blocks: number): void {
-  for (const e = s + blocks * 8; s < e; s += 8, d += 8) {
-    const a0 = src[s]!;
-    const a1 = src[s + 1]!;
-    const a2 = src[s + 2]!;
-    const a3 = src[s + 3]!;
-    const a4 = src[s + 4]!;
-    const a5 = src[s + 5]!;
-    const a6 = src[s + 6]!;
-    const a7 = src[s + 7]!;
+  let so = s & 0x3fffffff;
+  let dd = d & 0x3fffffff;
+  for (let b = blocks; b > 0; b--, so = (so + 8) & 0x3fffffff, dd = (dd + 8) & 0x3fffffff) {
+    const a0 = src[so]!;
+    const a1 = src[so + 1]!;
+    const a2 = src[so + 2]!;
+    const a3 = src[so + 3]!;
+    const a4 = src[so + 4]!;
+    const a5 = src[so + 5]!;
+    const a6 = src[so + 6]!;
+    const a7 = src[so + 7]!;
     const t0 = a0 ^ a5;
     const t1 = a1 ^ t0;
     const t2 = a2 ^ a6;
     const t3 = a3 ^ a7;
-    dst[d]! ^= a4 ^ t1;
-    dst[d + 1]! ^= t1 ^ t2;
-    dst[d + 2]! ^= a4 ^ t0 ^ t2 ^ t3;
-    dst[d + 3]! ^= a6 ^ t3;
-    dst[d + 4]! ^= a7 ^ t1;
-    dst[d + 5]! ^= a1 ^ t2;
-    dst[d + 6]! ^= a2 ^ t3;
-    dst[d + 7]! ^= a0 ^ a3 ^ a4;
+    dst[dd]! ^= a4 ^ t1;
+    dst[dd + 1]! ^= t1 ^ t2;
+    dst[dd + 2]! ^= a4 ^ t0 ^ t2 ^ t3;
+    dst[dd + 3]! ^= a6 ^ t3;
+    dst[dd + 4]! ^= a7 ^ t1;
+    dst[dd + 5]! ^= a1 ^ t2;
+    dst[dd + 6]! ^= a2 ^ t3;
+    dst[dd + 7]! ^= a0 ^ a3 ^ a4;
   }
 }
 function _k98(src: Uint32Array, s: number, dst: Uint32Array, d: number, blocks: number): void {
-  for (const e = s + blocks * 8; s < e; s += 8, d += 8) {
-    const a0 = src[s]!;
-    const a1 = src[s + 1]!;
-    const a2 = src[s + 2]!;
-    const a3 = src[s + 3]!;
-    const a4 = src[s + 4]!;
-    const a5 = src[s + 5]!;
-    const a6 = src[s + 6]!;
-    const a7 = src[s + 7]!;
+  let so = s & 0x3fffffff;
+  let dd = d & 0x3fffffff;
+  for (let b = blocks; b > 0; b--, so = (so + 8) & 0x3fffffff, dd = (dd + 8) & 0x3fffffff) {
+    const a0 = src[so]!;
+    const a1 = src[so + 1]!;
+    const a2 = src[so + 2]!;
+    const a3 = src[so + 3]!;
+    const a4 = src[so + 4]!;
+    const a5 = src[so + 5]!;
+    const a6 = src[so + 6]!;
+    const a7 = src[so + 7]!;
     const t0 = a1 ^ a4;
     const t1 = a2 ^ a5;
     const t2 = a6 ^ a7;
     const t3 = a0 ^ a3;
     const t4 = a3 ^ t0;
-    dst[d]! ^= t0 ^ t2;
-    dst[d + 1]! ^= a7 ^ t1;
-    dst[d + 2]! ^= a7 ^ t4;
-    dst[d + 3]! ^= a0 ^ a1 ^ t1 ^ t2;
-    dst[d + 4]! ^= a2 ^ a4 ^ t3;
-    dst[d + 5]! ^= a5 ^ t4;
-    dst[d + 6]! ^= a4 ^ a6 ^ t1;
-    dst[d + 7]! ^= a5 ^ t2 ^ t3;
+    dst[dd]! ^= t0 ^ t2;
+    dst[dd + 1]! ^= a7 ^ t1;
+    dst[dd + 2]! ^= a7 ^ t4;
+    dst[dd + 3]! ^= a0 ^ a1 ^ t1 ^ t2;
+    dst[dd + 4]! ^= a2 ^ a4 ^ t3;
+    dst[dd + 5]! ^= a5 ^ t4;
+    dst[dd + 6]! ^= a4 ^ a6 ^ t1;
+    dst[dd + 7]! ^= a5 ^ t2 ^ t3;
   }
 }
 function _k99(src: Uint32Array, s: number, dst: Uint32Array, d: number, blocks: number): void {
-  for (const e = s + blocks * 8; s < e; s += 8, d += 8) {
-    const a0 = src[s]!;
-    const a1 = src[s + 1]!;
-    const a2 = src[s + 2]!;
-    const a3 = src[s + 3]!;
-    const a4 = src[s + 4]!;
-    const a5 = src[s + 5]!;
-    const a6 = src[s + 6]!;
-    const a7 = src[s + 7]!;
+  let so = s & 0x3fffffff;
+  let dd = d & 0x3fffffff;
+  for (let b = blocks; b > 0; b--, so = (so + 8) & 0x3fffffff, dd = (dd + 8) & 0x3fffffff) {
+    const a0 = src[so]!;
+    const a1 = src[so + 1]!;
+    const a2 = src[so + 2]!;
+    const a3 = src[so + 3]!;
+    const a4 = src[so + 4]!;
+    const a5 = src[so + 5]!;
+    const a6 = src[so + 6]!;
+    const a7 = src[so + 7]!;
     const t0 = a1 ^ a7;
     const t1 = a0 ^ a3;
     const t2 = a2 ^ a5;
     const t3 = a3 ^ a4;
     const t4 = a6 ^ t0;
-    dst[d]! ^= a0 ^ a4 ^ t4;
-    dst[d + 1]! ^= t0 ^ t2;
-    dst[d + 2]! ^= a2 ^ t0 ^ t3;
-    dst[d + 3]! ^= t1 ^ t2 ^ t4;
-    dst[d + 4]! ^= a2 ^ t1;
-    dst[d + 5]! ^= a1 ^ t3;
-    dst[d + 6]! ^= a4 ^ t2;
-    dst[d + 7]! ^= a5 ^ a6 ^ t1;
+    dst[dd]! ^= a0 ^ a4 ^ t4;
+    dst[dd + 1]! ^= t0 ^ t2;
+    dst[dd + 2]! ^= a2 ^ t0 ^ t3;
+    dst[dd + 3]! ^= t1 ^ t2 ^ t4;
+    dst[dd + 4]! ^= a2 ^ t1;
+    dst[dd + 5]! ^= a1 ^ t3;
+    dst[dd + 6]! ^= a4 ^ t2;
+    dst[dd + 7]! ^= a5 ^ a6 ^ t1;
   }
 }
 function _k9a(src: Uint32Array, s: number, dst: Uint32Array, d: number, blocks: number): void {
-  for (const e = s + blocks * 8; s < e; s += 8, d += 8) {
-    const a0 = src[s]!;
-    const a1 = src[s + 1]!;
-    const a2 = src[s + 2]!;
-    const a3 = src[s + 3]!;
-    const a4 = src[s + 4]!;
-    const a5 = src[s + 5]!;
-    const a6 = src[s + 6]!;
-    const a7 = src[s + 7]!;
+  let so = s & 0x3fffffff;
+  let dd = d & 0x3fffffff;
+  for (let b = blocks; b > 0; b--, so = (so + 8) & 0x3fffffff, dd = (dd + 8) & 0x3fffffff) {
+    const a0 = src[so]!;
+    const a1 = src[so + 1]!;
+    const a2 = src[so + 2]!;
+    const a3 = src[so + 3]!;
+    const a4 = src[so + 4]!;
+    const a5 = src[so + 5]!;
+    const a6 = src[so + 6]!;
+    const a7 = src[so + 7]!;
     const t0 = a0 ^ a5;
     const t1 = a1 ^ a6;
     const t2 = a2 ^ a4;
     const t3 = a7 ^ t0;
-    dst[d]! ^= a4 ^ t1;
-    dst[d + 1]! ^= a2 ^ t3;
-    dst[d + 2]! ^= a3 ^ a4;
-    dst[d + 3]! ^= t0 ^ t1;
-    dst[d + 4]! ^= a0 ^ a7 ^ t2;
-    dst[d + 5]! ^= a1 ^ a3 ^ a5;
-    dst[d + 6]! ^= a6 ^ t2;
-    dst[d + 7]! ^= a3 ^ t3;
+    dst[dd]! ^= a4 ^ t1;
+    dst[dd + 1]! ^= a2 ^ t3;
+    dst[dd + 2]! ^= a3 ^ a4;
+    dst[dd + 3]! ^= t0 ^ t1;
+    dst[dd + 4]! ^= a0 ^ a7 ^ t2;
+    dst[dd + 5]! ^= a1 ^ a3 ^ a5;
+    dst[dd + 6]! ^= a6 ^ t2;
+    dst[dd + 7]! ^= a3 ^ t3;
   }
 }
 function _k9b(src: Uint32Array, s: number, dst: Uint32Array, d: number, blocks: number): void {
-  for (const e = s + blocks * 8; s < e; s += 8, d += 8) {
-    const a0 = src[s]!;
-    const a1 = src[s + 1]!;
-    const a2 = src[s + 2]!;
-    const a3 = src[s + 3]!;
-    const a4 = src[s + 4]!;
-    const a5 = src[s + 5]!;
-    const a6 = src[s + 6]!;
-    const a7 = src[s + 7]!;
+  let so = s & 0x3fffffff;
+  let dd = d & 0x3fffffff;
+  for (let b = blocks; b > 0; b--, so = (so + 8) & 0x3fffffff, dd = (dd + 8) & 0x3fffffff) {
+    const a0 = src[so]!;
+    const a1 = src[so + 1]!;
+    const a2 = src[so + 2]!;
+    const a3 = src[so + 3]!;
+    const a4 = src[so + 4]!;
+    const a5 = src[so + 5]!;
+    const a6 = src[so + 6]!;
+    const a7 = src[so + 7]!;
     const t0 = a0 ^ a1;
     const t1 = a2 ^ a4;
     const t2 = a2 ^ a7;
     const t3 = a3 ^ a5;
     const t4 = a6 ^ t0;
-    dst[d]! ^= a4 ^ t4;
-    dst[d + 1]! ^= a5 ^ t0 ^ t2;
-    dst[d + 2]! ^= a3 ^ t1;
-    dst[d + 3]! ^= t3 ^ t4;
-    dst[d + 4]! ^= a0 ^ t2;
-    dst[d + 5]! ^= a1 ^ a3;
-    dst[d + 6]! ^= t1;
-    dst[d + 7]! ^= a0 ^ t3;
+    dst[dd]! ^= a4 ^ t4;
+    dst[dd + 1]! ^= a5 ^ t0 ^ t2;
+    dst[dd + 2]! ^= a3 ^ t1;
+    dst[dd + 3]! ^= t3 ^ t4;
+    dst[dd + 4]! ^= a0 ^ t2;
+    dst[dd + 5]! ^= a1 ^ a3;
+    dst[dd + 6]! ^= t1;
+    dst[dd + 7]! ^= a0 ^ t3;
   }
 }
 function _k9c(src: Uint32Array, s: number, dst: Uint32Array, d: number, blocks: number): void {
-  for (const e = s + blocks * 8; s < e; s += 8, d += 8) {
-    const a0 = src[s]!;
-    const a1 = src[s + 1]!;
-    const a2 = src[s + 2]!;
-    const a3 = src[s + 3]!;
-    const a4 = src[s + 4]!;
-    const a5 = src[s + 5]!;
-    const a6 = src[s + 6]!;
-    const a7 = src[s + 7]!;
+  let so = s & 0x3fffffff;
+  let dd = d & 0x3fffffff;
+  for (let b = blocks; b > 0; b--, so = (so + 8) & 0x3fffffff, dd = (dd + 8) & 0x3fffffff) {
+    const a0 = src[so]!;
+    const a1 = src[so + 1]!;
+    const a2 = src[so + 2]!;
+    const a3 = src[so + 3]!;
+    const a4 = src[so + 4]!;
+    const a5 = src[so + 5]!;
+    const a6 = src[so + 6]!;
+    const a7 = src[so + 7]!;
     const t0 = a4 ^ a7;
     const t1 = a0 ^ a3;
     const t2 = a1 ^ t0;
     const t3 = a2 ^ a5;
     const t4 = a6 ^ t1;
-    dst[d]! ^= t2;
-    dst[d + 1]! ^= t3;
-    dst[d + 2]! ^= t2 ^ t4;
-    dst[d + 3]! ^= a0 ^ t3;
-    dst[d + 4]! ^= t0 ^ t4;
-    dst[d + 5]! ^= a5 ^ t2;
-    dst[d + 6]! ^= a6 ^ t3;
-    dst[d + 7]! ^= a7 ^ t4;
+    dst[dd]! ^= t2;
+    dst[dd + 1]! ^= t3;
+    dst[dd + 2]! ^= t2 ^ t4;
+    dst[dd + 3]! ^= a0 ^ t3;
+    dst[dd + 4]! ^= t0 ^ t4;
+    dst[dd + 5]! ^= a5 ^ t2;
+    dst[dd + 6]! ^= a6 ^ t3;
+    dst[dd + 7]! ^= a7 ^ t4;
   }
 }
 function _k9d(src: Uint32Array, s: number, dst: Uint32Array, d: number, blocks: number): void {
-  for (const e = s + blocks * 8; s < e; s += 8, d += 8) {
-    const a0 = src[s]!;
-    const a1 = src[s + 1]!;
-    const a2 = src[s + 2]!;
-    const a3 = src[s + 3]!;
-    const a4 = src[s + 4]!;
-    const a5 = src[s + 5]!;
-    const a6 = src[s + 6]!;
-    const a7 = src[s + 7]!;
+  let so = s & 0x3fffffff;
+  let dd = d & 0x3fffffff;
+  for (let b = blocks; b > 0; b--, so = (so + 8) & 0x3fffffff, dd = (dd + 8) & 0x3fffffff) {
+    const a0 = src[so]!;
+    const a1 = src[so + 1]!;
+    const a2 = src[so + 2]!;
+    const a3 = src[so + 3]!;
+    const a4 = src[so + 4]!;
+    const a5 = src[so + 5]!;
+    const a6 = src[so + 6]!;
+    const a7 = src[so + 7]!;
     const t0 = a0 ^ a3;
     const t1 = a1 ^ a4;
     const t2 = a2 ^ a5;
     const t3 = a6 ^ t0;
     const t4 = a7 ^ t1;
-    dst[d]! ^= a0 ^ t4;
-    dst[d + 1]! ^= a1 ^ t2;
-    dst[d + 2]! ^= a2 ^ t3 ^ t4;
-    dst[d + 3]! ^= t0 ^ t2;
-    dst[d + 4]! ^= a7 ^ t3;
-    dst[d + 5]! ^= t4;
-    dst[d + 6]! ^= t2;
-    dst[d + 7]! ^= t3;
+    dst[dd]! ^= a0 ^ t4;
+    dst[dd + 1]! ^= a1 ^ t2;
+    dst[dd + 2]! ^= a2 ^ t3 ^ t4;
+    dst[dd + 3]! ^= t0 ^ t2;
+    dst[dd + 4]! ^= a7 ^ t3;
+    dst[dd + 5]! ^= t4;
+    dst[dd + 6]! ^= t2;
+    dst[dd + 7]! ^= t3;
   }
 }
 function _k9e(src: Uint32Array, s: number, dst: Uint32Array, d: number, blocks: number): void {
-  for (const e = s + blocks * 8; s < e; s += 8, d += 8) {
-    const a0 = src[s]!;
-    const a1 = src[s + 1]!;
-    const a2 = src[s + 2]!;
-    const a3 = src[s + 3]!;
-    const a4 = src[s + 4]!;
-    const a5 = src[s + 5]!;
-    const a6 = src[s + 6]!;
-    const a7 = src[s + 7]!;
+  let so = s & 0x3fffffff;
+  let dd = d & 0x3fffffff;
+  for (let b = blocks; b > 0; b--, so = (so + 8) & 0x3fffffff, dd = (dd + 8) & 0x3fffffff) {
+    const a0 = src[so]!;
+    const a1 = src[so + 1]!;
+    const a2 = src[so + 2]!;
+    const a3 = src[so + 3]!;
+    const a4 = src[so + 4]!;
+    const a5 = src[so + 5]!;
+    const a6 = src[so + 6]!;
+    const a7 = src[so + 7]!;
     const t0 = a0 ^ a3;
     const t1 = a0 ^ a5;
     const t2 = a4 ^ a6;
-    dst[d]! ^= a1 ^ a4;
-    dst[d + 1]! ^= a2 ^ t1;
-    dst[d + 2]! ^= t0 ^ t2;
-    dst[d + 3]! ^= a7 ^ t1;
-    dst[d + 4]! ^= a0 ^ t2;
-    dst[d + 5]! ^= a1 ^ a5 ^ a7;
-    dst[d + 6]! ^= a2 ^ a6;
-    dst[d + 7]! ^= a7 ^ t0;
+    dst[dd]! ^= a1 ^ a4;
+    dst[dd + 1]! ^= a2 ^ t1;
+    dst[dd + 2]! ^= t0 ^ t2;
+    dst[dd + 3]! ^= a7 ^ t1;
+    dst[dd + 4]! ^= a0 ^ t2;
+    dst[dd + 5]! ^= a1 ^ a5 ^ a7;
+    dst[dd + 6]! ^= a2 ^ a6;
+    dst[dd + 7]! ^= a7 ^ t0;
   }
 }
 function _k9f(src: Uint32Array, s: number, dst: Uint32Array, d: number, blocks: number): void {
-  for (const e = s + blocks * 8; s < e; s += 8, d += 8) {
-    const a0 = src[s]!;
-    const a1 = src[s + 1]!;
-    const a2 = src[s + 2]!;
-    const a3 = src[s + 3]!;
-    const a4 = src[s + 4]!;
-    const a5 = src[s + 5]!;
-    const a6 = src[s + 6]!;
-    const a7 = src[s + 7]!;
+  let so = s & 0x3fffffff;
+  let dd = d & 0x3fffffff;
+  for (let b = blocks; b > 0; b--, so = (so + 8) & 0x3fffffff, dd = (dd + 8) & 0x3fffffff) {
+    const a0 = src[so]!;
+    const a1 = src[so + 1]!;
+    const a2 = src[so + 2]!;
+    const a3 = src[so + 3]!;
+    const a4 = src[so + 4]!;
+    const a5 = src[so + 5]!;
+    const a6 = src[so + 6]!;
+    const a7 = src[so + 7]!;
     const t0 = a0 ^ a3;
     const t1 = a0 ^ a1;
-    dst[d]! ^= a4 ^ t1;
-    dst[d + 1]! ^= a2 ^ a5 ^ t1;
-    dst[d + 2]! ^= a2 ^ a4 ^ a6 ^ t0;
-    dst[d + 3]! ^= a5 ^ a7 ^ t0;
-    dst[d + 4]! ^= a0 ^ a6;
-    dst[d + 5]! ^= a1 ^ a7;
-    dst[d + 6]! ^= a2;
-    dst[d + 7]! ^= t0;
+    dst[dd]! ^= a4 ^ t1;
+    dst[dd + 1]! ^= a2 ^ a5 ^ t1;
+    dst[dd + 2]! ^= a2 ^ a4 ^ a6 ^ t0;
+    dst[dd + 3]! ^= a5 ^ a7 ^ t0;
+    dst[dd + 4]! ^= a0 ^ a6;
+    dst[dd + 5]! ^= a1 ^ a7;
+    dst[dd + 6]! ^= a2;
+    dst[dd + 7]! ^= t0;
   }
 }
 function _ka0(src: Uint32Array, s: number, dst: Uint32Array, d: number, blocks: number): void {
-  for (const e = s + blocks * 8; s < e; s += 8, d += 8) {
-    const a0 = src[s]!;
-    const a1 = src[s + 1]!;
-    const a2 = src[s + 2]!;
-    const a3 = src[s + 3]!;
-    const a4 = src[s + 4]!;
-    const a5 = src[s + 5]!;
-    const a6 = src[s + 6]!;
-    const a7 = src[s + 7]!;
+  let so = s & 0x3fffffff;
+  let dd = d & 0x3fffffff;
+  for (let b = blocks; b > 0; b--, so = (so + 8) & 0x3fffffff, dd = (dd + 8) & 0x3fffffff) {
+    const a0 = src[so]!;
+    const a1 = src[so + 1]!;
+    const a2 = src[so + 2]!;
+    const a3 = src[so + 3]!;
+    const a4 = src[so + 4]!;
+    const a5 = src[so + 5]!;
+    const a6 = src[so + 6]!;
+    const a7 = src[so + 7]!;
     const t0 = a1 ^ a6;
     const t1 = a2 ^ a5;
     const t2 = a4 ^ a7;
     const t3 = a3 ^ t0;
     const t4 = a0 ^ t1;
-    dst[d]! ^= a5 ^ t3;
-    dst[d + 1]! ^= a2 ^ a6 ^ t2;
-    dst[d + 2]! ^= a7 ^ t0;
-    dst[d + 3]! ^= a7 ^ t1 ^ t3;
-    dst[d + 4]! ^= a1 ^ t1 ^ t2;
-    dst[d + 5]! ^= a3 ^ a6 ^ t4;
-    dst[d + 6]! ^= t2 ^ t3;
-    dst[d + 7]! ^= t2 ^ t4;
+    dst[dd]! ^= a5 ^ t3;
+    dst[dd + 1]! ^= a2 ^ a6 ^ t2;
+    dst[dd + 2]! ^= a7 ^ t0;
+    dst[dd + 3]! ^= a7 ^ t1 ^ t3;
+    dst[dd + 4]! ^= a1 ^ t1 ^ t2;
+    dst[dd + 5]! ^= a3 ^ a6 ^ t4;
+    dst[dd + 6]! ^= t2 ^ t3;
+    dst[dd + 7]! ^= t2 ^ t4;
   }
 }
 function _ka1(src: Uint32Array, s: number, dst: Uint32Array, d: number, blocks: number): void {
-  for (const e = s + blocks * 8; s < e; s += 8, d += 8) {
-    const a0 = src[s]!;
-    const a1 = src[s + 1]!;
-    const a2 = src[s + 2]!;
-    const a3 = src[s + 3]!;
-    const a4 = src[s + 4]!;
-    const a5 = src[s + 5]!;
-    const a6 = src[s + 6]!;
-    const a7 = src[s + 7]!;
+  let so = s & 0x3fffffff;
+  let dd = d & 0x3fffffff;
+  for (let b = blocks; b > 0; b--, so = (so + 8) & 0x3fffffff, dd = (dd + 8) & 0x3fffffff) {
+    const a0 = src[so]!;
+    const a1 = src[so + 1]!;
+    const a2 = src[so + 2]!;
+    const a3 = src[so + 3]!;
+    const a4 = src[so + 4]!;
+    const a5 = src[so + 5]!;
+    const a6 = src[so + 6]!;
+    const a7 = src[so + 7]!;
     const t0 = a1 ^ a7;
     const t1 = a2 ^ a6;
     const t2 = t0 ^ t1;
     const t3 = a0 ^ a3;
     const t4 = a2 ^ a5;
-    dst[d]! ^= a1 ^ a5 ^ a6 ^ t3;
-    dst[d + 1]! ^= a4 ^ t2;
-    dst[d + 2]! ^= t2;
-    dst[d + 3]! ^= a5 ^ t2;
-    dst[d + 4]! ^= t0 ^ t4;
-    dst[d + 5]! ^= t1 ^ t3;
-    dst[d + 6]! ^= a3 ^ a4 ^ t0;
-    dst[d + 7]! ^= a0 ^ a4 ^ t4;
+    dst[dd]! ^= a1 ^ a5 ^ a6 ^ t3;
+    dst[dd + 1]! ^= a4 ^ t2;
+    dst[dd + 2]! ^= t2;
+    dst[dd + 3]! ^= a5 ^ t2;
+    dst[dd + 4]! ^= t0 ^ t4;
+    dst[dd + 5]! ^= t1 ^ t3;
+    dst[dd + 6]! ^= a3 ^ a4 ^ t0;
+    dst[dd + 7]! ^= a0 ^ a4 ^ t4;
   }
 }
 function _ka2(src: Uint32Array, s: number, dst: Uint32Array, d: number, blocks: number): void {
-  for (const e = s + blocks * 8; s < e; s += 8, d += 8) {
-    const a0 = src[s]!;
-    const a1 = src[s + 1]!;
-    const a2 = src[s + 2]!;
-    const a3 = src[s + 3]!;
-    const a4 = src[s + 4]!;
-    const a5 = src[s + 5]!;
-    const a6 = src[s + 6]!;
-    const a7 = src[s + 7]!;
+  let so = s & 0x3fffffff;
+  let dd = d & 0x3fffffff;
+  for (let b = blocks; b > 0; b--, so = (so + 8) & 0x3fffffff, dd = (dd + 8) & 0x3fffffff) {
+    const a0 = src[so]!;
+    const a1 = src[so + 1]!;
+    const a2 = src[so + 2]!;
+    const a3 = src[so + 3]!;
+    const a4 = src[so + 4]!;
+    const a5 = src[so + 5]!;
+    const a6 = src[so + 6]!;
+    const a7 = src[so + 7]!;
     const t0 = a3 ^ a5;
     const t1 = a1 ^ t0;
     const t2 = a2 ^ a4;
@@ -3926,363 +4252,393 @@ function _ka2(src: Uint32Array, s: number, dst: Uint32Array, d: number, blocks: 
     const t4 = a0 ^ t2;
     const t5 = t1 ^ t3;
     const t6 = t3 ^ t4;
-    dst[d]! ^= t5;
-    dst[d + 1]! ^= t6;
-    dst[d + 2]! ^= a6;
-    dst[d + 3]! ^= a6 ^ t1;
-    dst[d + 4]! ^= t1 ^ t2;
-    dst[d + 5]! ^= a6 ^ t0 ^ t4;
-    dst[d + 6]! ^= a4 ^ t5;
-    dst[d + 7]! ^= a5 ^ t6;
+    dst[dd]! ^= t5;
+    dst[dd + 1]! ^= t6;
+    dst[dd + 2]! ^= a6;
+    dst[dd + 3]! ^= a6 ^ t1;
+    dst[dd + 4]! ^= t1 ^ t2;
+    dst[dd + 5]! ^= a6 ^ t0 ^ t4;
+    dst[dd + 6]! ^= a4 ^ t5;
+    dst[dd + 7]! ^= a5 ^ t6;
   }
 }
 function _ka3(src: Uint32Array, s: number, dst: Uint32Array, d: number, blocks: number): void {
-  for (const e = s + blocks * 8; s < e; s += 8, d += 8) {
-    const a0 = src[s]!;
-    const a1 = src[s + 1]!;
-    const a2 = src[s + 2]!;
-    const a3 = src[s + 3]!;
-    const a4 = src[s + 4]!;
-    const a5 = src[s + 5]!;
-    const a6 = src[s + 6]!;
-    const a7 = src[s + 7]!;
+  let so = s & 0x3fffffff;
+  let dd = d & 0x3fffffff;
+  for (let b = blocks; b > 0; b--, so = (so + 8) & 0x3fffffff, dd = (dd + 8) & 0x3fffffff) {
+    const a0 = src[so]!;
+    const a1 = src[so + 1]!;
+    const a2 = src[so + 2]!;
+    const a3 = src[so + 3]!;
+    const a4 = src[so + 4]!;
+    const a5 = src[so + 5]!;
+    const a6 = src[so + 6]!;
+    const a7 = src[so + 7]!;
     const t0 = a0 ^ a6;
     const t1 = a1 ^ a5;
     const t2 = a2 ^ a4;
     const t3 = a3 ^ t1;
     const t4 = t0 ^ t2;
     const t5 = a7 ^ t3;
-    dst[d]! ^= t0 ^ t5;
-    dst[d + 1]! ^= a1 ^ a7 ^ t4;
-    dst[d + 2]! ^= a2 ^ a6;
-    dst[d + 3]! ^= a6 ^ t1;
-    dst[d + 4]! ^= a2 ^ t3;
-    dst[d + 5]! ^= a3 ^ t4;
-    dst[d + 6]! ^= a4 ^ t5;
-    dst[d + 7]! ^= a5 ^ t4;
+    dst[dd]! ^= t0 ^ t5;
+    dst[dd + 1]! ^= a1 ^ a7 ^ t4;
+    dst[dd + 2]! ^= a2 ^ a6;
+    dst[dd + 3]! ^= a6 ^ t1;
+    dst[dd + 4]! ^= a2 ^ t3;
+    dst[dd + 5]! ^= a3 ^ t4;
+    dst[dd + 6]! ^= a4 ^ t5;
+    dst[dd + 7]! ^= a5 ^ t4;
   }
 }
 function _ka4(src: Uint32Array, s: number, dst: Uint32Array, d: number, blocks: number): void {
-  for (const e = s + blocks * 8; s < e; s += 8, d += 8) {
-    const a0 = src[s]!;
-    const a1 = src[s + 1]!;
-    const a2 = src[s + 2]!;
-    const a3 = src[s + 3]!;
-    const a4 = src[s + 4]!;
-    const a5 = src[s + 5]!;
-    const a6 = src[s + 6]!;
-    const a7 = src[s + 7]!;
+  let so = s & 0x3fffffff;
+  let dd = d & 0x3fffffff;
+  for (let b = blocks; b > 0; b--, so = (so + 8) & 0x3fffffff, dd = (dd + 8) & 0x3fffffff) {
+    const a0 = src[so]!;
+    const a1 = src[so + 1]!;
+    const a2 = src[so + 2]!;
+    const a3 = src[so + 3]!;
+    const a4 = src[so + 4]!;
+    const a5 = src[so + 5]!;
+    const a6 = src[so + 6]!;
+    const a7 = src[so + 7]!;
     const t0 = a0 ^ a7;
     const t1 = a1 ^ a3;
     const t2 = a2 ^ a4;
     const t3 = a2 ^ a5;
-    dst[d]! ^= a5 ^ t1;
-    dst[d + 1]! ^= a6 ^ t2;
-    dst[d + 2]! ^= a1 ^ t0;
-    dst[d + 3]! ^= a3 ^ t3;
-    dst[d + 4]! ^= a1 ^ a4 ^ a5 ^ a6;
-    dst[d + 5]! ^= a6 ^ t0 ^ t3;
-    dst[d + 6]! ^= a6 ^ a7 ^ t1;
-    dst[d + 7]! ^= t0 ^ t2;
+    dst[dd]! ^= a5 ^ t1;
+    dst[dd + 1]! ^= a6 ^ t2;
+    dst[dd + 2]! ^= a1 ^ t0;
+    dst[dd + 3]! ^= a3 ^ t3;
+    dst[dd + 4]! ^= a1 ^ a4 ^ a5 ^ a6;
+    dst[dd + 5]! ^= a6 ^ t0 ^ t3;
+    dst[dd + 6]! ^= a6 ^ a7 ^ t1;
+    dst[dd + 7]! ^= t0 ^ t2;
   }
 }
 function _ka5(src: Uint32Array, s: number, dst: Uint32Array, d: number, blocks: number): void {
-  for (const e = s + blocks * 8; s < e; s += 8, d += 8) {
-    const a0 = src[s]!;
-    const a1 = src[s + 1]!;
-    const a2 = src[s + 2]!;
-    const a3 = src[s + 3]!;
-    const a4 = src[s + 4]!;
-    const a5 = src[s + 5]!;
-    const a6 = src[s + 6]!;
-    const a7 = src[s + 7]!;
+  let so = s & 0x3fffffff;
+  let dd = d & 0x3fffffff;
+  for (let b = blocks; b > 0; b--, so = (so + 8) & 0x3fffffff, dd = (dd + 8) & 0x3fffffff) {
+    const a0 = src[so]!;
+    const a1 = src[so + 1]!;
+    const a2 = src[so + 2]!;
+    const a3 = src[so + 3]!;
+    const a4 = src[so + 4]!;
+    const a5 = src[so + 5]!;
+    const a6 = src[so + 6]!;
+    const a7 = src[so + 7]!;
     const t0 = a0 ^ a2;
     const t1 = a1 ^ a3;
     const t2 = a1 ^ a6;
     const t3 = a7 ^ t0;
-    dst[d]! ^= a0 ^ a5 ^ t1;
-    dst[d + 1]! ^= a2 ^ a4 ^ t2;
-    dst[d + 2]! ^= a1 ^ t3;
-    dst[d + 3]! ^= a2 ^ a5;
-    dst[d + 4]! ^= a5 ^ t2;
-    dst[d + 5]! ^= a6 ^ t3;
-    dst[d + 6]! ^= a7 ^ t1;
-    dst[d + 7]! ^= a4 ^ t0;
+    dst[dd]! ^= a0 ^ a5 ^ t1;
+    dst[dd + 1]! ^= a2 ^ a4 ^ t2;
+    dst[dd + 2]! ^= a1 ^ t3;
+    dst[dd + 3]! ^= a2 ^ a5;
+    dst[dd + 4]! ^= a5 ^ t2;
+    dst[dd + 5]! ^= a6 ^ t3;
+    dst[dd + 6]! ^= a7 ^ t1;
+    dst[dd + 7]! ^= a4 ^ t0;
   }
 }
 function _ka6(src: Uint32Array, s: number, dst: Uint32Array, d: number, blocks: number): void {
-  for (const e = s + blocks * 8; s < e; s += 8, d += 8) {
-    const a0 = src[s]!;
-    const a1 = src[s + 1]!;
-    const a2 = src[s + 2]!;
-    const a3 = src[s + 3]!;
-    const a4 = src[s + 4]!;
-    const a5 = src[s + 5]!;
-    const a6 = src[s + 6]!;
-    const a7 = src[s + 7]!;
+  let so = s & 0x3fffffff;
+  let dd = d & 0x3fffffff;
+  for (let b = blocks; b > 0; b--, so = (so + 8) & 0x3fffffff, dd = (dd + 8) & 0x3fffffff) {
+    const a0 = src[so]!;
+    const a1 = src[so + 1]!;
+    const a2 = src[so + 2]!;
+    const a3 = src[so + 3]!;
+    const a4 = src[so + 4]!;
+    const a5 = src[so + 5]!;
+    const a6 = src[so + 6]!;
+    const a7 = src[so + 7]!;
     const t0 = a5 ^ a7;
     const t1 = a3 ^ t0;
     const t2 = a4 ^ a6;
     const t3 = a0 ^ a2;
     const t4 = a1 ^ t1;
     const t5 = t2 ^ t3;
-    dst[d]! ^= t4;
-    dst[d + 1]! ^= t5;
-    dst[d + 2]! ^= a0;
-    dst[d + 3]! ^= t1;
-    dst[d + 4]! ^= t2 ^ t4;
-    dst[d + 5]! ^= t0 ^ t5;
-    dst[d + 6]! ^= a6 ^ t4;
-    dst[d + 7]! ^= a7 ^ t5;
+    dst[dd]! ^= t4;
+    dst[dd + 1]! ^= t5;
+    dst[dd + 2]! ^= a0;
+    dst[dd + 3]! ^= t1;
+    dst[dd + 4]! ^= t2 ^ t4;
+    dst[dd + 5]! ^= t0 ^ t5;
+    dst[dd + 6]! ^= a6 ^ t4;
+    dst[dd + 7]! ^= a7 ^ t5;
   }
 }
 function _ka7(src: Uint32Array, s: number, dst: Uint32Array, d: number, blocks: number): void {
-  for (const e = s + blocks * 8; s < e; s += 8, d += 8) {
-    const a0 = src[s]!;
-    const a1 = src[s + 1]!;
-    const a2 = src[s + 2]!;
-    const a3 = src[s + 3]!;
-    const a4 = src[s + 4]!;
-    const a5 = src[s + 5]!;
-    const a6 = src[s + 6]!;
-    const a7 = src[s + 7]!;
+  let so = s & 0x3fffffff;
+  let dd = d & 0x3fffffff;
+  for (let b = blocks; b > 0; b--, so = (so + 8) & 0x3fffffff, dd = (dd + 8) & 0x3fffffff) {
+    const a0 = src[so]!;
+    const a1 = src[so + 1]!;
+    const a2 = src[so + 2]!;
+    const a3 = src[so + 3]!;
+    const a4 = src[so + 4]!;
+    const a5 = src[so + 5]!;
+    const a6 = src[so + 6]!;
+    const a7 = src[so + 7]!;
     const t0 = a0 ^ a2;
     const t1 = a5 ^ a7;
     const t2 = a1 ^ a3;
     const t3 = a4 ^ a6;
     const t4 = t0 ^ t3;
     const t5 = t1 ^ t2;
-    dst[d]! ^= a0 ^ t5;
-    dst[d + 1]! ^= a1 ^ t4;
-    dst[d + 2]! ^= t0;
-    dst[d + 3]! ^= t1;
-    dst[d + 4]! ^= a6 ^ t5;
-    dst[d + 5]! ^= a7 ^ t4;
-    dst[d + 6]! ^= t5;
-    dst[d + 7]! ^= t4;
+    dst[dd]! ^= a0 ^ t5;
+    dst[dd + 1]! ^= a1 ^ t4;
+    dst[dd + 2]! ^= t0;
+    dst[dd + 3]! ^= t1;
+    dst[dd + 4]! ^= a6 ^ t5;
+    dst[dd + 5]! ^= a7 ^ t4;
+    dst[dd + 6]! ^= t5;
+    dst[dd + 7]! ^= t4;
   }
 }
 function _ka8(src: Uint32Array, s: number, dst: Uint32Array, d: number, blocks: number): void {
-  for (const e = s + blocks * 8; s < e; s += 8, d += 8) {
-    const a0 = src[s]!;
-    const a1 = src[s + 1]!;
-    const a2 = src[s + 2]!;
-    const a3 = src[s + 3]!;
-    const a4 = src[s + 4]!;
-    const a5 = src[s + 5]!;
-    const a6 = src[s + 6]!;
-    const a7 = src[s + 7]!;
+  let so = s & 0x3fffffff;
+  let dd = d & 0x3fffffff;
+  for (let b = blocks; b > 0; b--, so = (so + 8) & 0x3fffffff, dd = (dd + 8) & 0x3fffffff) {
+    const a0 = src[so]!;
+    const a1 = src[so + 1]!;
+    const a2 = src[so + 2]!;
+    const a3 = src[so + 3]!;
+    const a4 = src[so + 4]!;
+    const a5 = src[so + 5]!;
+    const a6 = src[so + 6]!;
+    const a7 = src[so + 7]!;
     const t0 = a0 ^ a7;
     const t1 = a1 ^ a6;
     const t2 = a2 ^ a4;
     const t3 = a2 ^ t0;
-    dst[d]! ^= a3 ^ t1;
-    dst[d + 1]! ^= a7 ^ t2;
-    dst[d + 2]! ^= a5 ^ t1;
-    dst[d + 3]! ^= a1 ^ a3 ^ t3;
-    dst[d + 4]! ^= a6 ^ t2;
-    dst[d + 5]! ^= a3 ^ a5 ^ t0;
-    dst[d + 6]! ^= a4 ^ t1;
-    dst[d + 7]! ^= a5 ^ t3;
+    dst[dd]! ^= a3 ^ t1;
+    dst[dd + 1]! ^= a7 ^ t2;
+    dst[dd + 2]! ^= a5 ^ t1;
+    dst[dd + 3]! ^= a1 ^ a3 ^ t3;
+    dst[dd + 4]! ^= a6 ^ t2;
+    dst[dd + 5]! ^= a3 ^ a5 ^ t0;
+    dst[dd + 6]! ^= a4 ^ t1;
+    dst[dd + 7]! ^= a5 ^ t3;
   }
 }
 function _ka9(src: Uint32Array, s: number, dst: Uint32Array, d: number, blocks: number): void {
-  for (const e = s + blocks * 8; s < e; s += 8, d += 8) {
-    const a0 = src[s]!;
-    const a1 = src[s + 1]!;
-    const a2 = src[s + 2]!;
-    const a3 = src[s + 3]!;
-    const a4 = src[s + 4]!;
-    const a5 = src[s + 5]!;
-    const a6 = src[s + 6]!;
-    const a7 = src[s + 7]!;
+  let so = s & 0x3fffffff;
+  let dd = d & 0x3fffffff;
+  for (let b = blocks; b > 0; b--, so = (so + 8) & 0x3fffffff, dd = (dd + 8) & 0x3fffffff) {
+    const a0 = src[so]!;
+    const a1 = src[so + 1]!;
+    const a2 = src[so + 2]!;
+    const a3 = src[so + 3]!;
+    const a4 = src[so + 4]!;
+    const a5 = src[so + 5]!;
+    const a6 = src[so + 6]!;
+    const a7 = src[so + 7]!;
     const t0 = a1 ^ a2;
     const t1 = a0 ^ a3;
     const t2 = a7 ^ t0;
-    dst[d]! ^= a1 ^ a6 ^ t1;
-    dst[d + 1]! ^= a4 ^ t2;
-    dst[d + 2]! ^= a5 ^ a6 ^ t0;
-    dst[d + 3]! ^= a0 ^ t2;
-    dst[d + 4]! ^= a2 ^ a6;
-    dst[d + 5]! ^= a7 ^ t1;
-    dst[d + 6]! ^= a1 ^ a4;
-    dst[d + 7]! ^= a0 ^ a2 ^ a5;
+    dst[dd]! ^= a1 ^ a6 ^ t1;
+    dst[dd + 1]! ^= a4 ^ t2;
+    dst[dd + 2]! ^= a5 ^ a6 ^ t0;
+    dst[dd + 3]! ^= a0 ^ t2;
+    dst[dd + 4]! ^= a2 ^ a6;
+    dst[dd + 5]! ^= a7 ^ t1;
+    dst[dd + 6]! ^= a1 ^ a4;
+    dst[dd + 7]! ^= a0 ^ a2 ^ a5;
   }
 }
 function _kaa(src: Uint32Array, s: number, dst: Uint32Array, d: number, blocks: number): void {
-  for (const e = s + blocks * 8; s < e; s += 8, d += 8) {
-    const a0 = src[s]!;
-    const a1 = src[s + 1]!;
-    const a2 = src[s + 2]!;
-    const a3 = src[s + 3]!;
-    const a4 = src[s + 4]!;
-    const a5 = src[s + 5]!;
-    const a6 = src[s + 6]!;
-    const a7 = src[s + 7]!;
+  let so = s & 0x3fffffff;
+  let dd = d & 0x3fffffff;
+  for (let b = blocks; b > 0; b--, so = (so + 8) & 0x3fffffff, dd = (dd + 8) & 0x3fffffff) {
+    const a0 = src[so]!;
+    const a1 = src[so + 1]!;
+    const a2 = src[so + 2]!;
+    const a3 = src[so + 3]!;
+    const a4 = src[so + 4]!;
+    const a5 = src[so + 5]!;
+    const a6 = src[so + 6]!;
+    const a7 = src[so + 7]!;
     const t0 = a6 ^ a7;
     const t1 = a0 ^ a2;
     const t2 = a0 ^ a3;
     const t3 = a3 ^ t0;
     const t4 = a4 ^ a5;
     const t5 = a5 ^ t0;
-    dst[d]! ^= a1 ^ t3;
-    dst[d + 1]! ^= a4 ^ a7 ^ t1;
-    dst[d + 2]! ^= t5;
-    dst[d + 3]! ^= a1 ^ t2;
-    dst[d + 4]! ^= a2 ^ a4 ^ t3;
-    dst[d + 5]! ^= a7 ^ t2 ^ t4;
-    dst[d + 6]! ^= a1 ^ a6 ^ t4;
-    dst[d + 7]! ^= t1 ^ t5;
+    dst[dd]! ^= a1 ^ t3;
+    dst[dd + 1]! ^= a4 ^ a7 ^ t1;
+    dst[dd + 2]! ^= t5;
+    dst[dd + 3]! ^= a1 ^ t2;
+    dst[dd + 4]! ^= a2 ^ a4 ^ t3;
+    dst[dd + 5]! ^= a7 ^ t2 ^ t4;
+    dst[dd + 6]! ^= a1 ^ a6 ^ t4;
+    dst[dd + 7]! ^= t1 ^ t5;
   }
 }
 function _kab(src: Uint32Array, s: number, dst: Uint32Array, d: number, blocks: number): void {
-  for (const e = s + blocks * 8; s < e; s += 8, d += 8) {
-    const a0 = src[s]!;
-    const a1 = src[s + 1]!;
-    const a2 = src[s + 2]!;
-    const a3 = src[s + 3]!;
-    const a4 = src[s + 4]!;
-    const a5 = src[s + 5]!;
-    const a6 = src[s + 6]!;
-    const a7 = src[s + 7]!;
+  let so = s & 0x3fffffff;
+  let dd = d & 0x3fffffff;
+  for (let b = blocks; b > 0; b--, so = (so + 8) & 0x3fffffff, dd = (dd + 8) & 0x3fffffff) {
+    const a0 = src[so]!;
+    const a1 = src[so + 1]!;
+    const a2 = src[so + 2]!;
+    const a3 = src[so + 3]!;
+    const a4 = src[so + 4]!;
+    const a5 = src[so + 5]!;
+    const a6 = src[so + 6]!;
+    const a7 = src[so + 7]!;
     const t0 = a0 ^ a1;
     const t1 = a2 ^ a6;
     const t2 = a3 ^ a7;
     const t3 = a5 ^ t1;
-    dst[d]! ^= a6 ^ t0 ^ t2;
-    dst[d + 1]! ^= a2 ^ a4 ^ a7 ^ t0;
-    dst[d + 2]! ^= a7 ^ t3;
-    dst[d + 3]! ^= t0;
-    dst[d + 4]! ^= t1 ^ t2;
-    dst[d + 5]! ^= a0 ^ a4 ^ t2;
-    dst[d + 6]! ^= a1 ^ a4 ^ a5;
-    dst[d + 7]! ^= a0 ^ t3;
+    dst[dd]! ^= a6 ^ t0 ^ t2;
+    dst[dd + 1]! ^= a2 ^ a4 ^ a7 ^ t0;
+    dst[dd + 2]! ^= a7 ^ t3;
+    dst[dd + 3]! ^= t0;
+    dst[dd + 4]! ^= t1 ^ t2;
+    dst[dd + 5]! ^= a0 ^ a4 ^ t2;
+    dst[dd + 6]! ^= a1 ^ a4 ^ a5;
+    dst[dd + 7]! ^= a0 ^ t3;
   }
 }
 function _kac(src: Uint32Array, s: number, dst: Uint32Array, d: number, blocks: number): void {
-  for (const e = s + blocks * 8; s < e; s += 8, d += 8) {
-    const a0 = src[s]!;
-    const a1 = src[s + 1]!;
-    const a2 = src[s + 2]!;
-    const a3 = src[s + 3]!;
-    const a4 = src[s + 4]!;
-    const a5 = src[s + 5]!;
-    const a6 = src[s + 6]!;
-    const a7 = src[s + 7]!;
+  let so = s & 0x3fffffff;
+  let dd = d & 0x3fffffff;
+  for (let b = blocks; b > 0; b--, so = (so + 8) & 0x3fffffff, dd = (dd + 8) & 0x3fffffff) {
+    const a0 = src[so]!;
+    const a1 = src[so + 1]!;
+    const a2 = src[so + 2]!;
+    const a3 = src[so + 3]!;
+    const a4 = src[so + 4]!;
+    const a5 = src[so + 5]!;
+    const a6 = src[so + 6]!;
+    const a7 = src[so + 7]!;
     const t0 = a0 ^ a2;
     const t1 = a0 ^ a5;
-    dst[d]! ^= a1 ^ a3;
-    dst[d + 1]! ^= a2 ^ a4;
-    dst[d + 2]! ^= a1 ^ t1;
-    dst[d + 3]! ^= a3 ^ a6 ^ t0;
-    dst[d + 4]! ^= a4 ^ a7;
-    dst[d + 5]! ^= t1;
-    dst[d + 6]! ^= a1 ^ a6;
-    dst[d + 7]! ^= a7 ^ t0;
+    dst[dd]! ^= a1 ^ a3;
+    dst[dd + 1]! ^= a2 ^ a4;
+    dst[dd + 2]! ^= a1 ^ t1;
+    dst[dd + 3]! ^= a3 ^ a6 ^ t0;
+    dst[dd + 4]! ^= a4 ^ a7;
+    dst[dd + 5]! ^= t1;
+    dst[dd + 6]! ^= a1 ^ a6;
+    dst[dd + 7]! ^= a7 ^ t0;
   }
 }
 function _kad(src: Uint32Array, s: number, dst: Uint32Array, d: number, blocks: number): void {
-  for (const e = s + blocks * 8; s < e; s += 8, d += 8) {
-    const a0 = src[s]!;
-    const a1 = src[s + 1]!;
-    const a2 = src[s + 2]!;
-    const a3 = src[s + 3]!;
-    const a4 = src[s + 4]!;
-    const a5 = src[s + 5]!;
-    const a6 = src[s + 6]!;
-    const a7 = src[s + 7]!;
+  let so = s & 0x3fffffff;
+  let dd = d & 0x3fffffff;
+  for (let b = blocks; b > 0; b--, so = (so + 8) & 0x3fffffff, dd = (dd + 8) & 0x3fffffff) {
+    const a0 = src[so]!;
+    const a1 = src[so + 1]!;
+    const a2 = src[so + 2]!;
+    const a3 = src[so + 3]!;
+    const a4 = src[so + 4]!;
+    const a5 = src[so + 5]!;
+    const a6 = src[so + 6]!;
+    const a7 = src[so + 7]!;
     const t0 = a0 ^ a2;
-    dst[d]! ^= a0 ^ a1 ^ a3;
-    dst[d + 1]! ^= a1 ^ a2 ^ a4;
-    dst[d + 2]! ^= a1 ^ a5 ^ t0;
-    dst[d + 3]! ^= a6 ^ t0;
-    dst[d + 4]! ^= a7;
-    dst[d + 5]! ^= a0;
-    dst[d + 6]! ^= a1;
-    dst[d + 7]! ^= t0;
+    dst[dd]! ^= a0 ^ a1 ^ a3;
+    dst[dd + 1]! ^= a1 ^ a2 ^ a4;
+    dst[dd + 2]! ^= a1 ^ a5 ^ t0;
+    dst[dd + 3]! ^= a6 ^ t0;
+    dst[dd + 4]! ^= a7;
+    dst[dd + 5]! ^= a0;
+    dst[dd + 6]! ^= a1;
+    dst[dd + 7]! ^= t0;
   }
 }
 function _kae(src: Uint32Array, s: number, dst: Uint32Array, d: number, blocks: number): void {
-  for (const e = s + blocks * 8; s < e; s += 8, d += 8) {
-    const a0 = src[s]!;
-    const a1 = src[s + 1]!;
-    const a2 = src[s + 2]!;
-    const a3 = src[s + 3]!;
-    const a4 = src[s + 4]!;
-    const a5 = src[s + 5]!;
-    const a6 = src[s + 6]!;
-    const a7 = src[s + 7]!;
+  let so = s & 0x3fffffff;
+  let dd = d & 0x3fffffff;
+  for (let b = blocks; b > 0; b--, so = (so + 8) & 0x3fffffff, dd = (dd + 8) & 0x3fffffff) {
+    const a0 = src[so]!;
+    const a1 = src[so + 1]!;
+    const a2 = src[so + 2]!;
+    const a3 = src[so + 3]!;
+    const a4 = src[so + 4]!;
+    const a5 = src[so + 5]!;
+    const a6 = src[so + 6]!;
+    const a7 = src[so + 7]!;
     const t0 = a0 ^ a7;
     const t1 = a0 ^ a4;
     const t2 = a6 ^ t0;
-    dst[d]! ^= a1 ^ a3 ^ a7;
-    dst[d + 1]! ^= a2 ^ t1;
-    dst[d + 2]! ^= a5 ^ t0;
-    dst[d + 3]! ^= a3 ^ t2;
-    dst[d + 4]! ^= a3 ^ a4;
-    dst[d + 5]! ^= a5 ^ t1;
-    dst[d + 6]! ^= a1 ^ a5 ^ a6;
-    dst[d + 7]! ^= a2 ^ t2;
+    dst[dd]! ^= a1 ^ a3 ^ a7;
+    dst[dd + 1]! ^= a2 ^ t1;
+    dst[dd + 2]! ^= a5 ^ t0;
+    dst[dd + 3]! ^= a3 ^ t2;
+    dst[dd + 4]! ^= a3 ^ a4;
+    dst[dd + 5]! ^= a5 ^ t1;
+    dst[dd + 6]! ^= a1 ^ a5 ^ a6;
+    dst[dd + 7]! ^= a2 ^ t2;
   }
 }
 function _kaf(src: Uint32Array, s: number, dst: Uint32Array, d: number, blocks: number): void {
-  for (const e = s + blocks * 8; s < e; s += 8, d += 8) {
-    const a0 = src[s]!;
-    const a1 = src[s + 1]!;
-    const a2 = src[s + 2]!;
-    const a3 = src[s + 3]!;
-    const a4 = src[s + 4]!;
-    const a5 = src[s + 5]!;
-    const a6 = src[s + 6]!;
-    const a7 = src[s + 7]!;
+  let so = s & 0x3fffffff;
+  let dd = d & 0x3fffffff;
+  for (let b = blocks; b > 0; b--, so = (so + 8) & 0x3fffffff, dd = (dd + 8) & 0x3fffffff) {
+    const a0 = src[so]!;
+    const a1 = src[so + 1]!;
+    const a2 = src[so + 2]!;
+    const a3 = src[so + 3]!;
+    const a4 = src[so + 4]!;
+    const a5 = src[so + 5]!;
+    const a6 = src[so + 6]!;
+    const a7 = src[so + 7]!;
     const t0 = a0 ^ a2;
     const t1 = a0 ^ a7;
-    dst[d]! ^= a1 ^ a3 ^ t1;
-    dst[d + 1]! ^= a1 ^ a4 ^ t0;
-    dst[d + 2]! ^= a5 ^ a7 ^ t0;
-    dst[d + 3]! ^= a6 ^ t1;
-    dst[d + 4]! ^= a3;
-    dst[d + 5]! ^= a0 ^ a4;
-    dst[d + 6]! ^= a1 ^ a5;
-    dst[d + 7]! ^= a6 ^ t0;
+    dst[dd]! ^= a1 ^ a3 ^ t1;
+    dst[dd + 1]! ^= a1 ^ a4 ^ t0;
+    dst[dd + 2]! ^= a5 ^ a7 ^ t0;
+    dst[dd + 3]! ^= a6 ^ t1;
+    dst[dd + 4]! ^= a3;
+    dst[dd + 5]! ^= a0 ^ a4;
+    dst[dd + 6]! ^= a1 ^ a5;
+    dst[dd + 7]! ^= a6 ^ t0;
   }
 }
 function _kb0(src: Uint32Array, s: number, dst: Uint32Array, d: number, blocks: number): void {
-  for (const e = s + blocks * 8; s < e; s += 8, d += 8) {
-    const a0 = src[s]!;
-    const a1 = src[s + 1]!;
-    const a2 = src[s + 2]!;
-    const a3 = src[s + 3]!;
-    const a4 = src[s + 4]!;
-    const a5 = src[s + 5]!;
-    const a6 = src[s + 6]!;
-    const a7 = src[s + 7]!;
+  let so = s & 0x3fffffff;
+  let dd = d & 0x3fffffff;
+  for (let b = blocks; b > 0; b--, so = (so + 8) & 0x3fffffff, dd = (dd + 8) & 0x3fffffff) {
+    const a0 = src[so]!;
+    const a1 = src[so + 1]!;
+    const a2 = src[so + 2]!;
+    const a3 = src[so + 3]!;
+    const a4 = src[so + 4]!;
+    const a5 = src[so + 5]!;
+    const a6 = src[so + 6]!;
+    const a7 = src[so + 7]!;
     const t0 = a1 ^ a2;
     const t1 = a3 ^ a4;
     const t2 = a0 ^ a7;
     const t3 = a2 ^ a5;
     const t4 = a4 ^ a7;
     const t5 = a6 ^ t0;
-    dst[d]! ^= a1 ^ a5 ^ a6 ^ t1;
-    dst[d + 1]! ^= a6 ^ t3 ^ t4;
-    dst[d + 2]! ^= a1 ^ t4;
-    dst[d + 3]! ^= t1 ^ t5;
-    dst[d + 4]! ^= t2 ^ t5;
-    dst[d + 5]! ^= a3 ^ t0 ^ t2;
-    dst[d + 6]! ^= t0 ^ t1;
-    dst[d + 7]! ^= a0 ^ t1 ^ t3;
+    dst[dd]! ^= a1 ^ a5 ^ a6 ^ t1;
+    dst[dd + 1]! ^= a6 ^ t3 ^ t4;
+    dst[dd + 2]! ^= a1 ^ t4;
+    dst[dd + 3]! ^= t1 ^ t5;
+    dst[dd + 4]! ^= t2 ^ t5;
+    dst[dd + 5]! ^= a3 ^ t0 ^ t2;
+    dst[dd + 6]! ^= t0 ^ t1;
+    dst[dd + 7]! ^= a0 ^ t1 ^ t3;
   }
 }
 function _kb1(src: Uint32Array, s: number, dst: Uint32Array, d: number, blocks: number): void {
-  for (const e = s + blocks * 8; s < e; s += 8, d += 8) {
-    const a0 = src[s]!;
-    const a1 = src[s + 1]!;
-    const a2 = src[s + 2]!;
-    const a3 = src[s + 3]!;
-    const a4 = src[s + 4]!;
-    const a5 = src[s + 5]!;
-    const a6 = src[s + 6]!;
-    const a7 = src[s + 7]!;
+  let so = s & 0x3fffffff;
+  let dd = d & 0x3fffffff;
+  for (let b = blocks; b > 0; b--, so = (so + 8) & 0x3fffffff, dd = (dd + 8) & 0x3fffffff) {
+    const a0 = src[so]!;
+    const a1 = src[so + 1]!;
+    const a2 = src[so + 2]!;
+    const a3 = src[so + 3]!;
+    const a4 = src[so + 4]!;
+    const a5 = src[so + 5]!;
+    const a6 = src[so + 6]!;
+    const a7 = src[so + 7]!;
     const t0 = a1 ^ a2;
     const t1 = a4 ^ a6;
     const t2 = a7 ^ t0;
@@ -4290,26 +4646,28 @@ function _kb1(src: Uint32Array, s: number, dst: Uint32Array, d: number, blocks: 
     const t4 = a5 ^ t3;
     const t5 = t0 ^ t1;
     const t6 = t1 ^ t2;
-    dst[d]! ^= a1 ^ t1 ^ t4;
-    dst[d + 1]! ^= a5 ^ t6;
-    dst[d + 2]! ^= a4 ^ t2;
-    dst[d + 3]! ^= t5;
-    dst[d + 4]! ^= a0 ^ t6;
-    dst[d + 5]! ^= t2 ^ t4;
-    dst[d + 6]! ^= a3 ^ t5;
-    dst[d + 7]! ^= a2 ^ a4 ^ a7 ^ t4;
+    dst[dd]! ^= a1 ^ t1 ^ t4;
+    dst[dd + 1]! ^= a5 ^ t6;
+    dst[dd + 2]! ^= a4 ^ t2;
+    dst[dd + 3]! ^= t5;
+    dst[dd + 4]! ^= a0 ^ t6;
+    dst[dd + 5]! ^= t2 ^ t4;
+    dst[dd + 6]! ^= a3 ^ t5;
+    dst[dd + 7]! ^= a2 ^ a4 ^ a7 ^ t4;
   }
 }
 function _kb2(src: Uint32Array, s: number, dst: Uint32Array, d: number, blocks: number): void {
-  for (const e = s + blocks * 8; s < e; s += 8, d += 8) {
-    const a0 = src[s]!;
-    const a1 = src[s + 1]!;
-    const a2 = src[s + 2]!;
-    const a3 = src[s + 3]!;
-    const a4 = src[s + 4]!;
-    const a5 = src[s + 5]!;
-    const a6 = src[s + 6]!;
-    const a7 = src[s + 7]!;
+  let so = s & 0x3fffffff;
+  let dd = d & 0x3fffffff;
+  for (let b = blocks; b > 0; b--, so = (so + 8) & 0x3fffffff, dd = (dd + 8) & 0x3fffffff) {
+    const a0 = src[so]!;
+    const a1 = src[so + 1]!;
+    const a2 = src[so + 2]!;
+    const a3 = src[so + 3]!;
+    const a4 = src[so + 4]!;
+    const a5 = src[so + 5]!;
+    const a6 = src[so + 6]!;
+    const a7 = src[so + 7]!;
     const t0 = a1 ^ a3;
     const t1 = a0 ^ a2;
     const t2 = a4 ^ a5;
@@ -4317,26 +4675,28 @@ function _kb2(src: Uint32Array, s: number, dst: Uint32Array, d: number, blocks: 
     const t4 = a4 ^ t0;
     const t5 = a6 ^ t1;
     const t6 = t0 ^ t2;
-    dst[d]! ^= t3 ^ t6;
-    dst[d + 1]! ^= t1 ^ t2 ^ t3;
-    dst[d + 2]! ^= a4;
-    dst[d + 3]! ^= t3 ^ t4;
-    dst[d + 4]! ^= t0 ^ t5;
-    dst[d + 5]! ^= a7 ^ t1 ^ t4;
-    dst[d + 6]! ^= a2 ^ t6;
-    dst[d + 7]! ^= a3 ^ t2 ^ t5;
+    dst[dd]! ^= t3 ^ t6;
+    dst[dd + 1]! ^= t1 ^ t2 ^ t3;
+    dst[dd + 2]! ^= a4;
+    dst[dd + 3]! ^= t3 ^ t4;
+    dst[dd + 4]! ^= t0 ^ t5;
+    dst[dd + 5]! ^= a7 ^ t1 ^ t4;
+    dst[dd + 6]! ^= a2 ^ t6;
+    dst[dd + 7]! ^= a3 ^ t2 ^ t5;
   }
 }
 function _kb3(src: Uint32Array, s: number, dst: Uint32Array, d: number, blocks: number): void {
-  for (const e = s + blocks * 8; s < e; s += 8, d += 8) {
-    const a0 = src[s]!;
-    const a1 = src[s + 1]!;
-    const a2 = src[s + 2]!;
-    const a3 = src[s + 3]!;
-    const a4 = src[s + 4]!;
-    const a5 = src[s + 5]!;
-    const a6 = src[s + 6]!;
-    const a7 = src[s + 7]!;
+  let so = s & 0x3fffffff;
+  let dd = d & 0x3fffffff;
+  for (let b = blocks; b > 0; b--, so = (so + 8) & 0x3fffffff, dd = (dd + 8) & 0x3fffffff) {
+    const a0 = src[so]!;
+    const a1 = src[so + 1]!;
+    const a2 = src[so + 2]!;
+    const a3 = src[so + 3]!;
+    const a4 = src[so + 4]!;
+    const a5 = src[so + 5]!;
+    const a6 = src[so + 6]!;
+    const a7 = src[so + 7]!;
     const t0 = a1 ^ a4;
     const t1 = a6 ^ t0;
     const t2 = a0 ^ a2;
@@ -4344,471 +4704,509 @@ function _kb3(src: Uint32Array, s: number, dst: Uint32Array, d: number, blocks: 
     const t4 = a7 ^ t1;
     const t5 = a7 ^ t2;
     const t6 = t3 ^ t5;
-    dst[d]! ^= a0 ^ t3 ^ t4;
-    dst[d + 1]! ^= a5 ^ t2 ^ t4;
-    dst[d + 2]! ^= a2 ^ a4;
-    dst[d + 3]! ^= t4;
-    dst[d + 4]! ^= a3 ^ t1 ^ t2;
-    dst[d + 5]! ^= t0 ^ t6;
-    dst[d + 6]! ^= a2 ^ t1 ^ t3;
-    dst[d + 7]! ^= a4 ^ a6 ^ t6;
+    dst[dd]! ^= a0 ^ t3 ^ t4;
+    dst[dd + 1]! ^= a5 ^ t2 ^ t4;
+    dst[dd + 2]! ^= a2 ^ a4;
+    dst[dd + 3]! ^= t4;
+    dst[dd + 4]! ^= a3 ^ t1 ^ t2;
+    dst[dd + 5]! ^= t0 ^ t6;
+    dst[dd + 6]! ^= a2 ^ t1 ^ t3;
+    dst[dd + 7]! ^= a4 ^ a6 ^ t6;
   }
 }
 function _kb4(src: Uint32Array, s: number, dst: Uint32Array, d: number, blocks: number): void {
-  for (const e = s + blocks * 8; s < e; s += 8, d += 8) {
-    const a0 = src[s]!;
-    const a1 = src[s + 1]!;
-    const a2 = src[s + 2]!;
-    const a3 = src[s + 3]!;
-    const a4 = src[s + 4]!;
-    const a5 = src[s + 5]!;
-    const a6 = src[s + 6]!;
-    const a7 = src[s + 7]!;
+  let so = s & 0x3fffffff;
+  let dd = d & 0x3fffffff;
+  for (let b = blocks; b > 0; b--, so = (so + 8) & 0x3fffffff, dd = (dd + 8) & 0x3fffffff) {
+    const a0 = src[so]!;
+    const a1 = src[so + 1]!;
+    const a2 = src[so + 2]!;
+    const a3 = src[so + 3]!;
+    const a4 = src[so + 4]!;
+    const a5 = src[so + 5]!;
+    const a6 = src[so + 6]!;
+    const a7 = src[so + 7]!;
     const t0 = a0 ^ a1;
     const t1 = a2 ^ a3;
     const t2 = a4 ^ a5;
     const t3 = a4 ^ a7;
-    dst[d]! ^= a1 ^ a3 ^ t2;
-    dst[d + 1]! ^= a2 ^ a6 ^ t2;
-    dst[d + 2]! ^= a6 ^ t0 ^ t3;
-    dst[d + 3]! ^= t1 ^ t3;
-    dst[d + 4]! ^= t0;
-    dst[d + 5]! ^= a2 ^ t0;
-    dst[d + 6]! ^= a1 ^ t1;
-    dst[d + 7]! ^= a0 ^ a4 ^ t1;
+    dst[dd]! ^= a1 ^ a3 ^ t2;
+    dst[dd + 1]! ^= a2 ^ a6 ^ t2;
+    dst[dd + 2]! ^= a6 ^ t0 ^ t3;
+    dst[dd + 3]! ^= t1 ^ t3;
+    dst[dd + 4]! ^= t0;
+    dst[dd + 5]! ^= a2 ^ t0;
+    dst[dd + 6]! ^= a1 ^ t1;
+    dst[dd + 7]! ^= a0 ^ a4 ^ t1;
   }
 }
 function _kb5(src: Uint32Array, s: number, dst: Uint32Array, d: number, blocks: number): void {
-  for (const e = s + blocks * 8; s < e; s += 8, d += 8) {
-    const a0 = src[s]!;
-    const a1 = src[s + 1]!;
-    const a2 = src[s + 2]!;
-    const a3 = src[s + 3]!;
-    const a4 = src[s + 4]!;
-    const a5 = src[s + 5]!;
-    const a6 = src[s + 6]!;
-    const a7 = src[s + 7]!;
+  let so = s & 0x3fffffff;
+  let dd = d & 0x3fffffff;
+  for (let b = blocks; b > 0; b--, so = (so + 8) & 0x3fffffff, dd = (dd + 8) & 0x3fffffff) {
+    const a0 = src[so]!;
+    const a1 = src[so + 1]!;
+    const a2 = src[so + 2]!;
+    const a3 = src[so + 3]!;
+    const a4 = src[so + 4]!;
+    const a5 = src[so + 5]!;
+    const a6 = src[so + 6]!;
+    const a7 = src[so + 7]!;
     const t0 = a0 ^ a1;
     const t1 = a2 ^ a4;
     const t2 = a7 ^ t1;
     const t3 = a1 ^ a6;
     const t4 = a4 ^ t0;
-    dst[d]! ^= a3 ^ a5 ^ t4;
-    dst[d + 1]! ^= a5 ^ t1 ^ t3;
-    dst[d + 2]! ^= a6 ^ t0 ^ t2;
-    dst[d + 3]! ^= t2;
-    dst[d + 4]! ^= t4;
-    dst[d + 5]! ^= a2 ^ a5 ^ t0;
-    dst[d + 6]! ^= a2 ^ a3 ^ t3;
-    dst[d + 7]! ^= a0 ^ a3 ^ t2;
+    dst[dd]! ^= a3 ^ a5 ^ t4;
+    dst[dd + 1]! ^= a5 ^ t1 ^ t3;
+    dst[dd + 2]! ^= a6 ^ t0 ^ t2;
+    dst[dd + 3]! ^= t2;
+    dst[dd + 4]! ^= t4;
+    dst[dd + 5]! ^= a2 ^ a5 ^ t0;
+    dst[dd + 6]! ^= a2 ^ a3 ^ t3;
+    dst[dd + 7]! ^= a0 ^ a3 ^ t2;
   }
 }
 function _kb6(src: Uint32Array, s: number, dst: Uint32Array, d: number, blocks: number): void {
-  for (const e = s + blocks * 8; s < e; s += 8, d += 8) {
-    const a0 = src[s]!;
-    const a1 = src[s + 1]!;
-    const a2 = src[s + 2]!;
-    const a3 = src[s + 3]!;
-    const a4 = src[s + 4]!;
-    const a5 = src[s + 5]!;
-    const a6 = src[s + 6]!;
-    const a7 = src[s + 7]!;
+  let so = s & 0x3fffffff;
+  let dd = d & 0x3fffffff;
+  for (let b = blocks; b > 0; b--, so = (so + 8) & 0x3fffffff, dd = (dd + 8) & 0x3fffffff) {
+    const a0 = src[so]!;
+    const a1 = src[so + 1]!;
+    const a2 = src[so + 2]!;
+    const a3 = src[so + 3]!;
+    const a4 = src[so + 4]!;
+    const a5 = src[so + 5]!;
+    const a6 = src[so + 6]!;
+    const a7 = src[so + 7]!;
     const t0 = a0 ^ a4;
     const t1 = a1 ^ a3;
     const t2 = a2 ^ t0;
     const t3 = a5 ^ t1;
     const t4 = a6 ^ t2;
-    dst[d]! ^= a4 ^ a7 ^ t3;
-    dst[d + 1]! ^= a5 ^ t4;
-    dst[d + 2]! ^= a6 ^ t0;
-    dst[d + 3]! ^= a3 ^ a4;
-    dst[d + 4]! ^= a0 ^ a7 ^ t1;
-    dst[d + 5]! ^= a1 ^ t2;
-    dst[d + 6]! ^= a2 ^ t3;
-    dst[d + 7]! ^= a3 ^ t4;
+    dst[dd]! ^= a4 ^ a7 ^ t3;
+    dst[dd + 1]! ^= a5 ^ t4;
+    dst[dd + 2]! ^= a6 ^ t0;
+    dst[dd + 3]! ^= a3 ^ a4;
+    dst[dd + 4]! ^= a0 ^ a7 ^ t1;
+    dst[dd + 5]! ^= a1 ^ t2;
+    dst[dd + 6]! ^= a2 ^ t3;
+    dst[dd + 7]! ^= a3 ^ t4;
   }
 }
 function _kb7(src: Uint32Array, s: number, dst: Uint32Array, d: number, blocks: number): void {
-  for (const e = s + blocks * 8; s < e; s += 8, d += 8) {
-    const a0 = src[s]!;
-    const a1 = src[s + 1]!;
-    const a2 = src[s + 2]!;
-    const a3 = src[s + 3]!;
-    const a4 = src[s + 4]!;
-    const a5 = src[s + 5]!;
-    const a6 = src[s + 6]!;
-    const a7 = src[s + 7]!;
+  let so = s & 0x3fffffff;
+  let dd = d & 0x3fffffff;
+  for (let b = blocks; b > 0; b--, so = (so + 8) & 0x3fffffff, dd = (dd + 8) & 0x3fffffff) {
+    const a0 = src[so]!;
+    const a1 = src[so + 1]!;
+    const a2 = src[so + 2]!;
+    const a3 = src[so + 3]!;
+    const a4 = src[so + 4]!;
+    const a5 = src[so + 5]!;
+    const a6 = src[so + 6]!;
+    const a7 = src[so + 7]!;
     const t0 = a0 ^ a4;
     const t1 = a1 ^ a5;
     const t2 = a2 ^ a6;
     const t3 = a3 ^ a7;
     const t4 = t0 ^ t1;
     const t5 = t0 ^ t2;
-    dst[d]! ^= t3 ^ t4;
-    dst[d + 1]! ^= t2 ^ t4;
-    dst[d + 2]! ^= t5;
-    dst[d + 3]! ^= a4;
-    dst[d + 4]! ^= a1 ^ t0 ^ t3;
-    dst[d + 5]! ^= a2 ^ t4;
-    dst[d + 6]! ^= a3 ^ t1 ^ t2;
-    dst[d + 7]! ^= t3 ^ t5;
+    dst[dd]! ^= t3 ^ t4;
+    dst[dd + 1]! ^= t2 ^ t4;
+    dst[dd + 2]! ^= t5;
+    dst[dd + 3]! ^= a4;
+    dst[dd + 4]! ^= a1 ^ t0 ^ t3;
+    dst[dd + 5]! ^= a2 ^ t4;
+    dst[dd + 6]! ^= a3 ^ t1 ^ t2;
+    dst[dd + 7]! ^= t3 ^ t5;
   }
 }
 function _kb8(src: Uint32Array, s: number, dst: Uint32Array, d: number, blocks: number): void {
-  for (const e = s + blocks * 8; s < e; s += 8, d += 8) {
-    const a0 = src[s]!;
-    const a1 = src[s + 1]!;
-    const a2 = src[s + 2]!;
-    const a3 = src[s + 3]!;
-    const a4 = src[s + 4]!;
-    const a5 = src[s + 5]!;
-    const a6 = src[s + 6]!;
-    const a7 = src[s + 7]!;
+  let so = s & 0x3fffffff;
+  let dd = d & 0x3fffffff;
+  for (let b = blocks; b > 0; b--, so = (so + 8) & 0x3fffffff, dd = (dd + 8) & 0x3fffffff) {
+    const a0 = src[so]!;
+    const a1 = src[so + 1]!;
+    const a2 = src[so + 2]!;
+    const a3 = src[so + 3]!;
+    const a4 = src[so + 4]!;
+    const a5 = src[so + 5]!;
+    const a6 = src[so + 6]!;
+    const a7 = src[so + 7]!;
     const t0 = a1 ^ a4;
     const t1 = a2 ^ a5;
     const t2 = a0 ^ a3;
     const t3 = t1 ^ t2;
-    dst[d]! ^= a3 ^ a6 ^ t0;
-    dst[d + 1]! ^= a4 ^ a7 ^ t1;
-    dst[d + 2]! ^= a5 ^ t0;
-    dst[d + 3]! ^= t0 ^ t3;
-    dst[d + 4]! ^= a0 ^ t1;
-    dst[d + 5]! ^= a1 ^ a6 ^ t2;
-    dst[d + 6]! ^= a2 ^ a7 ^ t0;
-    dst[d + 7]! ^= t3;
+    dst[dd]! ^= a3 ^ a6 ^ t0;
+    dst[dd + 1]! ^= a4 ^ a7 ^ t1;
+    dst[dd + 2]! ^= a5 ^ t0;
+    dst[dd + 3]! ^= t0 ^ t3;
+    dst[dd + 4]! ^= a0 ^ t1;
+    dst[dd + 5]! ^= a1 ^ a6 ^ t2;
+    dst[dd + 6]! ^= a2 ^ a7 ^ t0;
+    dst[dd + 7]! ^= t3;
   }
 }
 function _kb9(src: Uint32Array, s: number, dst: Uint32Array, d: number, blocks: number): void {
-  for (const e = s + blocks * 8; s < e; s += 8, d += 8) {
-    const a0 = src[s]!;
-    const a1 = src[s + 1]!;
-    const a2 = src[s + 2]!;
-    const a3 = src[s + 3]!;
-    const a4 = src[s + 4]!;
-    const a5 = src[s + 5]!;
-    const a6 = src[s + 6]!;
-    const a7 = src[s + 7]!;
+  let so = s & 0x3fffffff;
+  let dd = d & 0x3fffffff;
+  for (let b = blocks; b > 0; b--, so = (so + 8) & 0x3fffffff, dd = (dd + 8) & 0x3fffffff) {
+    const a0 = src[so]!;
+    const a1 = src[so + 1]!;
+    const a2 = src[so + 2]!;
+    const a3 = src[so + 3]!;
+    const a4 = src[so + 4]!;
+    const a5 = src[so + 5]!;
+    const a6 = src[so + 6]!;
+    const a7 = src[so + 7]!;
     const t0 = a1 ^ a4;
     const t1 = a2 ^ a5;
     const t2 = a0 ^ a3;
     const t3 = t0 ^ t1;
     const t4 = a6 ^ t0;
-    dst[d]! ^= t2 ^ t4;
-    dst[d + 1]! ^= a7 ^ t3;
-    dst[d + 2]! ^= t3;
-    dst[d + 3]! ^= a0 ^ t3;
-    dst[d + 4]! ^= a0 ^ a4 ^ t1;
-    dst[d + 5]! ^= a1 ^ a5 ^ a6 ^ t2;
-    dst[d + 6]! ^= a2 ^ a7 ^ t4;
-    dst[d + 7]! ^= a7 ^ t1 ^ t2;
+    dst[dd]! ^= t2 ^ t4;
+    dst[dd + 1]! ^= a7 ^ t3;
+    dst[dd + 2]! ^= t3;
+    dst[dd + 3]! ^= a0 ^ t3;
+    dst[dd + 4]! ^= a0 ^ a4 ^ t1;
+    dst[dd + 5]! ^= a1 ^ a5 ^ a6 ^ t2;
+    dst[dd + 6]! ^= a2 ^ a7 ^ t4;
+    dst[dd + 7]! ^= a7 ^ t1 ^ t2;
   }
 }
 function _kba(src: Uint32Array, s: number, dst: Uint32Array, d: number, blocks: number): void {
-  for (const e = s + blocks * 8; s < e; s += 8, d += 8) {
-    const a0 = src[s]!;
-    const a1 = src[s + 1]!;
-    const a2 = src[s + 2]!;
-    const a3 = src[s + 3]!;
-    const a4 = src[s + 4]!;
-    const a5 = src[s + 5]!;
-    const a6 = src[s + 6]!;
-    const a7 = src[s + 7]!;
+  let so = s & 0x3fffffff;
+  let dd = d & 0x3fffffff;
+  for (let b = blocks; b > 0; b--, so = (so + 8) & 0x3fffffff, dd = (dd + 8) & 0x3fffffff) {
+    const a0 = src[so]!;
+    const a1 = src[so + 1]!;
+    const a2 = src[so + 2]!;
+    const a3 = src[so + 3]!;
+    const a4 = src[so + 4]!;
+    const a5 = src[so + 5]!;
+    const a6 = src[so + 6]!;
+    const a7 = src[so + 7]!;
     const t0 = a4 ^ a7;
     const t1 = a0 ^ a3;
     const t2 = a2 ^ a5;
     const t3 = a1 ^ t0;
     const t4 = a6 ^ t1;
-    dst[d]! ^= a3 ^ a6 ^ t3;
-    dst[d + 1]! ^= a0 ^ t0 ^ t2;
-    dst[d + 2]! ^= a5 ^ t0;
-    dst[d + 3]! ^= a5 ^ t1 ^ t3;
-    dst[d + 4]! ^= a7 ^ t1 ^ t2;
-    dst[d + 5]! ^= a1 ^ a4 ^ t4;
-    dst[d + 6]! ^= t2 ^ t3;
-    dst[d + 7]! ^= t2 ^ t4;
+    dst[dd]! ^= a3 ^ a6 ^ t3;
+    dst[dd + 1]! ^= a0 ^ t0 ^ t2;
+    dst[dd + 2]! ^= a5 ^ t0;
+    dst[dd + 3]! ^= a5 ^ t1 ^ t3;
+    dst[dd + 4]! ^= a7 ^ t1 ^ t2;
+    dst[dd + 5]! ^= a1 ^ a4 ^ t4;
+    dst[dd + 6]! ^= t2 ^ t3;
+    dst[dd + 7]! ^= t2 ^ t4;
   }
 }
 function _kbb(src: Uint32Array, s: number, dst: Uint32Array, d: number, blocks: number): void {
-  for (const e = s + blocks * 8; s < e; s += 8, d += 8) {
-    const a0 = src[s]!;
-    const a1 = src[s + 1]!;
-    const a2 = src[s + 2]!;
-    const a3 = src[s + 3]!;
-    const a4 = src[s + 4]!;
-    const a5 = src[s + 5]!;
-    const a6 = src[s + 6]!;
-    const a7 = src[s + 7]!;
+  let so = s & 0x3fffffff;
+  let dd = d & 0x3fffffff;
+  for (let b = blocks; b > 0; b--, so = (so + 8) & 0x3fffffff, dd = (dd + 8) & 0x3fffffff) {
+    const a0 = src[so]!;
+    const a1 = src[so + 1]!;
+    const a2 = src[so + 2]!;
+    const a3 = src[so + 3]!;
+    const a4 = src[so + 4]!;
+    const a5 = src[so + 5]!;
+    const a6 = src[so + 6]!;
+    const a7 = src[so + 7]!;
     const t0 = a4 ^ a5;
     const t1 = a0 ^ a7;
     const t2 = a1 ^ t0;
     const t3 = a2 ^ t1;
     const t4 = a3 ^ a6;
     const t5 = a2 ^ a7;
-    dst[d]! ^= a1 ^ a4 ^ t1 ^ t4;
-    dst[d + 1]! ^= t2 ^ t3;
-    dst[d + 2]! ^= t0 ^ t5;
-    dst[d + 3]! ^= t1 ^ t2;
-    dst[d + 4]! ^= a3 ^ t0 ^ t3;
-    dst[d + 5]! ^= a0 ^ t2 ^ t4;
-    dst[d + 6]! ^= a6 ^ t2 ^ t5;
-    dst[d + 7]! ^= a5 ^ t3 ^ t4;
+    dst[dd]! ^= a1 ^ a4 ^ t1 ^ t4;
+    dst[dd + 1]! ^= t2 ^ t3;
+    dst[dd + 2]! ^= t0 ^ t5;
+    dst[dd + 3]! ^= t1 ^ t2;
+    dst[dd + 4]! ^= a3 ^ t0 ^ t3;
+    dst[dd + 5]! ^= a0 ^ t2 ^ t4;
+    dst[dd + 6]! ^= a6 ^ t2 ^ t5;
+    dst[dd + 7]! ^= a5 ^ t3 ^ t4;
   }
 }
 function _kbc(src: Uint32Array, s: number, dst: Uint32Array, d: number, blocks: number): void {
-  for (const e = s + blocks * 8; s < e; s += 8, d += 8) {
-    const a0 = src[s]!;
-    const a1 = src[s + 1]!;
-    const a2 = src[s + 2]!;
-    const a3 = src[s + 3]!;
-    const a4 = src[s + 4]!;
-    const a5 = src[s + 5]!;
-    const a6 = src[s + 6]!;
-    const a7 = src[s + 7]!;
+  let so = s & 0x3fffffff;
+  let dd = d & 0x3fffffff;
+  for (let b = blocks; b > 0; b--, so = (so + 8) & 0x3fffffff, dd = (dd + 8) & 0x3fffffff) {
+    const a0 = src[so]!;
+    const a1 = src[so + 1]!;
+    const a2 = src[so + 2]!;
+    const a3 = src[so + 3]!;
+    const a4 = src[so + 4]!;
+    const a5 = src[so + 5]!;
+    const a6 = src[so + 6]!;
+    const a7 = src[so + 7]!;
     const t0 = a0 ^ a6;
     const t1 = a4 ^ a5;
     const t2 = a7 ^ t0;
     const t3 = a2 ^ a3;
-    dst[d]! ^= a1 ^ a3 ^ a4;
-    dst[d + 1]! ^= a2 ^ t1;
-    dst[d + 2]! ^= a1 ^ t0 ^ t1;
-    dst[d + 3]! ^= t1 ^ t2 ^ t3;
-    dst[d + 4]! ^= a5 ^ t2;
-    dst[d + 5]! ^= a1 ^ t2;
-    dst[d + 6]! ^= a1 ^ a2 ^ a7;
-    dst[d + 7]! ^= a0 ^ t3;
+    dst[dd]! ^= a1 ^ a3 ^ a4;
+    dst[dd + 1]! ^= a2 ^ t1;
+    dst[dd + 2]! ^= a1 ^ t0 ^ t1;
+    dst[dd + 3]! ^= t1 ^ t2 ^ t3;
+    dst[dd + 4]! ^= a5 ^ t2;
+    dst[dd + 5]! ^= a1 ^ t2;
+    dst[dd + 6]! ^= a1 ^ a2 ^ a7;
+    dst[dd + 7]! ^= a0 ^ t3;
   }
 }
 function _kbd(src: Uint32Array, s: number, dst: Uint32Array, d: number, blocks: number): void {
-  for (const e = s + blocks * 8; s < e; s += 8, d += 8) {
-    const a0 = src[s]!;
-    const a1 = src[s + 1]!;
-    const a2 = src[s + 2]!;
-    const a3 = src[s + 3]!;
-    const a4 = src[s + 4]!;
-    const a5 = src[s + 5]!;
-    const a6 = src[s + 6]!;
-    const a7 = src[s + 7]!;
+  let so = s & 0x3fffffff;
+  let dd = d & 0x3fffffff;
+  for (let b = blocks; b > 0; b--, so = (so + 8) & 0x3fffffff, dd = (dd + 8) & 0x3fffffff) {
+    const a0 = src[so]!;
+    const a1 = src[so + 1]!;
+    const a2 = src[so + 2]!;
+    const a3 = src[so + 3]!;
+    const a4 = src[so + 4]!;
+    const a5 = src[so + 5]!;
+    const a6 = src[so + 6]!;
+    const a7 = src[so + 7]!;
     const t0 = a0 ^ a4;
     const t1 = a5 ^ a6;
     const t2 = a1 ^ a2;
     const t3 = a7 ^ t1;
     const t4 = t0 ^ t3;
-    dst[d]! ^= a1 ^ a3 ^ t0;
-    dst[d + 1]! ^= a4 ^ a5 ^ t2;
-    dst[d + 2]! ^= t0 ^ t1 ^ t2;
-    dst[d + 3]! ^= a2 ^ t4;
-    dst[d + 4]! ^= t4;
-    dst[d + 5]! ^= a0 ^ a1 ^ t3;
-    dst[d + 6]! ^= a6 ^ a7 ^ t2;
-    dst[d + 7]! ^= a0 ^ a2 ^ a3 ^ a7;
+    dst[dd]! ^= a1 ^ a3 ^ t0;
+    dst[dd + 1]! ^= a4 ^ a5 ^ t2;
+    dst[dd + 2]! ^= t0 ^ t1 ^ t2;
+    dst[dd + 3]! ^= a2 ^ t4;
+    dst[dd + 4]! ^= t4;
+    dst[dd + 5]! ^= a0 ^ a1 ^ t3;
+    dst[dd + 6]! ^= a6 ^ a7 ^ t2;
+    dst[dd + 7]! ^= a0 ^ a2 ^ a3 ^ a7;
   }
 }
 function _kbe(src: Uint32Array, s: number, dst: Uint32Array, d: number, blocks: number): void {
-  for (const e = s + blocks * 8; s < e; s += 8, d += 8) {
-    const a0 = src[s]!;
-    const a1 = src[s + 1]!;
-    const a2 = src[s + 2]!;
-    const a3 = src[s + 3]!;
-    const a4 = src[s + 4]!;
-    const a5 = src[s + 5]!;
-    const a6 = src[s + 6]!;
-    const a7 = src[s + 7]!;
+  let so = s & 0x3fffffff;
+  let dd = d & 0x3fffffff;
+  for (let b = blocks; b > 0; b--, so = (so + 8) & 0x3fffffff, dd = (dd + 8) & 0x3fffffff) {
+    const a0 = src[so]!;
+    const a1 = src[so + 1]!;
+    const a2 = src[so + 2]!;
+    const a3 = src[so + 3]!;
+    const a4 = src[so + 4]!;
+    const a5 = src[so + 5]!;
+    const a6 = src[so + 6]!;
+    const a7 = src[so + 7]!;
     const t0 = a0 ^ a6;
     const t1 = a1 ^ a7;
     const t2 = a3 ^ t0;
     const t3 = a4 ^ a5;
     const t4 = a4 ^ t1;
-    dst[d]! ^= a3 ^ t4;
-    dst[d + 1]! ^= a0 ^ a2 ^ t3;
-    dst[d + 2]! ^= a7 ^ t0 ^ t3;
-    dst[d + 3]! ^= t2 ^ t3;
-    dst[d + 4]! ^= a5 ^ t2;
-    dst[d + 5]! ^= t0 ^ t4;
-    dst[d + 6]! ^= a2 ^ a5 ^ t1;
-    dst[d + 7]! ^= a2 ^ t2;
+    dst[dd]! ^= a3 ^ t4;
+    dst[dd + 1]! ^= a0 ^ a2 ^ t3;
+    dst[dd + 2]! ^= a7 ^ t0 ^ t3;
+    dst[dd + 3]! ^= t2 ^ t3;
+    dst[dd + 4]! ^= a5 ^ t2;
+    dst[dd + 5]! ^= t0 ^ t4;
+    dst[dd + 6]! ^= a2 ^ a5 ^ t1;
+    dst[dd + 7]! ^= a2 ^ t2;
   }
 }
 function _kbf(src: Uint32Array, s: number, dst: Uint32Array, d: number, blocks: number): void {
-  for (const e = s + blocks * 8; s < e; s += 8, d += 8) {
-    const a0 = src[s]!;
-    const a1 = src[s + 1]!;
-    const a2 = src[s + 2]!;
-    const a3 = src[s + 3]!;
-    const a4 = src[s + 4]!;
-    const a5 = src[s + 5]!;
-    const a6 = src[s + 6]!;
-    const a7 = src[s + 7]!;
+  let so = s & 0x3fffffff;
+  let dd = d & 0x3fffffff;
+  for (let b = blocks; b > 0; b--, so = (so + 8) & 0x3fffffff, dd = (dd + 8) & 0x3fffffff) {
+    const a0 = src[so]!;
+    const a1 = src[so + 1]!;
+    const a2 = src[so + 2]!;
+    const a3 = src[so + 3]!;
+    const a4 = src[so + 4]!;
+    const a5 = src[so + 5]!;
+    const a6 = src[so + 6]!;
+    const a7 = src[so + 7]!;
     const t0 = a0 ^ a4;
     const t1 = a5 ^ a6;
     const t2 = t0 ^ t1;
     const t3 = a1 ^ a7;
     const t4 = a2 ^ a7;
-    dst[d]! ^= a3 ^ t0 ^ t3;
-    dst[d + 1]! ^= a1 ^ a2 ^ a5 ^ t0;
-    dst[d + 2]! ^= t2 ^ t4;
-    dst[d + 3]! ^= t2;
-    dst[d + 4]! ^= a3 ^ t2;
-    dst[d + 5]! ^= t2 ^ t3;
-    dst[d + 6]! ^= a2 ^ t1 ^ t3;
-    dst[d + 7]! ^= a0 ^ a3 ^ a6 ^ t4;
+    dst[dd]! ^= a3 ^ t0 ^ t3;
+    dst[dd + 1]! ^= a1 ^ a2 ^ a5 ^ t0;
+    dst[dd + 2]! ^= t2 ^ t4;
+    dst[dd + 3]! ^= t2;
+    dst[dd + 4]! ^= a3 ^ t2;
+    dst[dd + 5]! ^= t2 ^ t3;
+    dst[dd + 6]! ^= a2 ^ t1 ^ t3;
+    dst[dd + 7]! ^= a0 ^ a3 ^ a6 ^ t4;
   }
 }
 function _kc0(src: Uint32Array, s: number, dst: Uint32Array, d: number, blocks: number): void {
-  for (const e = s + blocks * 8; s < e; s += 8, d += 8) {
-    const a0 = src[s]!;
-    const a1 = src[s + 1]!;
-    const a2 = src[s + 2]!;
-    const a3 = src[s + 3]!;
-    const a4 = src[s + 4]!;
-    const a5 = src[s + 5]!;
-    const a6 = src[s + 6]!;
-    const a7 = src[s + 7]!;
+  let so = s & 0x3fffffff;
+  let dd = d & 0x3fffffff;
+  for (let b = blocks; b > 0; b--, so = (so + 8) & 0x3fffffff, dd = (dd + 8) & 0x3fffffff) {
+    const a0 = src[so]!;
+    const a1 = src[so + 1]!;
+    const a2 = src[so + 2]!;
+    const a3 = src[so + 3]!;
+    const a4 = src[so + 4]!;
+    const a5 = src[so + 5]!;
+    const a6 = src[so + 6]!;
+    const a7 = src[so + 7]!;
     const t0 = a1 ^ a4;
     const t1 = a2 ^ a5;
     const t2 = a3 ^ a6;
     const t3 = a7 ^ t0;
-    dst[d]! ^= a1 ^ t1;
-    dst[d + 1]! ^= a2 ^ t2;
-    dst[d + 2]! ^= a3 ^ t1 ^ t3;
-    dst[d + 3]! ^= t0 ^ t2;
-    dst[d + 4]! ^= t3;
-    dst[d + 5]! ^= t1;
-    dst[d + 6]! ^= a0 ^ t2;
-    dst[d + 7]! ^= a0 ^ t3;
+    dst[dd]! ^= a1 ^ t1;
+    dst[dd + 1]! ^= a2 ^ t2;
+    dst[dd + 2]! ^= a3 ^ t1 ^ t3;
+    dst[dd + 3]! ^= t0 ^ t2;
+    dst[dd + 4]! ^= t3;
+    dst[dd + 5]! ^= t1;
+    dst[dd + 6]! ^= a0 ^ t2;
+    dst[dd + 7]! ^= a0 ^ t3;
   }
 }
 function _kc1(src: Uint32Array, s: number, dst: Uint32Array, d: number, blocks: number): void {
-  for (const e = s + blocks * 8; s < e; s += 8, d += 8) {
-    const a0 = src[s]!;
-    const a1 = src[s + 1]!;
-    const a2 = src[s + 2]!;
-    const a3 = src[s + 3]!;
-    const a4 = src[s + 4]!;
-    const a5 = src[s + 5]!;
-    const a6 = src[s + 6]!;
-    const a7 = src[s + 7]!;
+  let so = s & 0x3fffffff;
+  let dd = d & 0x3fffffff;
+  for (let b = blocks; b > 0; b--, so = (so + 8) & 0x3fffffff, dd = (dd + 8) & 0x3fffffff) {
+    const a0 = src[so]!;
+    const a1 = src[so + 1]!;
+    const a2 = src[so + 2]!;
+    const a3 = src[so + 3]!;
+    const a4 = src[so + 4]!;
+    const a5 = src[so + 5]!;
+    const a6 = src[so + 6]!;
+    const a7 = src[so + 7]!;
     const t0 = a1 ^ a4;
     const t1 = a1 ^ a2;
-    dst[d]! ^= a0 ^ a5 ^ t1;
-    dst[d + 1]! ^= a3 ^ a6 ^ t1;
-    dst[d + 2]! ^= a3 ^ a5 ^ a7 ^ t0;
-    dst[d + 3]! ^= a6 ^ t0;
-    dst[d + 4]! ^= a1 ^ a7;
-    dst[d + 5]! ^= a2;
-    dst[d + 6]! ^= a0 ^ a3;
-    dst[d + 7]! ^= a0 ^ t0;
+    dst[dd]! ^= a0 ^ a5 ^ t1;
+    dst[dd + 1]! ^= a3 ^ a6 ^ t1;
+    dst[dd + 2]! ^= a3 ^ a5 ^ a7 ^ t0;
+    dst[dd + 3]! ^= a6 ^ t0;
+    dst[dd + 4]! ^= a1 ^ a7;
+    dst[dd + 5]! ^= a2;
+    dst[dd + 6]! ^= a0 ^ a3;
+    dst[dd + 7]! ^= a0 ^ t0;
   }
 }
 function _kc2(src: Uint32Array, s: number, dst: Uint32Array, d: number, blocks: number): void {
-  for (const e = s + blocks * 8; s < e; s += 8, d += 8) {
-    const a0 = src[s]!;
-    const a1 = src[s + 1]!;
-    const a2 = src[s + 2]!;
-    const a3 = src[s + 3]!;
-    const a4 = src[s + 4]!;
-    const a5 = src[s + 5]!;
-    const a6 = src[s + 6]!;
-    const a7 = src[s + 7]!;
+  let so = s & 0x3fffffff;
+  let dd = d & 0x3fffffff;
+  for (let b = blocks; b > 0; b--, so = (so + 8) & 0x3fffffff, dd = (dd + 8) & 0x3fffffff) {
+    const a0 = src[so]!;
+    const a1 = src[so + 1]!;
+    const a2 = src[so + 2]!;
+    const a3 = src[so + 3]!;
+    const a4 = src[so + 4]!;
+    const a5 = src[so + 5]!;
+    const a6 = src[so + 6]!;
+    const a7 = src[so + 7]!;
     const t0 = a0 ^ a6;
     const t1 = a1 ^ a4;
     const t2 = a2 ^ a3;
     const t3 = a2 ^ a5;
     const t4 = a7 ^ t1;
-    dst[d]! ^= a1 ^ a7 ^ t3;
-    dst[d + 1]! ^= t0 ^ t2;
-    dst[d + 2]! ^= a4 ^ a5 ^ t2;
-    dst[d + 3]! ^= a6 ^ t2 ^ t4;
-    dst[d + 4]! ^= a3 ^ t1;
-    dst[d + 5]! ^= a4 ^ t3;
-    dst[d + 6]! ^= a3 ^ a5 ^ t0;
-    dst[d + 7]! ^= t0 ^ t4;
+    dst[dd]! ^= a1 ^ a7 ^ t3;
+    dst[dd + 1]! ^= t0 ^ t2;
+    dst[dd + 2]! ^= a4 ^ a5 ^ t2;
+    dst[dd + 3]! ^= a6 ^ t2 ^ t4;
+    dst[dd + 4]! ^= a3 ^ t1;
+    dst[dd + 5]! ^= a4 ^ t3;
+    dst[dd + 6]! ^= a3 ^ a5 ^ t0;
+    dst[dd + 7]! ^= t0 ^ t4;
   }
 }
 function _kc3(src: Uint32Array, s: number, dst: Uint32Array, d: number, blocks: number): void {
-  for (const e = s + blocks * 8; s < e; s += 8, d += 8) {
-    const a0 = src[s]!;
-    const a1 = src[s + 1]!;
-    const a2 = src[s + 2]!;
-    const a3 = src[s + 3]!;
-    const a4 = src[s + 4]!;
-    const a5 = src[s + 5]!;
-    const a6 = src[s + 6]!;
-    const a7 = src[s + 7]!;
+  let so = s & 0x3fffffff;
+  let dd = d & 0x3fffffff;
+  for (let b = blocks; b > 0; b--, so = (so + 8) & 0x3fffffff, dd = (dd + 8) & 0x3fffffff) {
+    const a0 = src[so]!;
+    const a1 = src[so + 1]!;
+    const a2 = src[so + 2]!;
+    const a3 = src[so + 3]!;
+    const a4 = src[so + 4]!;
+    const a5 = src[so + 5]!;
+    const a6 = src[so + 6]!;
+    const a7 = src[so + 7]!;
     const t0 = a0 ^ a1;
     const t1 = a2 ^ a4;
     const t2 = a2 ^ t0;
     const t3 = a3 ^ a5;
-    dst[d]! ^= a5 ^ a7 ^ t2;
-    dst[d + 1]! ^= a3 ^ a6 ^ t2;
-    dst[d + 2]! ^= a4 ^ t3;
-    dst[d + 3]! ^= a1 ^ a6 ^ a7 ^ t1;
-    dst[d + 4]! ^= a1 ^ a3;
-    dst[d + 5]! ^= t1;
-    dst[d + 6]! ^= a0 ^ t3;
-    dst[d + 7]! ^= a4 ^ a6 ^ t0;
+    dst[dd]! ^= a5 ^ a7 ^ t2;
+    dst[dd + 1]! ^= a3 ^ a6 ^ t2;
+    dst[dd + 2]! ^= a4 ^ t3;
+    dst[dd + 3]! ^= a1 ^ a6 ^ a7 ^ t1;
+    dst[dd + 4]! ^= a1 ^ a3;
+    dst[dd + 5]! ^= t1;
+    dst[dd + 6]! ^= a0 ^ t3;
+    dst[dd + 7]! ^= a4 ^ a6 ^ t0;
   }
 }
 function _kc4(src: Uint32Array, s: number, dst: Uint32Array, d: number, blocks: number): void {
-  for (const e = s + blocks * 8; s < e; s += 8, d += 8) {
-    const a0 = src[s]!;
-    const a1 = src[s + 1]!;
-    const a2 = src[s + 2]!;
-    const a3 = src[s + 3]!;
-    const a4 = src[s + 4]!;
-    const a5 = src[s + 5]!;
-    const a6 = src[s + 6]!;
-    const a7 = src[s + 7]!;
+  let so = s & 0x3fffffff;
+  let dd = d & 0x3fffffff;
+  for (let b = blocks; b > 0; b--, so = (so + 8) & 0x3fffffff, dd = (dd + 8) & 0x3fffffff) {
+    const a0 = src[so]!;
+    const a1 = src[so + 1]!;
+    const a2 = src[so + 2]!;
+    const a3 = src[so + 3]!;
+    const a4 = src[so + 4]!;
+    const a5 = src[so + 5]!;
+    const a6 = src[so + 6]!;
+    const a7 = src[so + 7]!;
     const t0 = a2 ^ a6;
     const t1 = a3 ^ a7;
     const t2 = a0 ^ a4;
     const t3 = a1 ^ a5;
     const t4 = t0 ^ t1;
     const t5 = t2 ^ t3;
-    dst[d]! ^= t0 ^ t3;
-    dst[d + 1]! ^= t4;
-    dst[d + 2]! ^= t4 ^ t5;
-    dst[d + 3]! ^= a4 ^ t1;
-    dst[d + 4]! ^= a1 ^ a4 ^ t0;
-    dst[d + 5]! ^= a2 ^ a5 ^ t1;
-    dst[d + 6]! ^= a3 ^ a6 ^ t2;
-    dst[d + 7]! ^= a7 ^ t5;
+    dst[dd]! ^= t0 ^ t3;
+    dst[dd + 1]! ^= t4;
+    dst[dd + 2]! ^= t4 ^ t5;
+    dst[dd + 3]! ^= a4 ^ t1;
+    dst[dd + 4]! ^= a1 ^ a4 ^ t0;
+    dst[dd + 5]! ^= a2 ^ a5 ^ t1;
+    dst[dd + 6]! ^= a3 ^ a6 ^ t2;
+    dst[dd + 7]! ^= a7 ^ t5;
   }
 }
 function _kc5(src: Uint32Array, s: number, dst: Uint32Array, d: number, blocks: number): void {
-  for (const e = s + blocks * 8; s < e; s += 8, d += 8) {
-    const a0 = src[s]!;
-    const a1 = src[s + 1]!;
-    const a2 = src[s + 2]!;
-    const a3 = src[s + 3]!;
-    const a4 = src[s + 4]!;
-    const a5 = src[s + 5]!;
-    const a6 = src[s + 6]!;
-    const a7 = src[s + 7]!;
+  let so = s & 0x3fffffff;
+  let dd = d & 0x3fffffff;
+  for (let b = blocks; b > 0; b--, so = (so + 8) & 0x3fffffff, dd = (dd + 8) & 0x3fffffff) {
+    const a0 = src[so]!;
+    const a1 = src[so + 1]!;
+    const a2 = src[so + 2]!;
+    const a3 = src[so + 3]!;
+    const a4 = src[so + 4]!;
+    const a5 = src[so + 5]!;
+    const a6 = src[so + 6]!;
+    const a7 = src[so + 7]!;
     const t0 = a1 ^ a6;
     const t1 = a0 ^ a4;
     const t2 = a2 ^ t0;
     const t3 = a3 ^ a7;
     const t4 = a5 ^ t1;
-    dst[d]! ^= a0 ^ a5 ^ t2;
-    dst[d + 1]! ^= t2 ^ t3;
-    dst[d + 2]! ^= t0 ^ t3 ^ t4;
-    dst[d + 3]! ^= a4 ^ a7;
-    dst[d + 4]! ^= t2;
-    dst[d + 5]! ^= a2 ^ t3;
-    dst[d + 6]! ^= a3 ^ t1;
-    dst[d + 7]! ^= a1 ^ t4;
+    dst[dd]! ^= a0 ^ a5 ^ t2;
+    dst[dd + 1]! ^= t2 ^ t3;
+    dst[dd + 2]! ^= t0 ^ t3 ^ t4;
+    dst[dd + 3]! ^= a4 ^ a7;
+    dst[dd + 4]! ^= t2;
+    dst[dd + 5]! ^= a2 ^ t3;
+    dst[dd + 6]! ^= a3 ^ t1;
+    dst[dd + 7]! ^= a1 ^ t4;
   }
 }
 function _kc6(src: Uint32Array, s: number, dst: Uint32Array, d: number, blocks: number): void {
-  for (const e = s + blocks * 8; s < e; s += 8, d += 8) {
-    const a0 = src[s]!;
-    const a1 = src[s + 1]!;
-    const a2 = src[s + 2]!;
-    const a3 = src[s + 3]!;
-    const a4 = src[s + 4]!;
-    const a5 = src[s + 5]!;
-    const a6 = src[s + 6]!;
-    const a7 = src[s + 7]!;
+  let so = s & 0x3fffffff;
+  let dd = d & 0x3fffffff;
+  for (let b = blocks; b > 0; b--, so = (so + 8) & 0x3fffffff, dd = (dd + 8) & 0x3fffffff) {
+    const a0 = src[so]!;
+    const a1 = src[so + 1]!;
+    const a2 = src[so + 2]!;
+    const a3 = src[so + 3]!;
+    const a4 = src[so + 4]!;
+    const a5 = src[so + 5]!;
+    const a6 = src[so + 6]!;
+    const a7 = src[so + 7]!;
     const t0 = a2 ^ a3;
     const t1 = a0 ^ a6;
     const t2 = a4 ^ a5;
@@ -4817,26 +5215,28 @@ function _kc6(src: Uint32Array, s: number, dst: Uint32Array, d: number, blocks: 
     const t5 = a4 ^ t0;
     const t6 = a6 ^ t3;
     const t7 = a7 ^ t0;
-    dst[d]! ^= a2 ^ a5 ^ t6;
-    dst[d + 1]! ^= t1 ^ t7;
-    dst[d + 2]! ^= t0 ^ t4;
-    dst[d + 3]! ^= t5;
-    dst[d + 4]! ^= t5 ^ t6;
-    dst[d + 5]! ^= t2 ^ t7;
-    dst[d + 6]! ^= a3 ^ t4;
-    dst[d + 7]! ^= t3 ^ t4;
+    dst[dd]! ^= a2 ^ a5 ^ t6;
+    dst[dd + 1]! ^= t1 ^ t7;
+    dst[dd + 2]! ^= t0 ^ t4;
+    dst[dd + 3]! ^= t5;
+    dst[dd + 4]! ^= t5 ^ t6;
+    dst[dd + 5]! ^= t2 ^ t7;
+    dst[dd + 6]! ^= a3 ^ t4;
+    dst[dd + 7]! ^= t3 ^ t4;
   }
 }
 function _kc7(src: Uint32Array, s: number, dst: Uint32Array, d: number, blocks: number): void {
-  for (const e = s + blocks * 8; s < e; s += 8, d += 8) {
-    const a0 = src[s]!;
-    const a1 = src[s + 1]!;
-    const a2 = src[s + 2]!;
-    const a3 = src[s + 3]!;
-    const a4 = src[s + 4]!;
-    const a5 = src[s + 5]!;
-    const a6 = src[s + 6]!;
-    const a7 = src[s + 7]!;
+  let so = s & 0x3fffffff;
+  let dd = d & 0x3fffffff;
+  for (let b = blocks; b > 0; b--, so = (so + 8) & 0x3fffffff, dd = (dd + 8) & 0x3fffffff) {
+    const a0 = src[so]!;
+    const a1 = src[so + 1]!;
+    const a2 = src[so + 2]!;
+    const a3 = src[so + 3]!;
+    const a4 = src[so + 4]!;
+    const a5 = src[so + 5]!;
+    const a6 = src[so + 6]!;
+    const a7 = src[so + 7]!;
     const t0 = a0 ^ a5;
     const t1 = a1 ^ a6;
     const t2 = a2 ^ a7;
@@ -4844,402 +5244,434 @@ function _kc7(src: Uint32Array, s: number, dst: Uint32Array, d: number, blocks: 
     const t4 = t1 ^ t2;
     const t5 = a3 ^ t4;
     const t6 = t0 ^ t3;
-    dst[d]! ^= t0 ^ t4;
-    dst[d + 1]! ^= a0 ^ t5;
-    dst[d + 2]! ^= a6 ^ t6;
-    dst[d + 3]! ^= a2 ^ a4;
-    dst[d + 4]! ^= t5;
-    dst[d + 5]! ^= t2 ^ t3;
-    dst[d + 6]! ^= t6;
-    dst[d + 7]! ^= a4 ^ t0 ^ t1;
+    dst[dd]! ^= t0 ^ t4;
+    dst[dd + 1]! ^= a0 ^ t5;
+    dst[dd + 2]! ^= a6 ^ t6;
+    dst[dd + 3]! ^= a2 ^ a4;
+    dst[dd + 4]! ^= t5;
+    dst[dd + 5]! ^= t2 ^ t3;
+    dst[dd + 6]! ^= t6;
+    dst[dd + 7]! ^= a4 ^ t0 ^ t1;
   }
 }
 function _kc8(src: Uint32Array, s: number, dst: Uint32Array, d: number, blocks: number): void {
-  for (const e = s + blocks * 8; s < e; s += 8, d += 8) {
-    const a0 = src[s]!;
-    const a1 = src[s + 1]!;
-    const a2 = src[s + 2]!;
-    const a3 = src[s + 3]!;
-    const a4 = src[s + 4]!;
-    const a5 = src[s + 5]!;
-    const a6 = src[s + 6]!;
-    const a7 = src[s + 7]!;
+  let so = s & 0x3fffffff;
+  let dd = d & 0x3fffffff;
+  for (let b = blocks; b > 0; b--, so = (so + 8) & 0x3fffffff, dd = (dd + 8) & 0x3fffffff) {
+    const a0 = src[so]!;
+    const a1 = src[so + 1]!;
+    const a2 = src[so + 2]!;
+    const a3 = src[so + 3]!;
+    const a4 = src[so + 4]!;
+    const a5 = src[so + 5]!;
+    const a6 = src[so + 6]!;
+    const a7 = src[so + 7]!;
     const t0 = a0 ^ a1;
     const t1 = a1 ^ a2;
     const t2 = a3 ^ a4;
     const t3 = a5 ^ a6;
-    dst[d]! ^= t1;
-    dst[d + 1]! ^= a2 ^ a3;
-    dst[d + 2]! ^= t1 ^ t2;
-    dst[d + 3]! ^= a5 ^ t0 ^ t2;
-    dst[d + 4]! ^= a4 ^ t3;
-    dst[d + 5]! ^= a7 ^ t3;
-    dst[d + 6]! ^= a0 ^ a6 ^ a7;
-    dst[d + 7]! ^= a7 ^ t0;
+    dst[dd]! ^= t1;
+    dst[dd + 1]! ^= a2 ^ a3;
+    dst[dd + 2]! ^= t1 ^ t2;
+    dst[dd + 3]! ^= a5 ^ t0 ^ t2;
+    dst[dd + 4]! ^= a4 ^ t3;
+    dst[dd + 5]! ^= a7 ^ t3;
+    dst[dd + 6]! ^= a0 ^ a6 ^ a7;
+    dst[dd + 7]! ^= a7 ^ t0;
   }
 }
 function _kc9(src: Uint32Array, s: number, dst: Uint32Array, d: number, blocks: number): void {
-  for (const e = s + blocks * 8; s < e; s += 8, d += 8) {
-    const a0 = src[s]!;
-    const a1 = src[s + 1]!;
-    const a2 = src[s + 2]!;
-    const a3 = src[s + 3]!;
-    const a4 = src[s + 4]!;
-    const a5 = src[s + 5]!;
-    const a6 = src[s + 6]!;
-    const a7 = src[s + 7]!;
+  let so = s & 0x3fffffff;
+  let dd = d & 0x3fffffff;
+  for (let b = blocks; b > 0; b--, so = (so + 8) & 0x3fffffff, dd = (dd + 8) & 0x3fffffff) {
+    const a0 = src[so]!;
+    const a1 = src[so + 1]!;
+    const a2 = src[so + 2]!;
+    const a3 = src[so + 3]!;
+    const a4 = src[so + 4]!;
+    const a5 = src[so + 5]!;
+    const a6 = src[so + 6]!;
+    const a7 = src[so + 7]!;
     const t0 = a0 ^ a1;
     const t1 = a1 ^ a3;
-    dst[d]! ^= a2 ^ t0;
-    dst[d + 1]! ^= a2 ^ t1;
-    dst[d + 2]! ^= a4 ^ t1;
-    dst[d + 3]! ^= a4 ^ a5 ^ t0;
-    dst[d + 4]! ^= a5 ^ a6;
-    dst[d + 5]! ^= a6 ^ a7;
-    dst[d + 6]! ^= a0 ^ a7;
-    dst[d + 7]! ^= t0;
+    dst[dd]! ^= a2 ^ t0;
+    dst[dd + 1]! ^= a2 ^ t1;
+    dst[dd + 2]! ^= a4 ^ t1;
+    dst[dd + 3]! ^= a4 ^ a5 ^ t0;
+    dst[dd + 4]! ^= a5 ^ a6;
+    dst[dd + 5]! ^= a6 ^ a7;
+    dst[dd + 6]! ^= a0 ^ a7;
+    dst[dd + 7]! ^= t0;
   }
 }
 function _kca(src: Uint32Array, s: number, dst: Uint32Array, d: number, blocks: number): void {
-  for (const e = s + blocks * 8; s < e; s += 8, d += 8) {
-    const a0 = src[s]!;
-    const a1 = src[s + 1]!;
-    const a2 = src[s + 2]!;
-    const a3 = src[s + 3]!;
-    const a4 = src[s + 4]!;
-    const a5 = src[s + 5]!;
-    const a6 = src[s + 6]!;
-    const a7 = src[s + 7]!;
+  let so = s & 0x3fffffff;
+  let dd = d & 0x3fffffff;
+  for (let b = blocks; b > 0; b--, so = (so + 8) & 0x3fffffff, dd = (dd + 8) & 0x3fffffff) {
+    const a0 = src[so]!;
+    const a1 = src[so + 1]!;
+    const a2 = src[so + 2]!;
+    const a3 = src[so + 3]!;
+    const a4 = src[so + 4]!;
+    const a5 = src[so + 5]!;
+    const a6 = src[so + 6]!;
+    const a7 = src[so + 7]!;
     const t0 = a4 ^ a7;
     const t1 = a2 ^ a3;
     const t2 = a5 ^ a6;
     const t3 = a0 ^ a1;
     const t4 = t0 ^ t1;
     const t5 = t0 ^ t2;
-    dst[d]! ^= a1 ^ a2 ^ a7;
-    dst[d + 1]! ^= a0 ^ t1;
-    dst[d + 2]! ^= t4;
-    dst[d + 3]! ^= a5 ^ t3 ^ t4;
-    dst[d + 4]! ^= a3 ^ t5;
-    dst[d + 5]! ^= t5;
-    dst[d + 6]! ^= a0 ^ a7 ^ t2;
-    dst[d + 7]! ^= a6 ^ a7 ^ t3;
+    dst[dd]! ^= a1 ^ a2 ^ a7;
+    dst[dd + 1]! ^= a0 ^ t1;
+    dst[dd + 2]! ^= t4;
+    dst[dd + 3]! ^= a5 ^ t3 ^ t4;
+    dst[dd + 4]! ^= a3 ^ t5;
+    dst[dd + 5]! ^= t5;
+    dst[dd + 6]! ^= a0 ^ a7 ^ t2;
+    dst[dd + 7]! ^= a6 ^ a7 ^ t3;
   }
 }
 function _kcb(src: Uint32Array, s: number, dst: Uint32Array, d: number, blocks: number): void {
-  for (const e = s + blocks * 8; s < e; s += 8, d += 8) {
-    const a0 = src[s]!;
-    const a1 = src[s + 1]!;
-    const a2 = src[s + 2]!;
-    const a3 = src[s + 3]!;
-    const a4 = src[s + 4]!;
-    const a5 = src[s + 5]!;
-    const a6 = src[s + 6]!;
-    const a7 = src[s + 7]!;
+  let so = s & 0x3fffffff;
+  let dd = d & 0x3fffffff;
+  for (let b = blocks; b > 0; b--, so = (so + 8) & 0x3fffffff, dd = (dd + 8) & 0x3fffffff) {
+    const a0 = src[so]!;
+    const a1 = src[so + 1]!;
+    const a2 = src[so + 2]!;
+    const a3 = src[so + 3]!;
+    const a4 = src[so + 4]!;
+    const a5 = src[so + 5]!;
+    const a6 = src[so + 6]!;
+    const a7 = src[so + 7]!;
     const t0 = a0 ^ a1;
     const t1 = a2 ^ t0;
     const t2 = a4 ^ a7;
     const t3 = a5 ^ a7;
-    dst[d]! ^= a7 ^ t1;
-    dst[d + 1]! ^= a3 ^ t1;
-    dst[d + 2]! ^= a3 ^ t2;
-    dst[d + 3]! ^= a5 ^ t1 ^ t2;
-    dst[d + 4]! ^= a3 ^ a6 ^ t3;
-    dst[d + 5]! ^= a6 ^ t2;
-    dst[d + 6]! ^= a0 ^ t3;
-    dst[d + 7]! ^= a6 ^ t0;
+    dst[dd]! ^= a7 ^ t1;
+    dst[dd + 1]! ^= a3 ^ t1;
+    dst[dd + 2]! ^= a3 ^ t2;
+    dst[dd + 3]! ^= a5 ^ t1 ^ t2;
+    dst[dd + 4]! ^= a3 ^ a6 ^ t3;
+    dst[dd + 5]! ^= a6 ^ t2;
+    dst[dd + 6]! ^= a0 ^ t3;
+    dst[dd + 7]! ^= a6 ^ t0;
   }
 }
 function _kcc(src: Uint32Array, s: number, dst: Uint32Array, d: number, blocks: number): void {
-  for (const e = s + blocks * 8; s < e; s += 8, d += 8) {
-    const a0 = src[s]!;
-    const a1 = src[s + 1]!;
-    const a2 = src[s + 2]!;
-    const a3 = src[s + 3]!;
-    const a4 = src[s + 4]!;
-    const a5 = src[s + 5]!;
-    const a6 = src[s + 6]!;
-    const a7 = src[s + 7]!;
+  let so = s & 0x3fffffff;
+  let dd = d & 0x3fffffff;
+  for (let b = blocks; b > 0; b--, so = (so + 8) & 0x3fffffff, dd = (dd + 8) & 0x3fffffff) {
+    const a0 = src[so]!;
+    const a1 = src[so + 1]!;
+    const a2 = src[so + 2]!;
+    const a3 = src[so + 3]!;
+    const a4 = src[so + 4]!;
+    const a5 = src[so + 5]!;
+    const a6 = src[so + 6]!;
+    const a7 = src[so + 7]!;
     const t0 = a0 ^ a4;
     const t1 = a3 ^ a6;
     const t2 = a5 ^ a7;
     const t3 = a1 ^ a2;
     const t4 = t0 ^ t1;
-    dst[d]! ^= a6 ^ t3;
-    dst[d + 1]! ^= a2 ^ a3 ^ a7;
-    dst[d + 2]! ^= t3 ^ t4;
-    dst[d + 3]! ^= t2 ^ t4;
-    dst[d + 4]! ^= a2 ^ a4 ^ t2;
-    dst[d + 5]! ^= a5 ^ t1;
-    dst[d + 6]! ^= a6 ^ a7 ^ t0;
-    dst[d + 7]! ^= a0 ^ a1 ^ t2;
+    dst[dd]! ^= a6 ^ t3;
+    dst[dd + 1]! ^= a2 ^ a3 ^ a7;
+    dst[dd + 2]! ^= t3 ^ t4;
+    dst[dd + 3]! ^= t2 ^ t4;
+    dst[dd + 4]! ^= a2 ^ a4 ^ t2;
+    dst[dd + 5]! ^= a5 ^ t1;
+    dst[dd + 6]! ^= a6 ^ a7 ^ t0;
+    dst[dd + 7]! ^= a0 ^ a1 ^ t2;
   }
 }
 function _kcd(src: Uint32Array, s: number, dst: Uint32Array, d: number, blocks: number): void {
-  for (const e = s + blocks * 8; s < e; s += 8, d += 8) {
-    const a0 = src[s]!;
-    const a1 = src[s + 1]!;
-    const a2 = src[s + 2]!;
-    const a3 = src[s + 3]!;
-    const a4 = src[s + 4]!;
-    const a5 = src[s + 5]!;
-    const a6 = src[s + 6]!;
-    const a7 = src[s + 7]!;
+  let so = s & 0x3fffffff;
+  let dd = d & 0x3fffffff;
+  for (let b = blocks; b > 0; b--, so = (so + 8) & 0x3fffffff, dd = (dd + 8) & 0x3fffffff) {
+    const a0 = src[so]!;
+    const a1 = src[so + 1]!;
+    const a2 = src[so + 2]!;
+    const a3 = src[so + 3]!;
+    const a4 = src[so + 4]!;
+    const a5 = src[so + 5]!;
+    const a6 = src[so + 6]!;
+    const a7 = src[so + 7]!;
     const t0 = a0 ^ a1;
     const t1 = a0 ^ a4;
     const t2 = a2 ^ a7;
     const t3 = a3 ^ a6;
     const t4 = a7 ^ t1;
-    dst[d]! ^= a2 ^ a6 ^ t0;
-    dst[d + 1]! ^= a1 ^ a3 ^ t2;
-    dst[d + 2]! ^= a4 ^ t0 ^ t3;
-    dst[d + 3]! ^= a5 ^ a6 ^ t4;
-    dst[d + 4]! ^= a5 ^ t2;
-    dst[d + 5]! ^= t3;
-    dst[d + 6]! ^= t4;
-    dst[d + 7]! ^= a5 ^ t0;
+    dst[dd]! ^= a2 ^ a6 ^ t0;
+    dst[dd + 1]! ^= a1 ^ a3 ^ t2;
+    dst[dd + 2]! ^= a4 ^ t0 ^ t3;
+    dst[dd + 3]! ^= a5 ^ a6 ^ t4;
+    dst[dd + 4]! ^= a5 ^ t2;
+    dst[dd + 5]! ^= t3;
+    dst[dd + 6]! ^= t4;
+    dst[dd + 7]! ^= a5 ^ t0;
   }
 }
 function _kce(src: Uint32Array, s: number, dst: Uint32Array, d: number, blocks: number): void {
-  for (const e = s + blocks * 8; s < e; s += 8, d += 8) {
-    const a0 = src[s]!;
-    const a1 = src[s + 1]!;
-    const a2 = src[s + 2]!;
-    const a3 = src[s + 3]!;
-    const a4 = src[s + 4]!;
-    const a5 = src[s + 5]!;
-    const a6 = src[s + 6]!;
-    const a7 = src[s + 7]!;
+  let so = s & 0x3fffffff;
+  let dd = d & 0x3fffffff;
+  for (let b = blocks; b > 0; b--, so = (so + 8) & 0x3fffffff, dd = (dd + 8) & 0x3fffffff) {
+    const a0 = src[so]!;
+    const a1 = src[so + 1]!;
+    const a2 = src[so + 2]!;
+    const a3 = src[so + 3]!;
+    const a4 = src[so + 4]!;
+    const a5 = src[so + 5]!;
+    const a6 = src[so + 6]!;
+    const a7 = src[so + 7]!;
     const t0 = a0 ^ a6;
     const t1 = a2 ^ a3;
     const t2 = a4 ^ a5;
     const t3 = a7 ^ t0;
     const t4 = t1 ^ t2;
-    dst[d]! ^= a1 ^ a2 ^ a6 ^ a7;
-    dst[d + 1]! ^= a0 ^ a7 ^ t1;
-    dst[d + 2]! ^= a4 ^ t1 ^ t3;
-    dst[d + 3]! ^= t0 ^ t4;
-    dst[d + 4]! ^= t4;
-    dst[d + 5]! ^= a3 ^ a6 ^ t2;
-    dst[d + 6]! ^= t2 ^ t3;
-    dst[d + 7]! ^= a1 ^ a5 ^ t3;
+    dst[dd]! ^= a1 ^ a2 ^ a6 ^ a7;
+    dst[dd + 1]! ^= a0 ^ a7 ^ t1;
+    dst[dd + 2]! ^= a4 ^ t1 ^ t3;
+    dst[dd + 3]! ^= t0 ^ t4;
+    dst[dd + 4]! ^= t4;
+    dst[dd + 5]! ^= a3 ^ a6 ^ t2;
+    dst[dd + 6]! ^= t2 ^ t3;
+    dst[dd + 7]! ^= a1 ^ a5 ^ t3;
   }
 }
 function _kcf(src: Uint32Array, s: number, dst: Uint32Array, d: number, blocks: number): void {
-  for (const e = s + blocks * 8; s < e; s += 8, d += 8) {
-    const a0 = src[s]!;
-    const a1 = src[s + 1]!;
-    const a2 = src[s + 2]!;
-    const a3 = src[s + 3]!;
-    const a4 = src[s + 4]!;
-    const a5 = src[s + 5]!;
-    const a6 = src[s + 6]!;
-    const a7 = src[s + 7]!;
+  let so = s & 0x3fffffff;
+  let dd = d & 0x3fffffff;
+  for (let b = blocks; b > 0; b--, so = (so + 8) & 0x3fffffff, dd = (dd + 8) & 0x3fffffff) {
+    const a0 = src[so]!;
+    const a1 = src[so + 1]!;
+    const a2 = src[so + 2]!;
+    const a3 = src[so + 3]!;
+    const a4 = src[so + 4]!;
+    const a5 = src[so + 5]!;
+    const a6 = src[so + 6]!;
+    const a7 = src[so + 7]!;
     const t0 = a0 ^ a6;
     const t1 = a0 ^ a7;
     const t2 = a1 ^ a2;
     const t3 = a2 ^ a5;
     const t4 = a3 ^ a4;
     const t5 = a7 ^ t0;
-    dst[d]! ^= t2 ^ t5;
-    dst[d + 1]! ^= a3 ^ t1 ^ t2;
-    dst[d + 2]! ^= t4 ^ t5;
-    dst[d + 3]! ^= a4 ^ t0 ^ t3;
-    dst[d + 4]! ^= a3 ^ t3;
-    dst[d + 5]! ^= a6 ^ t4;
-    dst[d + 6]! ^= a4 ^ a5 ^ t1;
-    dst[d + 7]! ^= a1 ^ a5 ^ t0;
+    dst[dd]! ^= t2 ^ t5;
+    dst[dd + 1]! ^= a3 ^ t1 ^ t2;
+    dst[dd + 2]! ^= t4 ^ t5;
+    dst[dd + 3]! ^= a4 ^ t0 ^ t3;
+    dst[dd + 4]! ^= a3 ^ t3;
+    dst[dd + 5]! ^= a6 ^ t4;
+    dst[dd + 6]! ^= a4 ^ a5 ^ t1;
+    dst[dd + 7]! ^= a1 ^ a5 ^ t0;
   }
 }
 function _kd0(src: Uint32Array, s: number, dst: Uint32Array, d: number, blocks: number): void {
-  for (const e = s + blocks * 8; s < e; s += 8, d += 8) {
-    const a0 = src[s]!;
-    const a1 = src[s + 1]!;
-    const a2 = src[s + 2]!;
-    const a3 = src[s + 3]!;
-    const a4 = src[s + 4]!;
-    const a5 = src[s + 5]!;
-    const a6 = src[s + 6]!;
-    const a7 = src[s + 7]!;
+  let so = s & 0x3fffffff;
+  let dd = d & 0x3fffffff;
+  for (let b = blocks; b > 0; b--, so = (so + 8) & 0x3fffffff, dd = (dd + 8) & 0x3fffffff) {
+    const a0 = src[so]!;
+    const a1 = src[so + 1]!;
+    const a2 = src[so + 2]!;
+    const a3 = src[so + 3]!;
+    const a4 = src[so + 4]!;
+    const a5 = src[so + 5]!;
+    const a6 = src[so + 6]!;
+    const a7 = src[so + 7]!;
     const t0 = a1 ^ a5;
     const t1 = a6 ^ a7;
     const t2 = a2 ^ a3;
     const t3 = t0 ^ t1;
-    dst[d]! ^= a2 ^ a4 ^ t0;
-    dst[d + 1]! ^= a5 ^ a6 ^ t2;
-    dst[d + 2]! ^= t2 ^ t3;
-    dst[d + 3]! ^= a3 ^ t3;
-    dst[d + 4]! ^= a0 ^ t3;
-    dst[d + 5]! ^= a1 ^ a2 ^ t1;
-    dst[d + 6]! ^= a0 ^ a7 ^ t2;
-    dst[d + 7]! ^= a0 ^ a1 ^ a3 ^ a4;
+    dst[dd]! ^= a2 ^ a4 ^ t0;
+    dst[dd + 1]! ^= a5 ^ a6 ^ t2;
+    dst[dd + 2]! ^= t2 ^ t3;
+    dst[dd + 3]! ^= a3 ^ t3;
+    dst[dd + 4]! ^= a0 ^ t3;
+    dst[dd + 5]! ^= a1 ^ a2 ^ t1;
+    dst[dd + 6]! ^= a0 ^ a7 ^ t2;
+    dst[dd + 7]! ^= a0 ^ a1 ^ a3 ^ a4;
   }
 }
 function _kd1(src: Uint32Array, s: number, dst: Uint32Array, d: number, blocks: number): void {
-  for (const e = s + blocks * 8; s < e; s += 8, d += 8) {
-    const a0 = src[s]!;
-    const a1 = src[s + 1]!;
-    const a2 = src[s + 2]!;
-    const a3 = src[s + 3]!;
-    const a4 = src[s + 4]!;
-    const a5 = src[s + 5]!;
-    const a6 = src[s + 6]!;
-    const a7 = src[s + 7]!;
+  let so = s & 0x3fffffff;
+  let dd = d & 0x3fffffff;
+  for (let b = blocks; b > 0; b--, so = (so + 8) & 0x3fffffff, dd = (dd + 8) & 0x3fffffff) {
+    const a0 = src[so]!;
+    const a1 = src[so + 1]!;
+    const a2 = src[so + 2]!;
+    const a3 = src[so + 3]!;
+    const a4 = src[so + 4]!;
+    const a5 = src[so + 5]!;
+    const a6 = src[so + 6]!;
+    const a7 = src[so + 7]!;
     const t0 = a1 ^ a5;
     const t1 = a6 ^ a7;
     const t2 = t0 ^ t1;
     const t3 = a0 ^ a4;
     const t4 = a2 ^ a3;
-    dst[d]! ^= a2 ^ t0 ^ t3;
-    dst[d + 1]! ^= a6 ^ t0 ^ t4;
-    dst[d + 2]! ^= a3 ^ t2;
-    dst[d + 3]! ^= t2;
-    dst[d + 4]! ^= t2 ^ t3;
-    dst[d + 5]! ^= a2 ^ t2;
-    dst[d + 6]! ^= a0 ^ t1 ^ t4;
-    dst[d + 7]! ^= a1 ^ a3 ^ a7 ^ t3;
+    dst[dd]! ^= a2 ^ t0 ^ t3;
+    dst[dd + 1]! ^= a6 ^ t0 ^ t4;
+    dst[dd + 2]! ^= a3 ^ t2;
+    dst[dd + 3]! ^= t2;
+    dst[dd + 4]! ^= t2 ^ t3;
+    dst[dd + 5]! ^= a2 ^ t2;
+    dst[dd + 6]! ^= a0 ^ t1 ^ t4;
+    dst[dd + 7]! ^= a1 ^ a3 ^ a7 ^ t3;
   }
 }
 function _kd2(src: Uint32Array, s: number, dst: Uint32Array, d: number, blocks: number): void {
-  for (const e = s + blocks * 8; s < e; s += 8, d += 8) {
-    const a0 = src[s]!;
-    const a1 = src[s + 1]!;
-    const a2 = src[s + 2]!;
-    const a3 = src[s + 3]!;
-    const a4 = src[s + 4]!;
-    const a5 = src[s + 5]!;
-    const a6 = src[s + 6]!;
-    const a7 = src[s + 7]!;
+  let so = s & 0x3fffffff;
+  let dd = d & 0x3fffffff;
+  for (let b = blocks; b > 0; b--, so = (so + 8) & 0x3fffffff, dd = (dd + 8) & 0x3fffffff) {
+    const a0 = src[so]!;
+    const a1 = src[so + 1]!;
+    const a2 = src[so + 2]!;
+    const a3 = src[so + 3]!;
+    const a4 = src[so + 4]!;
+    const a5 = src[so + 5]!;
+    const a6 = src[so + 6]!;
+    const a7 = src[so + 7]!;
     const t0 = a2 ^ a5;
     const t1 = a3 ^ a6;
     const t2 = a0 ^ t1;
     const t3 = a1 ^ a4;
     const t4 = a7 ^ t0;
     const t5 = t0 ^ t1;
-    dst[d]! ^= t3 ^ t4;
-    dst[d + 1]! ^= t0 ^ t2;
-    dst[d + 2]! ^= t5;
-    dst[d + 3]! ^= a1 ^ t5;
-    dst[d + 4]! ^= a1 ^ a5 ^ t2;
-    dst[d + 5]! ^= a2 ^ a6 ^ a7 ^ t3;
-    dst[d + 6]! ^= a0 ^ a3 ^ t4;
-    dst[d + 7]! ^= t2 ^ t3;
+    dst[dd]! ^= t3 ^ t4;
+    dst[dd + 1]! ^= t0 ^ t2;
+    dst[dd + 2]! ^= t5;
+    dst[dd + 3]! ^= a1 ^ t5;
+    dst[dd + 4]! ^= a1 ^ a5 ^ t2;
+    dst[dd + 5]! ^= a2 ^ a6 ^ a7 ^ t3;
+    dst[dd + 6]! ^= a0 ^ a3 ^ t4;
+    dst[dd + 7]! ^= t2 ^ t3;
   }
 }
 function _kd3(src: Uint32Array, s: number, dst: Uint32Array, d: number, blocks: number): void {
-  for (const e = s + blocks * 8; s < e; s += 8, d += 8) {
-    const a0 = src[s]!;
-    const a1 = src[s + 1]!;
-    const a2 = src[s + 2]!;
-    const a3 = src[s + 3]!;
-    const a4 = src[s + 4]!;
-    const a5 = src[s + 5]!;
-    const a6 = src[s + 6]!;
-    const a7 = src[s + 7]!;
+  let so = s & 0x3fffffff;
+  let dd = d & 0x3fffffff;
+  for (let b = blocks; b > 0; b--, so = (so + 8) & 0x3fffffff, dd = (dd + 8) & 0x3fffffff) {
+    const a0 = src[so]!;
+    const a1 = src[so + 1]!;
+    const a2 = src[so + 2]!;
+    const a3 = src[so + 3]!;
+    const a4 = src[so + 4]!;
+    const a5 = src[so + 5]!;
+    const a6 = src[so + 6]!;
+    const a7 = src[so + 7]!;
     const t0 = a5 ^ a6;
     const t1 = a0 ^ a1;
     const t2 = a2 ^ t0;
     const t3 = a3 ^ t1;
     const t4 = a4 ^ a7;
     const t5 = a1 ^ t2;
-    dst[d]! ^= a2 ^ a5 ^ t1 ^ t4;
-    dst[d + 1]! ^= t2 ^ t3;
-    dst[d + 2]! ^= a3 ^ t0;
-    dst[d + 3]! ^= t5;
-    dst[d + 4]! ^= a4 ^ t0 ^ t3;
-    dst[d + 5]! ^= t4 ^ t5;
-    dst[d + 6]! ^= a0 ^ a3 ^ a7 ^ t2;
-    dst[d + 7]! ^= a6 ^ t3 ^ t4;
+    dst[dd]! ^= a2 ^ a5 ^ t1 ^ t4;
+    dst[dd + 1]! ^= t2 ^ t3;
+    dst[dd + 2]! ^= a3 ^ t0;
+    dst[dd + 3]! ^= t5;
+    dst[dd + 4]! ^= a4 ^ t0 ^ t3;
+    dst[dd + 5]! ^= t4 ^ t5;
+    dst[dd + 6]! ^= a0 ^ a3 ^ a7 ^ t2;
+    dst[dd + 7]! ^= a6 ^ t3 ^ t4;
   }
 }
 function _kd4(src: Uint32Array, s: number, dst: Uint32Array, d: number, blocks: number): void {
-  for (const e = s + blocks * 8; s < e; s += 8, d += 8) {
-    const a0 = src[s]!;
-    const a1 = src[s + 1]!;
-    const a2 = src[s + 2]!;
-    const a3 = src[s + 3]!;
-    const a4 = src[s + 4]!;
-    const a5 = src[s + 5]!;
-    const a6 = src[s + 6]!;
-    const a7 = src[s + 7]!;
+  let so = s & 0x3fffffff;
+  let dd = d & 0x3fffffff;
+  for (let b = blocks; b > 0; b--, so = (so + 8) & 0x3fffffff, dd = (dd + 8) & 0x3fffffff) {
+    const a0 = src[so]!;
+    const a1 = src[so + 1]!;
+    const a2 = src[so + 2]!;
+    const a3 = src[so + 3]!;
+    const a4 = src[so + 4]!;
+    const a5 = src[so + 5]!;
+    const a6 = src[so + 6]!;
+    const a7 = src[so + 7]!;
     const t0 = a1 ^ a2;
     const t1 = a3 ^ a5;
     const t2 = a0 ^ a4;
     const t3 = a0 ^ t0;
     const t4 = a2 ^ a7;
     const t5 = a6 ^ t0;
-    dst[d]! ^= a4 ^ a5 ^ t5;
-    dst[d + 1]! ^= a6 ^ t1 ^ t4;
-    dst[d + 2]! ^= a7 ^ t1 ^ t3;
-    dst[d + 3]! ^= t1;
-    dst[d + 4]! ^= a5 ^ t3;
-    dst[d + 5]! ^= a3 ^ t5;
-    dst[d + 6]! ^= a3 ^ t2 ^ t4;
-    dst[d + 7]! ^= a1 ^ t1 ^ t2;
+    dst[dd]! ^= a4 ^ a5 ^ t5;
+    dst[dd + 1]! ^= a6 ^ t1 ^ t4;
+    dst[dd + 2]! ^= a7 ^ t1 ^ t3;
+    dst[dd + 3]! ^= t1;
+    dst[dd + 4]! ^= a5 ^ t3;
+    dst[dd + 5]! ^= a3 ^ t5;
+    dst[dd + 6]! ^= a3 ^ t2 ^ t4;
+    dst[dd + 7]! ^= a1 ^ t1 ^ t2;
   }
 }
 function _kd5(src: Uint32Array, s: number, dst: Uint32Array, d: number, blocks: number): void {
-  for (const e = s + blocks * 8; s < e; s += 8, d += 8) {
-    const a0 = src[s]!;
-    const a1 = src[s + 1]!;
-    const a2 = src[s + 2]!;
-    const a3 = src[s + 3]!;
-    const a4 = src[s + 4]!;
-    const a5 = src[s + 5]!;
-    const a6 = src[s + 6]!;
-    const a7 = src[s + 7]!;
+  let so = s & 0x3fffffff;
+  let dd = d & 0x3fffffff;
+  for (let b = blocks; b > 0; b--, so = (so + 8) & 0x3fffffff, dd = (dd + 8) & 0x3fffffff) {
+    const a0 = src[so]!;
+    const a1 = src[so + 1]!;
+    const a2 = src[so + 2]!;
+    const a3 = src[so + 3]!;
+    const a4 = src[so + 4]!;
+    const a5 = src[so + 5]!;
+    const a6 = src[so + 6]!;
+    const a7 = src[so + 7]!;
     const t0 = a1 ^ a5;
     const t1 = a0 ^ a4;
     const t2 = a2 ^ a6;
     const t3 = a3 ^ a7;
     const t4 = t0 ^ t1;
     const t5 = t0 ^ t2;
-    dst[d]! ^= t2 ^ t4;
-    dst[d + 1]! ^= t3 ^ t5;
-    dst[d + 2]! ^= a0 ^ t0 ^ t3;
-    dst[d + 3]! ^= a5;
-    dst[d + 4]! ^= a2 ^ t4;
-    dst[d + 5]! ^= a3 ^ t5;
-    dst[d + 6]! ^= t1 ^ t2 ^ t3;
-    dst[d + 7]! ^= t3 ^ t4;
+    dst[dd]! ^= t2 ^ t4;
+    dst[dd + 1]! ^= t3 ^ t5;
+    dst[dd + 2]! ^= a0 ^ t0 ^ t3;
+    dst[dd + 3]! ^= a5;
+    dst[dd + 4]! ^= a2 ^ t4;
+    dst[dd + 5]! ^= a3 ^ t5;
+    dst[dd + 6]! ^= t1 ^ t2 ^ t3;
+    dst[dd + 7]! ^= t3 ^ t4;
   }
 }
 function _kd6(src: Uint32Array, s: number, dst: Uint32Array, d: number, blocks: number): void {
-  for (const e = s + blocks * 8; s < e; s += 8, d += 8) {
-    const a0 = src[s]!;
-    const a1 = src[s + 1]!;
-    const a2 = src[s + 2]!;
-    const a3 = src[s + 3]!;
-    const a4 = src[s + 4]!;
-    const a5 = src[s + 5]!;
-    const a6 = src[s + 6]!;
-    const a7 = src[s + 7]!;
+  let so = s & 0x3fffffff;
+  let dd = d & 0x3fffffff;
+  for (let b = blocks; b > 0; b--, so = (so + 8) & 0x3fffffff, dd = (dd + 8) & 0x3fffffff) {
+    const a0 = src[so]!;
+    const a1 = src[so + 1]!;
+    const a2 = src[so + 2]!;
+    const a3 = src[so + 3]!;
+    const a4 = src[so + 4]!;
+    const a5 = src[so + 5]!;
+    const a6 = src[so + 6]!;
+    const a7 = src[so + 7]!;
     const t0 = a2 ^ a3;
     const t1 = a0 ^ a5;
     const t2 = a7 ^ t0;
     const t3 = a1 ^ a4;
     const t4 = a6 ^ t3;
     const t5 = t1 ^ t2;
-    dst[d]! ^= a2 ^ a5 ^ a7 ^ t4;
-    dst[d + 1]! ^= a6 ^ t5;
-    dst[d + 2]! ^= t0 ^ t1;
-    dst[d + 3]! ^= a5 ^ t2;
-    dst[d + 4]! ^= a1 ^ t5;
-    dst[d + 5]! ^= t0 ^ t4;
-    dst[d + 6]! ^= a4 ^ t5;
-    dst[d + 7]! ^= a3 ^ t1 ^ t4;
+    dst[dd]! ^= a2 ^ a5 ^ a7 ^ t4;
+    dst[dd + 1]! ^= a6 ^ t5;
+    dst[dd + 2]! ^= t0 ^ t1;
+    dst[dd + 3]! ^= a5 ^ t2;
+    dst[dd + 4]! ^= a1 ^ t5;
+    dst[dd + 5]! ^= t0 ^ t4;
+    dst[dd + 6]! ^= a4 ^ t5;
+    dst[dd + 7]! ^= a3 ^ t1 ^ t4;
   }
 }
 function _kd7(src: Uint32Array, s: number, dst: Uint32Array, d: number, blocks: number): void {
-  for (const e = s + blocks * 8; s < e; s += 8, d += 8) {
-    const a0 = src[s]!;
-    const a1 = src[s + 1]!;
-    const a2 = src[s + 2]!;
-    const a3 = src[s + 3]!;
-    const a4 = src[s + 4]!;
-    const a5 = src[s + 5]!;
-    const a6 = src[s + 6]!;
-    const a7 = src[s + 7]!;
+  let so = s & 0x3fffffff;
+  let dd = d & 0x3fffffff;
+  for (let b = blocks; b > 0; b--, so = (so + 8) & 0x3fffffff, dd = (dd + 8) & 0x3fffffff) {
+    const a0 = src[so]!;
+    const a1 = src[so + 1]!;
+    const a2 = src[so + 2]!;
+    const a3 = src[so + 3]!;
+    const a4 = src[so + 4]!;
+    const a5 = src[so + 5]!;
+    const a6 = src[so + 6]!;
+    const a7 = src[so + 7]!;
     const t0 = a0 ^ a5;
     const t1 = a2 ^ a7;
     const t2 = a3 ^ t0;
@@ -5247,342 +5679,370 @@ function _kd7(src: Uint32Array, s: number, dst: Uint32Array, d: number, blocks: 
     const t4 = a6 ^ t1;
     const t5 = a6 ^ t3;
     const t6 = t2 ^ t4;
-    dst[d]! ^= t0 ^ t3 ^ t4;
-    dst[d + 1]! ^= a1 ^ t6;
-    dst[d + 2]! ^= t2;
-    dst[d + 3]! ^= a5 ^ t1;
-    dst[d + 4]! ^= t1 ^ t2 ^ t3;
-    dst[d + 5]! ^= a2 ^ a3 ^ a5 ^ t5;
-    dst[d + 6]! ^= a4 ^ t6;
-    dst[d + 7]! ^= a7 ^ t2 ^ t5;
+    dst[dd]! ^= t0 ^ t3 ^ t4;
+    dst[dd + 1]! ^= a1 ^ t6;
+    dst[dd + 2]! ^= t2;
+    dst[dd + 3]! ^= a5 ^ t1;
+    dst[dd + 4]! ^= t1 ^ t2 ^ t3;
+    dst[dd + 5]! ^= a2 ^ a3 ^ a5 ^ t5;
+    dst[dd + 6]! ^= a4 ^ t6;
+    dst[dd + 7]! ^= a7 ^ t2 ^ t5;
   }
 }
 function _kd8(src: Uint32Array, s: number, dst: Uint32Array, d: number, blocks: number): void {
-  for (const e = s + blocks * 8; s < e; s += 8, d += 8) {
-    const a0 = src[s]!;
-    const a1 = src[s + 1]!;
-    const a2 = src[s + 2]!;
-    const a3 = src[s + 3]!;
-    const a4 = src[s + 4]!;
-    const a5 = src[s + 5]!;
-    const a6 = src[s + 6]!;
-    const a7 = src[s + 7]!;
+  let so = s & 0x3fffffff;
+  let dd = d & 0x3fffffff;
+  for (let b = blocks; b > 0; b--, so = (so + 8) & 0x3fffffff, dd = (dd + 8) & 0x3fffffff) {
+    const a0 = src[so]!;
+    const a1 = src[so + 1]!;
+    const a2 = src[so + 2]!;
+    const a3 = src[so + 3]!;
+    const a4 = src[so + 4]!;
+    const a5 = src[so + 5]!;
+    const a6 = src[so + 6]!;
+    const a7 = src[so + 7]!;
     const t0 = a1 ^ a3;
     const t1 = a0 ^ t0;
-    dst[d]! ^= a1 ^ a2 ^ a4;
-    dst[d + 1]! ^= a2 ^ a3 ^ a5;
-    dst[d + 2]! ^= a2 ^ a6 ^ t0;
-    dst[d + 3]! ^= a7 ^ t1;
-    dst[d + 4]! ^= a0;
-    dst[d + 5]! ^= a1;
-    dst[d + 6]! ^= a0 ^ a2;
-    dst[d + 7]! ^= t1;
+    dst[dd]! ^= a1 ^ a2 ^ a4;
+    dst[dd + 1]! ^= a2 ^ a3 ^ a5;
+    dst[dd + 2]! ^= a2 ^ a6 ^ t0;
+    dst[dd + 3]! ^= a7 ^ t1;
+    dst[dd + 4]! ^= a0;
+    dst[dd + 5]! ^= a1;
+    dst[dd + 6]! ^= a0 ^ a2;
+    dst[dd + 7]! ^= t1;
   }
 }
 function _kd9(src: Uint32Array, s: number, dst: Uint32Array, d: number, blocks: number): void {
-  for (const e = s + blocks * 8; s < e; s += 8, d += 8) {
-    const a0 = src[s]!;
-    const a1 = src[s + 1]!;
-    const a2 = src[s + 2]!;
-    const a3 = src[s + 3]!;
-    const a4 = src[s + 4]!;
-    const a5 = src[s + 5]!;
-    const a6 = src[s + 6]!;
-    const a7 = src[s + 7]!;
+  let so = s & 0x3fffffff;
+  let dd = d & 0x3fffffff;
+  for (let b = blocks; b > 0; b--, so = (so + 8) & 0x3fffffff, dd = (dd + 8) & 0x3fffffff) {
+    const a0 = src[so]!;
+    const a1 = src[so + 1]!;
+    const a2 = src[so + 2]!;
+    const a3 = src[so + 3]!;
+    const a4 = src[so + 4]!;
+    const a5 = src[so + 5]!;
+    const a6 = src[so + 6]!;
+    const a7 = src[so + 7]!;
     const t0 = a0 ^ a1;
     const t1 = a1 ^ a3;
     const t2 = a7 ^ t0;
-    dst[d]! ^= a2 ^ a4 ^ t0;
-    dst[d + 1]! ^= a2 ^ a5 ^ t1;
-    dst[d + 2]! ^= a6 ^ t1;
-    dst[d + 3]! ^= t2;
-    dst[d + 4]! ^= a0 ^ a4;
-    dst[d + 5]! ^= a1 ^ a5;
-    dst[d + 6]! ^= a0 ^ a2 ^ a6;
-    dst[d + 7]! ^= a3 ^ t2;
+    dst[dd]! ^= a2 ^ a4 ^ t0;
+    dst[dd + 1]! ^= a2 ^ a5 ^ t1;
+    dst[dd + 2]! ^= a6 ^ t1;
+    dst[dd + 3]! ^= t2;
+    dst[dd + 4]! ^= a0 ^ a4;
+    dst[dd + 5]! ^= a1 ^ a5;
+    dst[dd + 6]! ^= a0 ^ a2 ^ a6;
+    dst[dd + 7]! ^= a3 ^ t2;
   }
 }
 function _kda(src: Uint32Array, s: number, dst: Uint32Array, d: number, blocks: number): void {
-  for (const e = s + blocks * 8; s < e; s += 8, d += 8) {
-    const a0 = src[s]!;
-    const a1 = src[s + 1]!;
-    const a2 = src[s + 2]!;
-    const a3 = src[s + 3]!;
-    const a4 = src[s + 4]!;
-    const a5 = src[s + 5]!;
-    const a6 = src[s + 6]!;
-    const a7 = src[s + 7]!;
+  let so = s & 0x3fffffff;
+  let dd = d & 0x3fffffff;
+  for (let b = blocks; b > 0; b--, so = (so + 8) & 0x3fffffff, dd = (dd + 8) & 0x3fffffff) {
+    const a0 = src[so]!;
+    const a1 = src[so + 1]!;
+    const a2 = src[so + 2]!;
+    const a3 = src[so + 3]!;
+    const a4 = src[so + 4]!;
+    const a5 = src[so + 5]!;
+    const a6 = src[so + 6]!;
+    const a7 = src[so + 7]!;
     const t0 = a0 ^ a3;
     const t1 = a1 ^ a2;
     const t2 = a2 ^ a5;
-    dst[d]! ^= a4 ^ a7 ^ t1;
-    dst[d + 1]! ^= t0 ^ t2;
-    dst[d + 2]! ^= a2 ^ a3 ^ a6 ^ a7;
-    dst[d + 3]! ^= t0 ^ t1;
-    dst[d + 4]! ^= a7 ^ t0;
-    dst[d + 5]! ^= a1 ^ a4;
-    dst[d + 6]! ^= a0 ^ t2;
-    dst[d + 7]! ^= a1 ^ a6 ^ t0;
+    dst[dd]! ^= a4 ^ a7 ^ t1;
+    dst[dd + 1]! ^= t0 ^ t2;
+    dst[dd + 2]! ^= a2 ^ a3 ^ a6 ^ a7;
+    dst[dd + 3]! ^= t0 ^ t1;
+    dst[dd + 4]! ^= a7 ^ t0;
+    dst[dd + 5]! ^= a1 ^ a4;
+    dst[dd + 6]! ^= a0 ^ t2;
+    dst[dd + 7]! ^= a1 ^ a6 ^ t0;
   }
 }
 function _kdb(src: Uint32Array, s: number, dst: Uint32Array, d: number, blocks: number): void {
-  for (const e = s + blocks * 8; s < e; s += 8, d += 8) {
-    const a0 = src[s]!;
-    const a1 = src[s + 1]!;
-    const a2 = src[s + 2]!;
-    const a3 = src[s + 3]!;
-    const a4 = src[s + 4]!;
-    const a5 = src[s + 5]!;
-    const a6 = src[s + 6]!;
-    const a7 = src[s + 7]!;
+  let so = s & 0x3fffffff;
+  let dd = d & 0x3fffffff;
+  for (let b = blocks; b > 0; b--, so = (so + 8) & 0x3fffffff, dd = (dd + 8) & 0x3fffffff) {
+    const a0 = src[so]!;
+    const a1 = src[so + 1]!;
+    const a2 = src[so + 2]!;
+    const a3 = src[so + 3]!;
+    const a4 = src[so + 4]!;
+    const a5 = src[so + 5]!;
+    const a6 = src[so + 6]!;
+    const a7 = src[so + 7]!;
     const t0 = a0 ^ a1;
     const t1 = a2 ^ t0;
     const t2 = a3 ^ a7;
     const t3 = a6 ^ t2;
-    dst[d]! ^= a4 ^ a7 ^ t1;
-    dst[d + 1]! ^= a3 ^ a5 ^ t1;
-    dst[d + 2]! ^= t3;
-    dst[d + 3]! ^= t1;
-    dst[d + 4]! ^= a0 ^ a4 ^ t2;
-    dst[d + 5]! ^= a1 ^ a4 ^ a5;
-    dst[d + 6]! ^= a0 ^ a2 ^ a5 ^ a6;
-    dst[d + 7]! ^= t0 ^ t3;
+    dst[dd]! ^= a4 ^ a7 ^ t1;
+    dst[dd + 1]! ^= a3 ^ a5 ^ t1;
+    dst[dd + 2]! ^= t3;
+    dst[dd + 3]! ^= t1;
+    dst[dd + 4]! ^= a0 ^ a4 ^ t2;
+    dst[dd + 5]! ^= a1 ^ a4 ^ a5;
+    dst[dd + 6]! ^= a0 ^ a2 ^ a5 ^ a6;
+    dst[dd + 7]! ^= t0 ^ t3;
   }
 }
 function _kdc(src: Uint32Array, s: number, dst: Uint32Array, d: number, blocks: number): void {
-  for (const e = s + blocks * 8; s < e; s += 8, d += 8) {
-    const a0 = src[s]!;
-    const a1 = src[s + 1]!;
-    const a2 = src[s + 2]!;
-    const a3 = src[s + 3]!;
-    const a4 = src[s + 4]!;
-    const a5 = src[s + 5]!;
-    const a6 = src[s + 6]!;
-    const a7 = src[s + 7]!;
+  let so = s & 0x3fffffff;
+  let dd = d & 0x3fffffff;
+  for (let b = blocks; b > 0; b--, so = (so + 8) & 0x3fffffff, dd = (dd + 8) & 0x3fffffff) {
+    const a0 = src[so]!;
+    const a1 = src[so + 1]!;
+    const a2 = src[so + 2]!;
+    const a3 = src[so + 3]!;
+    const a4 = src[so + 4]!;
+    const a5 = src[so + 5]!;
+    const a6 = src[so + 6]!;
+    const a7 = src[so + 7]!;
     const t0 = a0 ^ a2;
     const t1 = a1 ^ a3;
-    dst[d]! ^= a1 ^ a2 ^ a4 ^ a6;
-    dst[d + 1]! ^= a2 ^ a3 ^ a5 ^ a7;
-    dst[d + 2]! ^= t0 ^ t1;
-    dst[d + 3]! ^= a0 ^ a3 ^ a6;
-    dst[d + 4]! ^= a6 ^ a7 ^ t0;
-    dst[d + 5]! ^= a7 ^ t1;
-    dst[d + 6]! ^= a4 ^ t0;
-    dst[d + 7]! ^= a0 ^ a5 ^ t1;
+    dst[dd]! ^= a1 ^ a2 ^ a4 ^ a6;
+    dst[dd + 1]! ^= a2 ^ a3 ^ a5 ^ a7;
+    dst[dd + 2]! ^= t0 ^ t1;
+    dst[dd + 3]! ^= a0 ^ a3 ^ a6;
+    dst[dd + 4]! ^= a6 ^ a7 ^ t0;
+    dst[dd + 5]! ^= a7 ^ t1;
+    dst[dd + 6]! ^= a4 ^ t0;
+    dst[dd + 7]! ^= a0 ^ a5 ^ t1;
   }
 }
 function _kdd(src: Uint32Array, s: number, dst: Uint32Array, d: number, blocks: number): void {
-  for (const e = s + blocks * 8; s < e; s += 8, d += 8) {
-    const a0 = src[s]!;
-    const a1 = src[s + 1]!;
-    const a2 = src[s + 2]!;
-    const a3 = src[s + 3]!;
-    const a4 = src[s + 4]!;
-    const a5 = src[s + 5]!;
-    const a6 = src[s + 6]!;
-    const a7 = src[s + 7]!;
+  let so = s & 0x3fffffff;
+  let dd = d & 0x3fffffff;
+  for (let b = blocks; b > 0; b--, so = (so + 8) & 0x3fffffff, dd = (dd + 8) & 0x3fffffff) {
+    const a0 = src[so]!;
+    const a1 = src[so + 1]!;
+    const a2 = src[so + 2]!;
+    const a3 = src[so + 3]!;
+    const a4 = src[so + 4]!;
+    const a5 = src[so + 5]!;
+    const a6 = src[so + 6]!;
+    const a7 = src[so + 7]!;
     const t0 = a0 ^ a6;
     const t1 = a1 ^ a3;
     const t2 = a2 ^ a4;
     const t3 = a5 ^ a7;
     const t4 = t0 ^ t2;
     const t5 = t1 ^ t3;
-    dst[d]! ^= a1 ^ t4;
-    dst[d + 1]! ^= a2 ^ t5;
-    dst[d + 2]! ^= a0 ^ t1;
-    dst[d + 3]! ^= t0;
-    dst[d + 4]! ^= a7 ^ t4;
-    dst[d + 5]! ^= t5;
-    dst[d + 6]! ^= t4;
-    dst[d + 7]! ^= a0 ^ t5;
+    dst[dd]! ^= a1 ^ t4;
+    dst[dd + 1]! ^= a2 ^ t5;
+    dst[dd + 2]! ^= a0 ^ t1;
+    dst[dd + 3]! ^= t0;
+    dst[dd + 4]! ^= a7 ^ t4;
+    dst[dd + 5]! ^= t5;
+    dst[dd + 6]! ^= t4;
+    dst[dd + 7]! ^= a0 ^ t5;
   }
 }
 function _kde(src: Uint32Array, s: number, dst: Uint32Array, d: number, blocks: number): void {
-  for (const e = s + blocks * 8; s < e; s += 8, d += 8) {
-    const a0 = src[s]!;
-    const a1 = src[s + 1]!;
-    const a2 = src[s + 2]!;
-    const a3 = src[s + 3]!;
-    const a4 = src[s + 4]!;
-    const a5 = src[s + 5]!;
-    const a6 = src[s + 6]!;
-    const a7 = src[s + 7]!;
+  let so = s & 0x3fffffff;
+  let dd = d & 0x3fffffff;
+  for (let b = blocks; b > 0; b--, so = (so + 8) & 0x3fffffff, dd = (dd + 8) & 0x3fffffff) {
+    const a0 = src[so]!;
+    const a1 = src[so + 1]!;
+    const a2 = src[so + 2]!;
+    const a3 = src[so + 3]!;
+    const a4 = src[so + 4]!;
+    const a5 = src[so + 5]!;
+    const a6 = src[so + 6]!;
+    const a7 = src[so + 7]!;
     const t0 = a0 ^ a2;
     const t1 = a3 ^ a7;
     const t2 = t0 ^ t1;
     const t3 = a1 ^ a4;
     const t4 = a3 ^ a6;
-    dst[d]! ^= a2 ^ a6 ^ a7 ^ t3;
-    dst[d + 1]! ^= a5 ^ t2;
-    dst[d + 2]! ^= t2;
-    dst[d + 3]! ^= a6 ^ t2;
-    dst[d + 4]! ^= t0 ^ t4;
-    dst[d + 5]! ^= t1 ^ t3;
-    dst[d + 6]! ^= a4 ^ a5 ^ t0;
-    dst[d + 7]! ^= a0 ^ a1 ^ a5 ^ t4;
+    dst[dd]! ^= a2 ^ a6 ^ a7 ^ t3;
+    dst[dd + 1]! ^= a5 ^ t2;
+    dst[dd + 2]! ^= t2;
+    dst[dd + 3]! ^= a6 ^ t2;
+    dst[dd + 4]! ^= t0 ^ t4;
+    dst[dd + 5]! ^= t1 ^ t3;
+    dst[dd + 6]! ^= a4 ^ a5 ^ t0;
+    dst[dd + 7]! ^= a0 ^ a1 ^ a5 ^ t4;
   }
 }
 function _kdf(src: Uint32Array, s: number, dst: Uint32Array, d: number, blocks: number): void {
-  for (const e = s + blocks * 8; s < e; s += 8, d += 8) {
-    const a0 = src[s]!;
-    const a1 = src[s + 1]!;
-    const a2 = src[s + 2]!;
-    const a3 = src[s + 3]!;
-    const a4 = src[s + 4]!;
-    const a5 = src[s + 5]!;
-    const a6 = src[s + 6]!;
-    const a7 = src[s + 7]!;
+  let so = s & 0x3fffffff;
+  let dd = d & 0x3fffffff;
+  for (let b = blocks; b > 0; b--, so = (so + 8) & 0x3fffffff, dd = (dd + 8) & 0x3fffffff) {
+    const a0 = src[so]!;
+    const a1 = src[so + 1]!;
+    const a2 = src[so + 2]!;
+    const a3 = src[so + 3]!;
+    const a4 = src[so + 4]!;
+    const a5 = src[so + 5]!;
+    const a6 = src[so + 6]!;
+    const a7 = src[so + 7]!;
     const t0 = a0 ^ a2;
     const t1 = a1 ^ a7;
     const t2 = a6 ^ t0;
     const t3 = a3 ^ a5;
     const t4 = a4 ^ t2;
     const t5 = t1 ^ t3;
-    dst[d]! ^= t1 ^ t4;
-    dst[d + 1]! ^= t0 ^ t5;
-    dst[d + 2]! ^= a0 ^ a3 ^ a7;
-    dst[d + 3]! ^= a7 ^ t2;
-    dst[d + 4]! ^= a3 ^ t4;
-    dst[d + 5]! ^= a4 ^ t5;
-    dst[d + 6]! ^= a5 ^ t4;
-    dst[d + 7]! ^= a0 ^ a6 ^ t5;
+    dst[dd]! ^= t1 ^ t4;
+    dst[dd + 1]! ^= t0 ^ t5;
+    dst[dd + 2]! ^= a0 ^ a3 ^ a7;
+    dst[dd + 3]! ^= a7 ^ t2;
+    dst[dd + 4]! ^= a3 ^ t4;
+    dst[dd + 5]! ^= a4 ^ t5;
+    dst[dd + 6]! ^= a5 ^ t4;
+    dst[dd + 7]! ^= a0 ^ a6 ^ t5;
   }
 }
 function _ke0(src: Uint32Array, s: number, dst: Uint32Array, d: number, blocks: number): void {
-  for (const e = s + blocks * 8; s < e; s += 8, d += 8) {
-    const a0 = src[s]!;
-    const a1 = src[s + 1]!;
-    const a2 = src[s + 2]!;
-    const a3 = src[s + 3]!;
-    const a4 = src[s + 4]!;
-    const a5 = src[s + 5]!;
-    const a6 = src[s + 6]!;
-    const a7 = src[s + 7]!;
+  let so = s & 0x3fffffff;
+  let dd = d & 0x3fffffff;
+  for (let b = blocks; b > 0; b--, so = (so + 8) & 0x3fffffff, dd = (dd + 8) & 0x3fffffff) {
+    const a0 = src[so]!;
+    const a1 = src[so + 1]!;
+    const a2 = src[so + 2]!;
+    const a3 = src[so + 3]!;
+    const a4 = src[so + 4]!;
+    const a5 = src[so + 5]!;
+    const a6 = src[so + 6]!;
+    const a7 = src[so + 7]!;
     const t0 = a1 ^ a7;
     const t1 = a2 ^ a4;
     const t2 = a3 ^ a5;
     const t3 = a6 ^ t1;
     const t4 = t0 ^ t2;
     const t5 = a0 ^ t3;
-    dst[d]! ^= a2 ^ t4;
-    dst[d + 1]! ^= a3 ^ t3;
-    dst[d + 2]! ^= a1 ^ t1;
-    dst[d + 3]! ^= t0;
-    dst[d + 4]! ^= t4;
-    dst[d + 5]! ^= t5;
-    dst[d + 6]! ^= a0 ^ t4;
-    dst[d + 7]! ^= a1 ^ t5;
+    dst[dd]! ^= a2 ^ t4;
+    dst[dd + 1]! ^= a3 ^ t3;
+    dst[dd + 2]! ^= a1 ^ t1;
+    dst[dd + 3]! ^= t0;
+    dst[dd + 4]! ^= t4;
+    dst[dd + 5]! ^= t5;
+    dst[dd + 6]! ^= a0 ^ t4;
+    dst[dd + 7]! ^= a1 ^ t5;
   }
 }
 function _ke1(src: Uint32Array, s: number, dst: Uint32Array, d: number, blocks: number): void {
-  for (const e = s + blocks * 8; s < e; s += 8, d += 8) {
-    const a0 = src[s]!;
-    const a1 = src[s + 1]!;
-    const a2 = src[s + 2]!;
-    const a3 = src[s + 3]!;
-    const a4 = src[s + 4]!;
-    const a5 = src[s + 5]!;
-    const a6 = src[s + 6]!;
-    const a7 = src[s + 7]!;
+  let so = s & 0x3fffffff;
+  let dd = d & 0x3fffffff;
+  for (let b = blocks; b > 0; b--, so = (so + 8) & 0x3fffffff, dd = (dd + 8) & 0x3fffffff) {
+    const a0 = src[so]!;
+    const a1 = src[so + 1]!;
+    const a2 = src[so + 2]!;
+    const a3 = src[so + 3]!;
+    const a4 = src[so + 4]!;
+    const a5 = src[so + 5]!;
+    const a6 = src[so + 6]!;
+    const a7 = src[so + 7]!;
     const t0 = a1 ^ a3;
     const t1 = a7 ^ t0;
     const t2 = a0 ^ a2;
     const t3 = a4 ^ a6;
     const t4 = a5 ^ t1;
     const t5 = t2 ^ t3;
-    dst[d]! ^= t2 ^ t4;
-    dst[d + 1]! ^= a2 ^ t0 ^ t3;
-    dst[d + 2]! ^= a1 ^ a4;
-    dst[d + 3]! ^= t1;
-    dst[d + 4]! ^= a4 ^ t4;
-    dst[d + 5]! ^= a5 ^ t5;
-    dst[d + 6]! ^= a0 ^ a6 ^ t4;
-    dst[d + 7]! ^= a1 ^ a7 ^ t5;
+    dst[dd]! ^= t2 ^ t4;
+    dst[dd + 1]! ^= a2 ^ t0 ^ t3;
+    dst[dd + 2]! ^= a1 ^ a4;
+    dst[dd + 3]! ^= t1;
+    dst[dd + 4]! ^= a4 ^ t4;
+    dst[dd + 5]! ^= a5 ^ t5;
+    dst[dd + 6]! ^= a0 ^ a6 ^ t4;
+    dst[dd + 7]! ^= a1 ^ a7 ^ t5;
   }
 }
 function _ke2(src: Uint32Array, s: number, dst: Uint32Array, d: number, blocks: number): void {
-  for (const e = s + blocks * 8; s < e; s += 8, d += 8) {
-    const a0 = src[s]!;
-    const a1 = src[s + 1]!;
-    const a2 = src[s + 2]!;
-    const a3 = src[s + 3]!;
-    const a4 = src[s + 4]!;
-    const a5 = src[s + 5]!;
-    const a6 = src[s + 6]!;
-    const a7 = src[s + 7]!;
+  let so = s & 0x3fffffff;
+  let dd = d & 0x3fffffff;
+  for (let b = blocks; b > 0; b--, so = (so + 8) & 0x3fffffff, dd = (dd + 8) & 0x3fffffff) {
+    const a0 = src[so]!;
+    const a1 = src[so + 1]!;
+    const a2 = src[so + 2]!;
+    const a3 = src[so + 3]!;
+    const a4 = src[so + 4]!;
+    const a5 = src[so + 5]!;
+    const a6 = src[so + 6]!;
+    const a7 = src[so + 7]!;
     const t0 = a0 ^ a2;
     const t1 = a1 ^ a2;
     const t2 = a4 ^ t0;
-    dst[d]! ^= a3 ^ a5 ^ t1;
-    dst[d + 1]! ^= a3 ^ a6 ^ t2;
-    dst[d + 2]! ^= a2 ^ a4 ^ a7;
-    dst[d + 3]! ^= t1;
-    dst[d + 4]! ^= a1 ^ a5;
-    dst[d + 5]! ^= a6 ^ t0;
-    dst[d + 6]! ^= a0 ^ a1 ^ a3 ^ a7;
-    dst[d + 7]! ^= a1 ^ t2;
+    dst[dd]! ^= a3 ^ a5 ^ t1;
+    dst[dd + 1]! ^= a3 ^ a6 ^ t2;
+    dst[dd + 2]! ^= a2 ^ a4 ^ a7;
+    dst[dd + 3]! ^= t1;
+    dst[dd + 4]! ^= a1 ^ a5;
+    dst[dd + 5]! ^= a6 ^ t0;
+    dst[dd + 6]! ^= a0 ^ a1 ^ a3 ^ a7;
+    dst[dd + 7]! ^= a1 ^ t2;
   }
 }
 function _ke3(src: Uint32Array, s: number, dst: Uint32Array, d: number, blocks: number): void {
-  for (const e = s + blocks * 8; s < e; s += 8, d += 8) {
-    const a0 = src[s]!;
-    const a1 = src[s + 1]!;
-    const a2 = src[s + 2]!;
-    const a3 = src[s + 3]!;
-    const a4 = src[s + 4]!;
-    const a5 = src[s + 5]!;
-    const a6 = src[s + 6]!;
-    const a7 = src[s + 7]!;
+  let so = s & 0x3fffffff;
+  let dd = d & 0x3fffffff;
+  for (let b = blocks; b > 0; b--, so = (so + 8) & 0x3fffffff, dd = (dd + 8) & 0x3fffffff) {
+    const a0 = src[so]!;
+    const a1 = src[so + 1]!;
+    const a2 = src[so + 2]!;
+    const a3 = src[so + 3]!;
+    const a4 = src[so + 4]!;
+    const a5 = src[so + 5]!;
+    const a6 = src[so + 6]!;
+    const a7 = src[so + 7]!;
     const t0 = a0 ^ a1;
     const t1 = a2 ^ a3;
     const t2 = a4 ^ a7;
     const t3 = a6 ^ t0;
-    dst[d]! ^= a5 ^ t0 ^ t1;
-    dst[d + 1]! ^= a4 ^ t1 ^ t3;
-    dst[d + 2]! ^= t2;
-    dst[d + 3]! ^= a1 ^ t1;
-    dst[d + 4]! ^= a1 ^ a4 ^ a5;
-    dst[d + 5]! ^= a0 ^ a2 ^ a5 ^ a6;
-    dst[d + 6]! ^= a3 ^ a7 ^ t3;
-    dst[d + 7]! ^= a2 ^ t0 ^ t2;
+    dst[dd]! ^= a5 ^ t0 ^ t1;
+    dst[dd + 1]! ^= a4 ^ t1 ^ t3;
+    dst[dd + 2]! ^= t2;
+    dst[dd + 3]! ^= a1 ^ t1;
+    dst[dd + 4]! ^= a1 ^ a4 ^ a5;
+    dst[dd + 5]! ^= a0 ^ a2 ^ a5 ^ a6;
+    dst[dd + 6]! ^= a3 ^ a7 ^ t3;
+    dst[dd + 7]! ^= a2 ^ t0 ^ t2;
   }
 }
 function _ke4(src: Uint32Array, s: number, dst: Uint32Array, d: number, blocks: number): void {
-  for (const e = s + blocks * 8; s < e; s += 8, d += 8) {
-    const a0 = src[s]!;
-    const a1 = src[s + 1]!;
-    const a2 = src[s + 2]!;
-    const a3 = src[s + 3]!;
-    const a4 = src[s + 4]!;
-    const a5 = src[s + 5]!;
-    const a6 = src[s + 6]!;
-    const a7 = src[s + 7]!;
+  let so = s & 0x3fffffff;
+  let dd = d & 0x3fffffff;
+  for (let b = blocks; b > 0; b--, so = (so + 8) & 0x3fffffff, dd = (dd + 8) & 0x3fffffff) {
+    const a0 = src[so]!;
+    const a1 = src[so + 1]!;
+    const a2 = src[so + 2]!;
+    const a3 = src[so + 3]!;
+    const a4 = src[so + 4]!;
+    const a5 = src[so + 5]!;
+    const a6 = src[so + 6]!;
+    const a7 = src[so + 7]!;
     const t0 = a2 ^ a6;
     const t1 = a0 ^ a4;
     const t2 = a1 ^ a5;
     const t3 = a3 ^ a7;
     const t4 = t0 ^ t1;
     const t5 = t0 ^ t2;
-    dst[d]! ^= t3 ^ t5;
-    dst[d + 1]! ^= a4 ^ t0 ^ t3;
-    dst[d + 2]! ^= a1 ^ t4;
-    dst[d + 3]! ^= a6;
-    dst[d + 4]! ^= a3 ^ t5;
-    dst[d + 5]! ^= t3 ^ t4;
-    dst[d + 6]! ^= t1 ^ t2 ^ t3;
-    dst[d + 7]! ^= t2 ^ t4;
+    dst[dd]! ^= t3 ^ t5;
+    dst[dd + 1]! ^= a4 ^ t0 ^ t3;
+    dst[dd + 2]! ^= a1 ^ t4;
+    dst[dd + 3]! ^= a6;
+    dst[dd + 4]! ^= a3 ^ t5;
+    dst[dd + 5]! ^= t3 ^ t4;
+    dst[dd + 6]! ^= t1 ^ t2 ^ t3;
+    dst[dd + 7]! ^= t2 ^ t4;
   }
 }
 function _ke5(src: Uint32Array, s: number, dst: Uint32Array, d: number, blocks: number): void {
-  for (const e = s + blocks * 8; s < e; s += 8, d += 8) {
-    const a0 = src[s]!;
-    const a1 = src[s + 1]!;
-    const a2 = src[s + 2]!;
-    const a3 = src[s + 3]!;
-    const a4 = src[s + 4]!;
-    const a5 = src[s + 5]!;
-    const a6 = src[s + 6]!;
-    const a7 = src[s + 7]!;
+  let so = s & 0x3fffffff;
+  let dd = d & 0x3fffffff;
+  for (let b = blocks; b > 0; b--, so = (so + 8) & 0x3fffffff, dd = (dd + 8) & 0x3fffffff) {
+    const a0 = src[so]!;
+    const a1 = src[so + 1]!;
+    const a2 = src[so + 2]!;
+    const a3 = src[so + 3]!;
+    const a4 = src[so + 4]!;
+    const a5 = src[so + 5]!;
+    const a6 = src[so + 6]!;
+    const a7 = src[so + 7]!;
     const t0 = a1 ^ a6;
     const t1 = a4 ^ t0;
     const t2 = a0 ^ a5;
@@ -5591,51 +6051,55 @@ function _ke5(src: Uint32Array, s: number, dst: Uint32Array, d: number, blocks: 
     const t5 = t1 ^ t3;
     const t6 = t1 ^ t4;
     const t7 = t3 ^ t4;
-    dst[d]! ^= t0 ^ t7;
-    dst[d + 1]! ^= a7 ^ t5;
-    dst[d + 2]! ^= a0 ^ t1;
-    dst[d + 3]! ^= a3 ^ a6;
-    dst[d + 4]! ^= a5 ^ t5;
-    dst[d + 5]! ^= a4 ^ a6 ^ t7;
-    dst[d + 6]! ^= a3 ^ t6;
-    dst[d + 7]! ^= a2 ^ t6;
+    dst[dd]! ^= t0 ^ t7;
+    dst[dd + 1]! ^= a7 ^ t5;
+    dst[dd + 2]! ^= a0 ^ t1;
+    dst[dd + 3]! ^= a3 ^ a6;
+    dst[dd + 4]! ^= a5 ^ t5;
+    dst[dd + 5]! ^= a4 ^ a6 ^ t7;
+    dst[dd + 6]! ^= a3 ^ t6;
+    dst[dd + 7]! ^= a2 ^ t6;
   }
 }
 function _ke6(src: Uint32Array, s: number, dst: Uint32Array, d: number, blocks: number): void {
-  for (const e = s + blocks * 8; s < e; s += 8, d += 8) {
-    const a0 = src[s]!;
-    const a1 = src[s + 1]!;
-    const a2 = src[s + 2]!;
-    const a3 = src[s + 3]!;
-    const a4 = src[s + 4]!;
-    const a5 = src[s + 5]!;
-    const a6 = src[s + 6]!;
-    const a7 = src[s + 7]!;
+  let so = s & 0x3fffffff;
+  let dd = d & 0x3fffffff;
+  for (let b = blocks; b > 0; b--, so = (so + 8) & 0x3fffffff, dd = (dd + 8) & 0x3fffffff) {
+    const a0 = src[so]!;
+    const a1 = src[so + 1]!;
+    const a2 = src[so + 2]!;
+    const a3 = src[so + 3]!;
+    const a4 = src[so + 4]!;
+    const a5 = src[so + 5]!;
+    const a6 = src[so + 6]!;
+    const a7 = src[so + 7]!;
     const t0 = a2 ^ a6;
     const t1 = a7 ^ t0;
     const t2 = a0 ^ a4;
     const t3 = a1 ^ a5;
     const t4 = a3 ^ t1;
-    dst[d]! ^= a3 ^ t0 ^ t3;
-    dst[d + 1]! ^= t2 ^ t4;
-    dst[d + 2]! ^= t1 ^ t2;
-    dst[d + 3]! ^= t1;
-    dst[d + 4]! ^= t1 ^ t3;
-    dst[d + 5]! ^= a0 ^ t4;
-    dst[d + 6]! ^= a1 ^ a3 ^ a7 ^ t2;
-    dst[d + 7]! ^= a2 ^ t2 ^ t3;
+    dst[dd]! ^= a3 ^ t0 ^ t3;
+    dst[dd + 1]! ^= t2 ^ t4;
+    dst[dd + 2]! ^= t1 ^ t2;
+    dst[dd + 3]! ^= t1;
+    dst[dd + 4]! ^= t1 ^ t3;
+    dst[dd + 5]! ^= a0 ^ t4;
+    dst[dd + 6]! ^= a1 ^ a3 ^ a7 ^ t2;
+    dst[dd + 7]! ^= a2 ^ t2 ^ t3;
   }
 }
 function _ke7(src: Uint32Array, s: number, dst: Uint32Array, d: number, blocks: number): void {
-  for (const e = s + blocks * 8; s < e; s += 8, d += 8) {
-    const a0 = src[s]!;
-    const a1 = src[s + 1]!;
-    const a2 = src[s + 2]!;
-    const a3 = src[s + 3]!;
-    const a4 = src[s + 4]!;
-    const a5 = src[s + 5]!;
-    const a6 = src[s + 6]!;
-    const a7 = src[s + 7]!;
+  let so = s & 0x3fffffff;
+  let dd = d & 0x3fffffff;
+  for (let b = blocks; b > 0; b--, so = (so + 8) & 0x3fffffff, dd = (dd + 8) & 0x3fffffff) {
+    const a0 = src[so]!;
+    const a1 = src[so + 1]!;
+    const a2 = src[so + 2]!;
+    const a3 = src[so + 3]!;
+    const a4 = src[so + 4]!;
+    const a5 = src[so + 5]!;
+    const a6 = src[so + 6]!;
+    const a7 = src[so + 7]!;
     const t0 = a6 ^ a7;
     const t1 = a0 ^ a1;
     const t2 = a2 ^ a3;
@@ -5643,146 +6107,158 @@ function _ke7(src: Uint32Array, s: number, dst: Uint32Array, d: number, blocks: 
     const t4 = a2 ^ a5;
     const t5 = a5 ^ t2;
     const t6 = t1 ^ t3;
-    dst[d]! ^= a6 ^ t1 ^ t5;
-    dst[d + 1]! ^= t2 ^ t6;
-    dst[d + 2]! ^= a0 ^ t3;
-    dst[d + 3]! ^= t0 ^ t2;
-    dst[d + 4]! ^= a1 ^ t3 ^ t4;
-    dst[d + 5]! ^= a0 ^ t0 ^ t5;
-    dst[d + 6]! ^= a3 ^ t6;
-    dst[d + 7]! ^= a4 ^ a7 ^ t1 ^ t4;
+    dst[dd]! ^= a6 ^ t1 ^ t5;
+    dst[dd + 1]! ^= t2 ^ t6;
+    dst[dd + 2]! ^= a0 ^ t3;
+    dst[dd + 3]! ^= t0 ^ t2;
+    dst[dd + 4]! ^= a1 ^ t3 ^ t4;
+    dst[dd + 5]! ^= a0 ^ t0 ^ t5;
+    dst[dd + 6]! ^= a3 ^ t6;
+    dst[dd + 7]! ^= a4 ^ a7 ^ t1 ^ t4;
   }
 }
 function _ke8(src: Uint32Array, s: number, dst: Uint32Array, d: number, blocks: number): void {
-  for (const e = s + blocks * 8; s < e; s += 8, d += 8) {
-    const a0 = src[s]!;
-    const a1 = src[s + 1]!;
-    const a2 = src[s + 2]!;
-    const a3 = src[s + 3]!;
-    const a4 = src[s + 4]!;
-    const a5 = src[s + 5]!;
-    const a6 = src[s + 6]!;
-    const a7 = src[s + 7]!;
+  let so = s & 0x3fffffff;
+  let dd = d & 0x3fffffff;
+  for (let b = blocks; b > 0; b--, so = (so + 8) & 0x3fffffff, dd = (dd + 8) & 0x3fffffff) {
+    const a0 = src[so]!;
+    const a1 = src[so + 1]!;
+    const a2 = src[so + 2]!;
+    const a3 = src[so + 3]!;
+    const a4 = src[so + 4]!;
+    const a5 = src[so + 5]!;
+    const a6 = src[so + 6]!;
+    const a7 = src[so + 7]!;
     const t0 = a0 ^ a1;
     const t1 = a1 ^ a2;
     const t2 = a4 ^ a7;
     const t3 = a5 ^ t0;
-    dst[d]! ^= a3 ^ a7 ^ t1;
-    dst[d + 1]! ^= a2 ^ a3 ^ a4;
-    dst[d + 2]! ^= a5 ^ t1 ^ t2;
-    dst[d + 3]! ^= a6 ^ a7 ^ t3;
-    dst[d + 4]! ^= a3 ^ a6;
-    dst[d + 5]! ^= a0 ^ t2;
-    dst[d + 6]! ^= t3;
-    dst[d + 7]! ^= a2 ^ a6 ^ t0;
+    dst[dd]! ^= a3 ^ a7 ^ t1;
+    dst[dd + 1]! ^= a2 ^ a3 ^ a4;
+    dst[dd + 2]! ^= a5 ^ t1 ^ t2;
+    dst[dd + 3]! ^= a6 ^ a7 ^ t3;
+    dst[dd + 4]! ^= a3 ^ a6;
+    dst[dd + 5]! ^= a0 ^ t2;
+    dst[dd + 6]! ^= t3;
+    dst[dd + 7]! ^= a2 ^ a6 ^ t0;
   }
 }
 function _ke9(src: Uint32Array, s: number, dst: Uint32Array, d: number, blocks: number): void {
-  for (const e = s + blocks * 8; s < e; s += 8, d += 8) {
-    const a0 = src[s]!;
-    const a1 = src[s + 1]!;
-    const a2 = src[s + 2]!;
-    const a3 = src[s + 3]!;
-    const a4 = src[s + 4]!;
-    const a5 = src[s + 5]!;
-    const a6 = src[s + 6]!;
-    const a7 = src[s + 7]!;
+  let so = s & 0x3fffffff;
+  let dd = d & 0x3fffffff;
+  for (let b = blocks; b > 0; b--, so = (so + 8) & 0x3fffffff, dd = (dd + 8) & 0x3fffffff) {
+    const a0 = src[so]!;
+    const a1 = src[so + 1]!;
+    const a2 = src[so + 2]!;
+    const a3 = src[so + 3]!;
+    const a4 = src[so + 4]!;
+    const a5 = src[so + 5]!;
+    const a6 = src[so + 6]!;
+    const a7 = src[so + 7]!;
     const t0 = a0 ^ a1;
     const t1 = a5 ^ a7;
     const t2 = a6 ^ t0;
     const t3 = a1 ^ a4;
     const t4 = a2 ^ a3;
-    dst[d]! ^= a7 ^ t0 ^ t4;
-    dst[d + 1]! ^= t3 ^ t4;
-    dst[d + 2]! ^= t1 ^ t3;
-    dst[d + 3]! ^= a3 ^ t1 ^ t2;
-    dst[d + 4]! ^= a3 ^ a4 ^ a6;
-    dst[d + 5]! ^= a0 ^ a4 ^ t1;
-    dst[d + 6]! ^= a5 ^ t2;
-    dst[d + 7]! ^= a2 ^ a7 ^ t2;
+    dst[dd]! ^= a7 ^ t0 ^ t4;
+    dst[dd + 1]! ^= t3 ^ t4;
+    dst[dd + 2]! ^= t1 ^ t3;
+    dst[dd + 3]! ^= a3 ^ t1 ^ t2;
+    dst[dd + 4]! ^= a3 ^ a4 ^ a6;
+    dst[dd + 5]! ^= a0 ^ a4 ^ t1;
+    dst[dd + 6]! ^= a5 ^ t2;
+    dst[dd + 7]! ^= a2 ^ a7 ^ t2;
   }
 }
 function _kea(src: Uint32Array, s: number, dst: Uint32Array, d: number, blocks: number): void {
-  for (const e = s + blocks * 8; s < e; s += 8, d += 8) {
-    const a0 = src[s]!;
-    const a1 = src[s + 1]!;
-    const a2 = src[s + 2]!;
-    const a3 = src[s + 3]!;
-    const a4 = src[s + 4]!;
-    const a5 = src[s + 5]!;
-    const a6 = src[s + 6]!;
-    const a7 = src[s + 7]!;
+  let so = s & 0x3fffffff;
+  let dd = d & 0x3fffffff;
+  for (let b = blocks; b > 0; b--, so = (so + 8) & 0x3fffffff, dd = (dd + 8) & 0x3fffffff) {
+    const a0 = src[so]!;
+    const a1 = src[so + 1]!;
+    const a2 = src[so + 2]!;
+    const a3 = src[so + 3]!;
+    const a4 = src[so + 4]!;
+    const a5 = src[so + 5]!;
+    const a6 = src[so + 6]!;
+    const a7 = src[so + 7]!;
     const t0 = a0 ^ a1;
     const t1 = a2 ^ a3;
     const t2 = a2 ^ a5;
-    dst[d]! ^= a1 ^ t1;
-    dst[d + 1]! ^= a0 ^ a4 ^ t1;
-    dst[d + 2]! ^= a4 ^ t2;
-    dst[d + 3]! ^= a6 ^ t0 ^ t2;
-    dst[d + 4]! ^= a6 ^ a7;
-    dst[d + 5]! ^= a0 ^ a7;
-    dst[d + 6]! ^= t0;
-    dst[d + 7]! ^= a2 ^ t0;
+    dst[dd]! ^= a1 ^ t1;
+    dst[dd + 1]! ^= a0 ^ a4 ^ t1;
+    dst[dd + 2]! ^= a4 ^ t2;
+    dst[dd + 3]! ^= a6 ^ t0 ^ t2;
+    dst[dd + 4]! ^= a6 ^ a7;
+    dst[dd + 5]! ^= a0 ^ a7;
+    dst[dd + 6]! ^= t0;
+    dst[dd + 7]! ^= a2 ^ t0;
   }
 }
 function _keb(src: Uint32Array, s: number, dst: Uint32Array, d: number, blocks: number): void {
-  for (const e = s + blocks * 8; s < e; s += 8, d += 8) {
-    const a0 = src[s]!;
-    const a1 = src[s + 1]!;
-    const a2 = src[s + 2]!;
-    const a3 = src[s + 3]!;
-    const a4 = src[s + 4]!;
-    const a5 = src[s + 5]!;
-    const a6 = src[s + 6]!;
-    const a7 = src[s + 7]!;
+  let so = s & 0x3fffffff;
+  let dd = d & 0x3fffffff;
+  for (let b = blocks; b > 0; b--, so = (so + 8) & 0x3fffffff, dd = (dd + 8) & 0x3fffffff) {
+    const a0 = src[so]!;
+    const a1 = src[so + 1]!;
+    const a2 = src[so + 2]!;
+    const a3 = src[so + 3]!;
+    const a4 = src[so + 4]!;
+    const a5 = src[so + 5]!;
+    const a6 = src[so + 6]!;
+    const a7 = src[so + 7]!;
     const t0 = a0 ^ a1;
     const t1 = a2 ^ t0;
     const t2 = a3 ^ t1;
-    dst[d]! ^= t2;
-    dst[d + 1]! ^= a4 ^ t2;
-    dst[d + 2]! ^= a4 ^ a5;
-    dst[d + 3]! ^= a5 ^ a6 ^ t2;
-    dst[d + 4]! ^= a4 ^ a6 ^ a7;
-    dst[d + 5]! ^= a0 ^ a5 ^ a7;
-    dst[d + 6]! ^= a6 ^ t0;
-    dst[d + 7]! ^= a7 ^ t1;
+    dst[dd]! ^= t2;
+    dst[dd + 1]! ^= a4 ^ t2;
+    dst[dd + 2]! ^= a4 ^ a5;
+    dst[dd + 3]! ^= a5 ^ a6 ^ t2;
+    dst[dd + 4]! ^= a4 ^ a6 ^ a7;
+    dst[dd + 5]! ^= a0 ^ a5 ^ a7;
+    dst[dd + 6]! ^= a6 ^ t0;
+    dst[dd + 7]! ^= a7 ^ t1;
   }
 }
 function _kec(src: Uint32Array, s: number, dst: Uint32Array, d: number, blocks: number): void {
-  for (const e = s + blocks * 8; s < e; s += 8, d += 8) {
-    const a0 = src[s]!;
-    const a1 = src[s + 1]!;
-    const a2 = src[s + 2]!;
-    const a3 = src[s + 3]!;
-    const a4 = src[s + 4]!;
-    const a5 = src[s + 5]!;
-    const a6 = src[s + 6]!;
-    const a7 = src[s + 7]!;
+  let so = s & 0x3fffffff;
+  let dd = d & 0x3fffffff;
+  for (let b = blocks; b > 0; b--, so = (so + 8) & 0x3fffffff, dd = (dd + 8) & 0x3fffffff) {
+    const a0 = src[so]!;
+    const a1 = src[so + 1]!;
+    const a2 = src[so + 2]!;
+    const a3 = src[so + 3]!;
+    const a4 = src[so + 4]!;
+    const a5 = src[so + 5]!;
+    const a6 = src[so + 6]!;
+    const a7 = src[so + 7]!;
     const t0 = a0 ^ a5;
     const t1 = a2 ^ a7;
     const t2 = a1 ^ a6;
     const t3 = a3 ^ t1;
     const t4 = a4 ^ t0;
-    dst[d]! ^= t2 ^ t3;
-    dst[d + 1]! ^= a4 ^ t3;
-    dst[d + 2]! ^= t1 ^ t2 ^ t4;
-    dst[d + 3]! ^= t0;
-    dst[d + 4]! ^= t3;
-    dst[d + 5]! ^= a0 ^ a3 ^ a4;
-    dst[d + 6]! ^= a1 ^ t4;
-    dst[d + 7]! ^= a2 ^ t0 ^ t2;
+    dst[dd]! ^= t2 ^ t3;
+    dst[dd + 1]! ^= a4 ^ t3;
+    dst[dd + 2]! ^= t1 ^ t2 ^ t4;
+    dst[dd + 3]! ^= t0;
+    dst[dd + 4]! ^= t3;
+    dst[dd + 5]! ^= a0 ^ a3 ^ a4;
+    dst[dd + 6]! ^= a1 ^ t4;
+    dst[dd + 7]! ^= a2 ^ t0 ^ t2;
   }
 }
 function _ked(src: Uint32Array, s: number, dst: Uint32Array, d: number, blocks: number): void {
-  for (const e = s + blocks * 8; s < e; s += 8, d += 8) {
-    const a0 = src[s]!;
-    const a1 = src[s + 1]!;
-    const a2 = src[s + 2]!;
-    const a3 = src[s + 3]!;
-    const a4 = src[s + 4]!;
-    const a5 = src[s + 5]!;
-    const a6 = src[s + 6]!;
-    const a7 = src[s + 7]!;
+  let so = s & 0x3fffffff;
+  let dd = d & 0x3fffffff;
+  for (let b = blocks; b > 0; b--, so = (so + 8) & 0x3fffffff, dd = (dd + 8) & 0x3fffffff) {
+    const a0 = src[so]!;
+    const a1 = src[so + 1]!;
+    const a2 = src[so + 2]!;
+    const a3 = src[so + 3]!;
+    const a4 = src[so + 4]!;
+    const a5 = src[so + 5]!;
+    const a6 = src[so + 6]!;
+    const a7 = src[so + 7]!;
     const t0 = a0 ^ a5;
     const t1 = a1 ^ a6;
     const t2 = a2 ^ a7;
@@ -5790,174 +6266,188 @@ function _ked(src: Uint32Array, s: number, dst: Uint32Array, d: number, blocks: 
     const t4 = t0 ^ t1;
     const t5 = a4 ^ t4;
     const t6 = t2 ^ t3;
-    dst[d]! ^= a0 ^ a3 ^ t1 ^ t2;
-    dst[d + 1]! ^= a1 ^ t6;
-    dst[d + 2]! ^= a7 ^ t5;
-    dst[d + 3]! ^= a3 ^ t0;
-    dst[d + 4]! ^= t6;
-    dst[d + 5]! ^= t0 ^ t3;
-    dst[d + 6]! ^= t5;
-    dst[d + 7]! ^= t2 ^ t4;
+    dst[dd]! ^= a0 ^ a3 ^ t1 ^ t2;
+    dst[dd + 1]! ^= a1 ^ t6;
+    dst[dd + 2]! ^= a7 ^ t5;
+    dst[dd + 3]! ^= a3 ^ t0;
+    dst[dd + 4]! ^= t6;
+    dst[dd + 5]! ^= t0 ^ t3;
+    dst[dd + 6]! ^= t5;
+    dst[dd + 7]! ^= t2 ^ t4;
   }
 }
 function _kee(src: Uint32Array, s: number, dst: Uint32Array, d: number, blocks: number): void {
-  for (const e = s + blocks * 8; s < e; s += 8, d += 8) {
-    const a0 = src[s]!;
-    const a1 = src[s + 1]!;
-    const a2 = src[s + 2]!;
-    const a3 = src[s + 3]!;
-    const a4 = src[s + 4]!;
-    const a5 = src[s + 5]!;
-    const a6 = src[s + 6]!;
-    const a7 = src[s + 7]!;
+  let so = s & 0x3fffffff;
+  let dd = d & 0x3fffffff;
+  for (let b = blocks; b > 0; b--, so = (so + 8) & 0x3fffffff, dd = (dd + 8) & 0x3fffffff) {
+    const a0 = src[so]!;
+    const a1 = src[so + 1]!;
+    const a2 = src[so + 2]!;
+    const a3 = src[so + 3]!;
+    const a4 = src[so + 4]!;
+    const a5 = src[so + 5]!;
+    const a6 = src[so + 6]!;
+    const a7 = src[so + 7]!;
     const t0 = a0 ^ a2;
     const t1 = a5 ^ t0;
-    dst[d]! ^= a1 ^ a2 ^ a3 ^ a6;
-    dst[d + 1]! ^= a3 ^ a4 ^ a7 ^ t0;
-    dst[d + 2]! ^= a4 ^ a6 ^ t1;
-    dst[d + 3]! ^= a7 ^ t1;
-    dst[d + 4]! ^= a2;
-    dst[d + 5]! ^= a0 ^ a3;
-    dst[d + 6]! ^= a0 ^ a1 ^ a4;
-    dst[d + 7]! ^= a1 ^ t1;
+    dst[dd]! ^= a1 ^ a2 ^ a3 ^ a6;
+    dst[dd + 1]! ^= a3 ^ a4 ^ a7 ^ t0;
+    dst[dd + 2]! ^= a4 ^ a6 ^ t1;
+    dst[dd + 3]! ^= a7 ^ t1;
+    dst[dd + 4]! ^= a2;
+    dst[dd + 5]! ^= a0 ^ a3;
+    dst[dd + 6]! ^= a0 ^ a1 ^ a4;
+    dst[dd + 7]! ^= a1 ^ t1;
   }
 }
 function _kef(src: Uint32Array, s: number, dst: Uint32Array, d: number, blocks: number): void {
-  for (const e = s + blocks * 8; s < e; s += 8, d += 8) {
-    const a0 = src[s]!;
-    const a1 = src[s + 1]!;
-    const a2 = src[s + 2]!;
-    const a3 = src[s + 3]!;
-    const a4 = src[s + 4]!;
-    const a5 = src[s + 5]!;
-    const a6 = src[s + 6]!;
-    const a7 = src[s + 7]!;
+  let so = s & 0x3fffffff;
+  let dd = d & 0x3fffffff;
+  for (let b = blocks; b > 0; b--, so = (so + 8) & 0x3fffffff, dd = (dd + 8) & 0x3fffffff) {
+    const a0 = src[so]!;
+    const a1 = src[so + 1]!;
+    const a2 = src[so + 2]!;
+    const a3 = src[so + 3]!;
+    const a4 = src[so + 4]!;
+    const a5 = src[so + 5]!;
+    const a6 = src[so + 6]!;
+    const a7 = src[so + 7]!;
     const t0 = a0 ^ a1;
     const t1 = a0 ^ a5;
     const t2 = a2 ^ a3;
     const t3 = a4 ^ a6;
     const t4 = a7 ^ t0;
-    dst[d]! ^= a6 ^ t0 ^ t2;
-    dst[d + 1]! ^= a4 ^ t2 ^ t4;
-    dst[d + 2]! ^= t1 ^ t3;
-    dst[d + 3]! ^= a7 ^ t1 ^ t2;
-    dst[d + 4]! ^= a2 ^ a4;
-    dst[d + 5]! ^= a3 ^ t1;
-    dst[d + 6]! ^= t0 ^ t3;
-    dst[d + 7]! ^= a2 ^ a5 ^ t4;
+    dst[dd]! ^= a6 ^ t0 ^ t2;
+    dst[dd + 1]! ^= a4 ^ t2 ^ t4;
+    dst[dd + 2]! ^= t1 ^ t3;
+    dst[dd + 3]! ^= a7 ^ t1 ^ t2;
+    dst[dd + 4]! ^= a2 ^ a4;
+    dst[dd + 5]! ^= a3 ^ t1;
+    dst[dd + 6]! ^= t0 ^ t3;
+    dst[dd + 7]! ^= a2 ^ a5 ^ t4;
   }
 }
 function _kf0(src: Uint32Array, s: number, dst: Uint32Array, d: number, blocks: number): void {
-  for (const e = s + blocks * 8; s < e; s += 8, d += 8) {
-    const a0 = src[s]!;
-    const a1 = src[s + 1]!;
-    const a2 = src[s + 2]!;
-    const a3 = src[s + 3]!;
-    const a4 = src[s + 4]!;
-    const a5 = src[s + 5]!;
-    const a6 = src[s + 6]!;
-    const a7 = src[s + 7]!;
+  let so = s & 0x3fffffff;
+  let dd = d & 0x3fffffff;
+  for (let b = blocks; b > 0; b--, so = (so + 8) & 0x3fffffff, dd = (dd + 8) & 0x3fffffff) {
+    const a0 = src[so]!;
+    const a1 = src[so + 1]!;
+    const a2 = src[so + 2]!;
+    const a3 = src[so + 3]!;
+    const a4 = src[so + 4]!;
+    const a5 = src[so + 5]!;
+    const a6 = src[so + 6]!;
+    const a7 = src[so + 7]!;
     const t0 = a1 ^ a2;
     const t1 = a3 ^ a4;
     const t2 = a0 ^ a6;
     const t3 = a5 ^ t0;
     const t4 = a7 ^ t1;
     const t5 = t2 ^ t4;
-    dst[d]! ^= t3 ^ t4;
-    dst[d + 1]! ^= a2 ^ a5 ^ a6 ^ t1;
-    dst[d + 2]! ^= a6 ^ t0;
-    dst[d + 3]! ^= a1 ^ a4 ^ a5;
-    dst[d + 4]! ^= a1 ^ t5;
-    dst[d + 5]! ^= a0 ^ a4 ^ a7 ^ t3;
-    dst[d + 6]! ^= a3 ^ t2 ^ t3;
-    dst[d + 7]! ^= t0 ^ t5;
+    dst[dd]! ^= t3 ^ t4;
+    dst[dd + 1]! ^= a2 ^ a5 ^ a6 ^ t1;
+    dst[dd + 2]! ^= a6 ^ t0;
+    dst[dd + 3]! ^= a1 ^ a4 ^ a5;
+    dst[dd + 4]! ^= a1 ^ t5;
+    dst[dd + 5]! ^= a0 ^ a4 ^ a7 ^ t3;
+    dst[dd + 6]! ^= a3 ^ t2 ^ t3;
+    dst[dd + 7]! ^= t0 ^ t5;
   }
 }
 function _kf1(src: Uint32Array, s: number, dst: Uint32Array, d: number, blocks: number): void {
-  for (const e = s + blocks * 8; s < e; s += 8, d += 8) {
-    const a0 = src[s]!;
-    const a1 = src[s + 1]!;
-    const a2 = src[s + 2]!;
-    const a3 = src[s + 3]!;
-    const a4 = src[s + 4]!;
-    const a5 = src[s + 5]!;
-    const a6 = src[s + 6]!;
-    const a7 = src[s + 7]!;
+  let so = s & 0x3fffffff;
+  let dd = d & 0x3fffffff;
+  for (let b = blocks; b > 0; b--, so = (so + 8) & 0x3fffffff, dd = (dd + 8) & 0x3fffffff) {
+    const a0 = src[so]!;
+    const a1 = src[so + 1]!;
+    const a2 = src[so + 2]!;
+    const a3 = src[so + 3]!;
+    const a4 = src[so + 4]!;
+    const a5 = src[so + 5]!;
+    const a6 = src[so + 6]!;
+    const a7 = src[so + 7]!;
     const t0 = a1 ^ a3;
     const t1 = a0 ^ a2;
     const t2 = a4 ^ t0;
     const t3 = a5 ^ t2;
     const t4 = a7 ^ t1;
-    dst[d]! ^= t3 ^ t4;
-    dst[d + 1]! ^= a2 ^ a6 ^ t3;
-    dst[d + 2]! ^= a1 ^ a6;
-    dst[d + 3]! ^= t3;
-    dst[d + 4]! ^= a0 ^ a6 ^ a7 ^ t0;
-    dst[d + 5]! ^= a1 ^ a4 ^ t4;
-    dst[d + 6]! ^= a5 ^ t0 ^ t1;
-    dst[d + 7]! ^= a6 ^ t1 ^ t2;
+    dst[dd]! ^= t3 ^ t4;
+    dst[dd + 1]! ^= a2 ^ a6 ^ t3;
+    dst[dd + 2]! ^= a1 ^ a6;
+    dst[dd + 3]! ^= t3;
+    dst[dd + 4]! ^= a0 ^ a6 ^ a7 ^ t0;
+    dst[dd + 5]! ^= a1 ^ a4 ^ t4;
+    dst[dd + 6]! ^= a5 ^ t0 ^ t1;
+    dst[dd + 7]! ^= a6 ^ t1 ^ t2;
   }
 }
 function _kf2(src: Uint32Array, s: number, dst: Uint32Array, d: number, blocks: number): void {
-  for (const e = s + blocks * 8; s < e; s += 8, d += 8) {
-    const a0 = src[s]!;
-    const a1 = src[s + 1]!;
-    const a2 = src[s + 2]!;
-    const a3 = src[s + 3]!;
-    const a4 = src[s + 4]!;
-    const a5 = src[s + 5]!;
-    const a6 = src[s + 6]!;
-    const a7 = src[s + 7]!;
+  let so = s & 0x3fffffff;
+  let dd = d & 0x3fffffff;
+  for (let b = blocks; b > 0; b--, so = (so + 8) & 0x3fffffff, dd = (dd + 8) & 0x3fffffff) {
+    const a0 = src[so]!;
+    const a1 = src[so + 1]!;
+    const a2 = src[so + 2]!;
+    const a3 = src[so + 3]!;
+    const a4 = src[so + 4]!;
+    const a5 = src[so + 5]!;
+    const a6 = src[so + 6]!;
+    const a7 = src[so + 7]!;
     const t0 = a1 ^ a2;
     const t1 = a0 ^ a3;
     const t2 = a4 ^ a5;
     const t3 = a7 ^ t0;
     const t4 = a2 ^ a6;
-    dst[d]! ^= a3 ^ t0 ^ t2;
-    dst[d + 1]! ^= t1 ^ t2 ^ t4;
-    dst[d + 2]! ^= a7 ^ t4;
-    dst[d + 3]! ^= t2 ^ t3;
-    dst[d + 4]! ^= a0 ^ a1 ^ a4 ^ a6;
-    dst[d + 5]! ^= a0 ^ a5 ^ t3;
-    dst[d + 6]! ^= a6 ^ t0 ^ t1;
-    dst[d + 7]! ^= a4 ^ t1 ^ t3;
+    dst[dd]! ^= a3 ^ t0 ^ t2;
+    dst[dd + 1]! ^= t1 ^ t2 ^ t4;
+    dst[dd + 2]! ^= a7 ^ t4;
+    dst[dd + 3]! ^= t2 ^ t3;
+    dst[dd + 4]! ^= a0 ^ a1 ^ a4 ^ a6;
+    dst[dd + 5]! ^= a0 ^ a5 ^ t3;
+    dst[dd + 6]! ^= a6 ^ t0 ^ t1;
+    dst[dd + 7]! ^= a4 ^ t1 ^ t3;
   }
 }
 function _kf3(src: Uint32Array, s: number, dst: Uint32Array, d: number, blocks: number): void {
-  for (const e = s + blocks * 8; s < e; s += 8, d += 8) {
-    const a0 = src[s]!;
-    const a1 = src[s + 1]!;
-    const a2 = src[s + 2]!;
-    const a3 = src[s + 3]!;
-    const a4 = src[s + 4]!;
-    const a5 = src[s + 5]!;
-    const a6 = src[s + 6]!;
-    const a7 = src[s + 7]!;
+  let so = s & 0x3fffffff;
+  let dd = d & 0x3fffffff;
+  for (let b = blocks; b > 0; b--, so = (so + 8) & 0x3fffffff, dd = (dd + 8) & 0x3fffffff) {
+    const a0 = src[so]!;
+    const a1 = src[so + 1]!;
+    const a2 = src[so + 2]!;
+    const a3 = src[so + 3]!;
+    const a4 = src[so + 4]!;
+    const a5 = src[so + 5]!;
+    const a6 = src[so + 6]!;
+    const a7 = src[so + 7]!;
     const t0 = a0 ^ a1;
     const t1 = a2 ^ a3;
     const t2 = a4 ^ t1;
     const t3 = a5 ^ t2;
     const t4 = a6 ^ t0;
-    dst[d]! ^= t0 ^ t3;
-    dst[d + 1]! ^= t3 ^ t4;
-    dst[d + 2]! ^= a6 ^ a7;
-    dst[d + 3]! ^= a1 ^ a7 ^ t3;
-    dst[d + 4]! ^= t4;
-    dst[d + 5]! ^= a2 ^ a7 ^ t0;
-    dst[d + 6]! ^= t0 ^ t1;
-    dst[d + 7]! ^= t0 ^ t2;
+    dst[dd]! ^= t0 ^ t3;
+    dst[dd + 1]! ^= t3 ^ t4;
+    dst[dd + 2]! ^= a6 ^ a7;
+    dst[dd + 3]! ^= a1 ^ a7 ^ t3;
+    dst[dd + 4]! ^= t4;
+    dst[dd + 5]! ^= a2 ^ a7 ^ t0;
+    dst[dd + 6]! ^= t0 ^ t1;
+    dst[dd + 7]! ^= t0 ^ t2;
   }
 }
 function _kf4(src: Uint32Array, s: number, dst: Uint32Array, d: number, blocks: number): void {
-  for (const e = s + blocks * 8; s < e; s += 8, d += 8) {
-    const a0 = src[s]!;
-    const a1 = src[s + 1]!;
-    const a2 = src[s + 2]!;
-    const a3 = src[s + 3]!;
-    const a4 = src[s + 4]!;
-    const a5 = src[s + 5]!;
-    const a6 = src[s + 6]!;
-    const a7 = src[s + 7]!;
+  let so = s & 0x3fffffff;
+  let dd = d & 0x3fffffff;
+  for (let b = blocks; b > 0; b--, so = (so + 8) & 0x3fffffff, dd = (dd + 8) & 0x3fffffff) {
+    const a0 = src[so]!;
+    const a1 = src[so + 1]!;
+    const a2 = src[so + 2]!;
+    const a3 = src[so + 3]!;
+    const a4 = src[so + 4]!;
+    const a5 = src[so + 5]!;
+    const a6 = src[so + 6]!;
+    const a7 = src[so + 7]!;
     const t0 = a1 ^ a2;
     const t1 = a3 ^ a4;
     const t2 = a0 ^ t0;
@@ -5965,52 +6455,56 @@ function _kf4(src: Uint32Array, s: number, dst: Uint32Array, d: number, blocks: 
     const t4 = a7 ^ t3;
     const t5 = t1 ^ t2;
     const t6 = t1 ^ t4;
-    dst[d]! ^= t0 ^ t6;
-    dst[d + 1]! ^= a2 ^ t6;
-    dst[d + 2]! ^= t2;
-    dst[d + 3]! ^= a4 ^ t4;
-    dst[d + 4]! ^= t5;
-    dst[d + 5]! ^= a5 ^ t5;
-    dst[d + 6]! ^= t3 ^ t5;
-    dst[d + 7]! ^= t4 ^ t5;
+    dst[dd]! ^= t0 ^ t6;
+    dst[dd + 1]! ^= a2 ^ t6;
+    dst[dd + 2]! ^= t2;
+    dst[dd + 3]! ^= a4 ^ t4;
+    dst[dd + 4]! ^= t5;
+    dst[dd + 5]! ^= a5 ^ t5;
+    dst[dd + 6]! ^= t3 ^ t5;
+    dst[dd + 7]! ^= t4 ^ t5;
   }
 }
 function _kf5(src: Uint32Array, s: number, dst: Uint32Array, d: number, blocks: number): void {
-  for (const e = s + blocks * 8; s < e; s += 8, d += 8) {
-    const a0 = src[s]!;
-    const a1 = src[s + 1]!;
-    const a2 = src[s + 2]!;
-    const a3 = src[s + 3]!;
-    const a4 = src[s + 4]!;
-    const a5 = src[s + 5]!;
-    const a6 = src[s + 6]!;
-    const a7 = src[s + 7]!;
+  let so = s & 0x3fffffff;
+  let dd = d & 0x3fffffff;
+  for (let b = blocks; b > 0; b--, so = (so + 8) & 0x3fffffff, dd = (dd + 8) & 0x3fffffff) {
+    const a0 = src[so]!;
+    const a1 = src[so + 1]!;
+    const a2 = src[so + 2]!;
+    const a3 = src[so + 3]!;
+    const a4 = src[so + 4]!;
+    const a5 = src[so + 5]!;
+    const a6 = src[so + 6]!;
+    const a7 = src[so + 7]!;
     const t0 = a0 ^ a1;
     const t1 = a2 ^ a3;
     const t2 = a4 ^ a5;
     const t3 = t0 ^ t1;
     const t4 = a6 ^ t2;
     const t5 = a7 ^ t4;
-    dst[d]! ^= t3 ^ t5;
-    dst[d + 1]! ^= a1 ^ t1 ^ t5;
-    dst[d + 2]! ^= t0;
-    dst[d + 3]! ^= a3 ^ t5;
-    dst[d + 4]! ^= t3;
-    dst[d + 5]! ^= a4 ^ t3;
-    dst[d + 6]! ^= t2 ^ t3;
-    dst[d + 7]! ^= t3 ^ t4;
+    dst[dd]! ^= t3 ^ t5;
+    dst[dd + 1]! ^= a1 ^ t1 ^ t5;
+    dst[dd + 2]! ^= t0;
+    dst[dd + 3]! ^= a3 ^ t5;
+    dst[dd + 4]! ^= t3;
+    dst[dd + 5]! ^= a4 ^ t3;
+    dst[dd + 6]! ^= t2 ^ t3;
+    dst[dd + 7]! ^= t3 ^ t4;
   }
 }
 function _kf6(src: Uint32Array, s: number, dst: Uint32Array, d: number, blocks: number): void {
-  for (const e = s + blocks * 8; s < e; s += 8, d += 8) {
-    const a0 = src[s]!;
-    const a1 = src[s + 1]!;
-    const a2 = src[s + 2]!;
-    const a3 = src[s + 3]!;
-    const a4 = src[s + 4]!;
-    const a5 = src[s + 5]!;
-    const a6 = src[s + 6]!;
-    const a7 = src[s + 7]!;
+  let so = s & 0x3fffffff;
+  let dd = d & 0x3fffffff;
+  for (let b = blocks; b > 0; b--, so = (so + 8) & 0x3fffffff, dd = (dd + 8) & 0x3fffffff) {
+    const a0 = src[so]!;
+    const a1 = src[so + 1]!;
+    const a2 = src[so + 2]!;
+    const a3 = src[so + 3]!;
+    const a4 = src[so + 4]!;
+    const a5 = src[so + 5]!;
+    const a6 = src[so + 6]!;
+    const a7 = src[so + 7]!;
     const t0 = a0 ^ a2;
     const t1 = a1 ^ a3;
     const t2 = a4 ^ a5;
@@ -6018,52 +6512,56 @@ function _kf6(src: Uint32Array, s: number, dst: Uint32Array, d: number, blocks: 
     const t4 = a6 ^ t2;
     const t5 = a2 ^ t4;
     const t6 = t0 ^ t1;
-    dst[d]! ^= t1 ^ t5;
-    dst[d + 1]! ^= a3 ^ t3 ^ t4;
-    dst[d + 2]! ^= t3;
-    dst[d + 3]! ^= t5;
-    dst[d + 4]! ^= a1 ^ a4 ^ t3;
-    dst[d + 5]! ^= a5 ^ t6;
-    dst[d + 6]! ^= a4 ^ a6 ^ t6;
-    dst[d + 7]! ^= t1 ^ t2 ^ t3;
+    dst[dd]! ^= t1 ^ t5;
+    dst[dd + 1]! ^= a3 ^ t3 ^ t4;
+    dst[dd + 2]! ^= t3;
+    dst[dd + 3]! ^= t5;
+    dst[dd + 4]! ^= a1 ^ a4 ^ t3;
+    dst[dd + 5]! ^= a5 ^ t6;
+    dst[dd + 6]! ^= a4 ^ a6 ^ t6;
+    dst[dd + 7]! ^= t1 ^ t2 ^ t3;
   }
 }
 function _kf7(src: Uint32Array, s: number, dst: Uint32Array, d: number, blocks: number): void {
-  for (const e = s + blocks * 8; s < e; s += 8, d += 8) {
-    const a0 = src[s]!;
-    const a1 = src[s + 1]!;
-    const a2 = src[s + 2]!;
-    const a3 = src[s + 3]!;
-    const a4 = src[s + 4]!;
-    const a5 = src[s + 5]!;
-    const a6 = src[s + 6]!;
-    const a7 = src[s + 7]!;
+  let so = s & 0x3fffffff;
+  let dd = d & 0x3fffffff;
+  for (let b = blocks; b > 0; b--, so = (so + 8) & 0x3fffffff, dd = (dd + 8) & 0x3fffffff) {
+    const a0 = src[so]!;
+    const a1 = src[so + 1]!;
+    const a2 = src[so + 2]!;
+    const a3 = src[so + 3]!;
+    const a4 = src[so + 4]!;
+    const a5 = src[so + 5]!;
+    const a6 = src[so + 6]!;
+    const a7 = src[so + 7]!;
     const t0 = a0 ^ a1;
     const t1 = a2 ^ a3;
     const t2 = a4 ^ t1;
     const t3 = a5 ^ t2;
     const t4 = a6 ^ t3;
     const t5 = a7 ^ t0;
-    dst[d]! ^= t0 ^ t4;
-    dst[d + 1]! ^= t4 ^ t5;
-    dst[d + 2]! ^= a0 ^ a7;
-    dst[d + 3]! ^= t4;
-    dst[d + 4]! ^= a2 ^ t5;
-    dst[d + 5]! ^= t0 ^ t1;
-    dst[d + 6]! ^= t0 ^ t2;
-    dst[d + 7]! ^= t0 ^ t3;
+    dst[dd]! ^= t0 ^ t4;
+    dst[dd + 1]! ^= t4 ^ t5;
+    dst[dd + 2]! ^= a0 ^ a7;
+    dst[dd + 3]! ^= t4;
+    dst[dd + 4]! ^= a2 ^ t5;
+    dst[dd + 5]! ^= t0 ^ t1;
+    dst[dd + 6]! ^= t0 ^ t2;
+    dst[dd + 7]! ^= t0 ^ t3;
   }
 }
 function _kf8(src: Uint32Array, s: number, dst: Uint32Array, d: number, blocks: number): void {
-  for (const e = s + blocks * 8; s < e; s += 8, d += 8) {
-    const a0 = src[s]!;
-    const a1 = src[s + 1]!;
-    const a2 = src[s + 2]!;
-    const a3 = src[s + 3]!;
-    const a4 = src[s + 4]!;
-    const a5 = src[s + 5]!;
-    const a6 = src[s + 6]!;
-    const a7 = src[s + 7]!;
+  let so = s & 0x3fffffff;
+  let dd = d & 0x3fffffff;
+  for (let b = blocks; b > 0; b--, so = (so + 8) & 0x3fffffff, dd = (dd + 8) & 0x3fffffff) {
+    const a0 = src[so]!;
+    const a1 = src[so + 1]!;
+    const a2 = src[so + 2]!;
+    const a3 = src[so + 3]!;
+    const a4 = src[so + 4]!;
+    const a5 = src[so + 5]!;
+    const a6 = src[so + 6]!;
+    const a7 = src[so + 7]!;
     const t0 = a1 ^ a6;
     const t1 = a0 ^ t0;
     const t2 = a2 ^ a7;
@@ -6071,51 +6569,55 @@ function _kf8(src: Uint32Array, s: number, dst: Uint32Array, d: number, blocks: 
     const t4 = a4 ^ t1;
     const t5 = a5 ^ t2;
     const t6 = a5 ^ t3;
-    dst[d]! ^= a1 ^ t2 ^ t3;
-    dst[d + 1]! ^= a2 ^ t6;
-    dst[d + 2]! ^= t0 ^ t5;
-    dst[d + 3]! ^= t4;
-    dst[d + 4]! ^= a0 ^ t6;
-    dst[d + 5]! ^= a5 ^ t4;
-    dst[d + 6]! ^= t1 ^ t5;
-    dst[d + 7]! ^= a3 ^ t1 ^ t2;
+    dst[dd]! ^= a1 ^ t2 ^ t3;
+    dst[dd + 1]! ^= a2 ^ t6;
+    dst[dd + 2]! ^= t0 ^ t5;
+    dst[dd + 3]! ^= t4;
+    dst[dd + 4]! ^= a0 ^ t6;
+    dst[dd + 5]! ^= a5 ^ t4;
+    dst[dd + 6]! ^= t1 ^ t5;
+    dst[dd + 7]! ^= a3 ^ t1 ^ t2;
   }
 }
 function _kf9(src: Uint32Array, s: number, dst: Uint32Array, d: number, blocks: number): void {
-  for (const e = s + blocks * 8; s < e; s += 8, d += 8) {
-    const a0 = src[s]!;
-    const a1 = src[s + 1]!;
-    const a2 = src[s + 2]!;
-    const a3 = src[s + 3]!;
-    const a4 = src[s + 4]!;
-    const a5 = src[s + 5]!;
-    const a6 = src[s + 6]!;
-    const a7 = src[s + 7]!;
+  let so = s & 0x3fffffff;
+  let dd = d & 0x3fffffff;
+  for (let b = blocks; b > 0; b--, so = (so + 8) & 0x3fffffff, dd = (dd + 8) & 0x3fffffff) {
+    const a0 = src[so]!;
+    const a1 = src[so + 1]!;
+    const a2 = src[so + 2]!;
+    const a3 = src[so + 3]!;
+    const a4 = src[so + 4]!;
+    const a5 = src[so + 5]!;
+    const a6 = src[so + 6]!;
+    const a7 = src[so + 7]!;
     const t0 = a0 ^ a1;
     const t1 = a2 ^ a3;
     const t2 = a4 ^ t0;
     const t3 = a1 ^ a5;
     const t4 = a6 ^ t2;
-    dst[d]! ^= a7 ^ t1 ^ t2;
-    dst[d + 1]! ^= a4 ^ t1 ^ t3;
-    dst[d + 2]! ^= a6 ^ a7 ^ t3;
-    dst[d + 3]! ^= a3 ^ t4;
-    dst[d + 4]! ^= a0 ^ a3 ^ a5;
-    dst[d + 5]! ^= t4;
-    dst[d + 6]! ^= a2 ^ a5 ^ a7 ^ t0;
-    dst[d + 7]! ^= a6 ^ t0 ^ t1;
+    dst[dd]! ^= a7 ^ t1 ^ t2;
+    dst[dd + 1]! ^= a4 ^ t1 ^ t3;
+    dst[dd + 2]! ^= a6 ^ a7 ^ t3;
+    dst[dd + 3]! ^= a3 ^ t4;
+    dst[dd + 4]! ^= a0 ^ a3 ^ a5;
+    dst[dd + 5]! ^= t4;
+    dst[dd + 6]! ^= a2 ^ a5 ^ a7 ^ t0;
+    dst[dd + 7]! ^= a6 ^ t0 ^ t1;
   }
 }
 function _kfa(src: Uint32Array, s: number, dst: Uint32Array, d: number, blocks: number): void {
-  for (const e = s + blocks * 8; s < e; s += 8, d += 8) {
-    const a0 = src[s]!;
-    const a1 = src[s + 1]!;
-    const a2 = src[s + 2]!;
-    const a3 = src[s + 3]!;
-    const a4 = src[s + 4]!;
-    const a5 = src[s + 5]!;
-    const a6 = src[s + 6]!;
-    const a7 = src[s + 7]!;
+  let so = s & 0x3fffffff;
+  let dd = d & 0x3fffffff;
+  for (let b = blocks; b > 0; b--, so = (so + 8) & 0x3fffffff, dd = (dd + 8) & 0x3fffffff) {
+    const a0 = src[so]!;
+    const a1 = src[so + 1]!;
+    const a2 = src[so + 2]!;
+    const a3 = src[so + 3]!;
+    const a4 = src[so + 4]!;
+    const a5 = src[so + 5]!;
+    const a6 = src[so + 6]!;
+    const a7 = src[so + 7]!;
     const t0 = a0 ^ a1;
     const t1 = a2 ^ a3;
     const t2 = a2 ^ a6;
@@ -6123,50 +6625,54 @@ function _kfa(src: Uint32Array, s: number, dst: Uint32Array, d: number, blocks: 
     const t4 = a0 ^ a4;
     const t5 = a5 ^ t4;
     const t6 = t2 ^ t3;
-    dst[d]! ^= a1 ^ a4 ^ t1;
-    dst[d + 1]! ^= t1 ^ t5;
-    dst[d + 2]! ^= a5 ^ t2;
-    dst[d + 3]! ^= a4 ^ t6;
-    dst[d + 4]! ^= a7 ^ t5;
-    dst[d + 5]! ^= a5 ^ a6 ^ t0;
-    dst[d + 6]! ^= t6;
-    dst[d + 7]! ^= t1 ^ t3;
+    dst[dd]! ^= a1 ^ a4 ^ t1;
+    dst[dd + 1]! ^= t1 ^ t5;
+    dst[dd + 2]! ^= a5 ^ t2;
+    dst[dd + 3]! ^= a4 ^ t6;
+    dst[dd + 4]! ^= a7 ^ t5;
+    dst[dd + 5]! ^= a5 ^ a6 ^ t0;
+    dst[dd + 6]! ^= t6;
+    dst[dd + 7]! ^= t1 ^ t3;
   }
 }
 function _kfb(src: Uint32Array, s: number, dst: Uint32Array, d: number, blocks: number): void {
-  for (const e = s + blocks * 8; s < e; s += 8, d += 8) {
-    const a0 = src[s]!;
-    const a1 = src[s + 1]!;
-    const a2 = src[s + 2]!;
-    const a3 = src[s + 3]!;
-    const a4 = src[s + 4]!;
-    const a5 = src[s + 5]!;
-    const a6 = src[s + 6]!;
-    const a7 = src[s + 7]!;
+  let so = s & 0x3fffffff;
+  let dd = d & 0x3fffffff;
+  for (let b = blocks; b > 0; b--, so = (so + 8) & 0x3fffffff, dd = (dd + 8) & 0x3fffffff) {
+    const a0 = src[so]!;
+    const a1 = src[so + 1]!;
+    const a2 = src[so + 2]!;
+    const a3 = src[so + 3]!;
+    const a4 = src[so + 4]!;
+    const a5 = src[so + 5]!;
+    const a6 = src[so + 6]!;
+    const a7 = src[so + 7]!;
     const t0 = a0 ^ a1;
     const t1 = a2 ^ t0;
     const t2 = a3 ^ t1;
     const t3 = a4 ^ t2;
-    dst[d]! ^= t3;
-    dst[d + 1]! ^= a5 ^ t3;
-    dst[d + 2]! ^= a5 ^ a6;
-    dst[d + 3]! ^= a6 ^ a7 ^ t3;
-    dst[d + 4]! ^= a0 ^ a5 ^ a7;
-    dst[d + 5]! ^= a6 ^ t0;
-    dst[d + 6]! ^= a7 ^ t1;
-    dst[d + 7]! ^= t2;
+    dst[dd]! ^= t3;
+    dst[dd + 1]! ^= a5 ^ t3;
+    dst[dd + 2]! ^= a5 ^ a6;
+    dst[dd + 3]! ^= a6 ^ a7 ^ t3;
+    dst[dd + 4]! ^= a0 ^ a5 ^ a7;
+    dst[dd + 5]! ^= a6 ^ t0;
+    dst[dd + 6]! ^= a7 ^ t1;
+    dst[dd + 7]! ^= t2;
   }
 }
 function _kfc(src: Uint32Array, s: number, dst: Uint32Array, d: number, blocks: number): void {
-  for (const e = s + blocks * 8; s < e; s += 8, d += 8) {
-    const a0 = src[s]!;
-    const a1 = src[s + 1]!;
-    const a2 = src[s + 2]!;
-    const a3 = src[s + 3]!;
-    const a4 = src[s + 4]!;
-    const a5 = src[s + 5]!;
-    const a6 = src[s + 6]!;
-    const a7 = src[s + 7]!;
+  let so = s & 0x3fffffff;
+  let dd = d & 0x3fffffff;
+  for (let b = blocks; b > 0; b--, so = (so + 8) & 0x3fffffff, dd = (dd + 8) & 0x3fffffff) {
+    const a0 = src[so]!;
+    const a1 = src[so + 1]!;
+    const a2 = src[so + 2]!;
+    const a3 = src[so + 3]!;
+    const a4 = src[so + 4]!;
+    const a5 = src[so + 5]!;
+    const a6 = src[so + 6]!;
+    const a7 = src[so + 7]!;
     const t0 = a0 ^ a7;
     const t1 = a2 ^ a5;
     const t2 = a1 ^ a6;
@@ -6174,26 +6680,28 @@ function _kfc(src: Uint32Array, s: number, dst: Uint32Array, d: number, blocks: 
     const t4 = t0 ^ t1;
     const t5 = a7 ^ t3;
     const t6 = t2 ^ t4;
-    dst[d]! ^= a2 ^ t2 ^ t5;
-    dst[d + 1]! ^= t1 ^ t5;
-    dst[d + 2]! ^= a1 ^ t4;
-    dst[d + 3]! ^= a4 ^ t0;
-    dst[d + 4]! ^= a6 ^ t3 ^ t4;
-    dst[d + 5]! ^= a5 ^ t0 ^ t2 ^ t3;
-    dst[d + 6]! ^= a4 ^ t6;
-    dst[d + 7]! ^= a3 ^ t6;
+    dst[dd]! ^= a2 ^ t2 ^ t5;
+    dst[dd + 1]! ^= t1 ^ t5;
+    dst[dd + 2]! ^= a1 ^ t4;
+    dst[dd + 3]! ^= a4 ^ t0;
+    dst[dd + 4]! ^= a6 ^ t3 ^ t4;
+    dst[dd + 5]! ^= a5 ^ t0 ^ t2 ^ t3;
+    dst[dd + 6]! ^= a4 ^ t6;
+    dst[dd + 7]! ^= a3 ^ t6;
   }
 }
 function _kfd(src: Uint32Array, s: number, dst: Uint32Array, d: number, blocks: number): void {
-  for (const e = s + blocks * 8; s < e; s += 8, d += 8) {
-    const a0 = src[s]!;
-    const a1 = src[s + 1]!;
-    const a2 = src[s + 2]!;
-    const a3 = src[s + 3]!;
-    const a4 = src[s + 4]!;
-    const a5 = src[s + 5]!;
-    const a6 = src[s + 6]!;
-    const a7 = src[s + 7]!;
+  let so = s & 0x3fffffff;
+  let dd = d & 0x3fffffff;
+  for (let b = blocks; b > 0; b--, so = (so + 8) & 0x3fffffff, dd = (dd + 8) & 0x3fffffff) {
+    const a0 = src[so]!;
+    const a1 = src[so + 1]!;
+    const a2 = src[so + 2]!;
+    const a3 = src[so + 3]!;
+    const a4 = src[so + 4]!;
+    const a5 = src[so + 5]!;
+    const a6 = src[so + 6]!;
+    const a7 = src[so + 7]!;
     const t0 = a0 ^ a7;
     const t1 = a1 ^ a2;
     const t2 = a3 ^ a4;
@@ -6202,66 +6710,70 @@ function _kfd(src: Uint32Array, s: number, dst: Uint32Array, d: number, blocks: 
     const t5 = a3 ^ a6;
     const t6 = a5 ^ t1;
     const t7 = a6 ^ t4;
-    dst[d]! ^= t1 ^ t7;
-    dst[d + 1]! ^= a7 ^ t2 ^ t6;
-    dst[d + 2]! ^= a1 ^ t3;
-    dst[d + 3]! ^= t4;
-    dst[d + 4]! ^= a2 ^ t3 ^ t5;
-    dst[d + 5]! ^= a1 ^ t7;
-    dst[d + 6]! ^= a4 ^ t1 ^ t3;
-    dst[d + 7]! ^= a0 ^ t5 ^ t6;
+    dst[dd]! ^= t1 ^ t7;
+    dst[dd + 1]! ^= a7 ^ t2 ^ t6;
+    dst[dd + 2]! ^= a1 ^ t3;
+    dst[dd + 3]! ^= t4;
+    dst[dd + 4]! ^= a2 ^ t3 ^ t5;
+    dst[dd + 5]! ^= a1 ^ t7;
+    dst[dd + 6]! ^= a4 ^ t1 ^ t3;
+    dst[dd + 7]! ^= a0 ^ t5 ^ t6;
   }
 }
 function _kfe(src: Uint32Array, s: number, dst: Uint32Array, d: number, blocks: number): void {
-  for (const e = s + blocks * 8; s < e; s += 8, d += 8) {
-    const a0 = src[s]!;
-    const a1 = src[s + 1]!;
-    const a2 = src[s + 2]!;
-    const a3 = src[s + 3]!;
-    const a4 = src[s + 4]!;
-    const a5 = src[s + 5]!;
-    const a6 = src[s + 6]!;
-    const a7 = src[s + 7]!;
+  let so = s & 0x3fffffff;
+  let dd = d & 0x3fffffff;
+  for (let b = blocks; b > 0; b--, so = (so + 8) & 0x3fffffff, dd = (dd + 8) & 0x3fffffff) {
+    const a0 = src[so]!;
+    const a1 = src[so + 1]!;
+    const a2 = src[so + 2]!;
+    const a3 = src[so + 3]!;
+    const a4 = src[so + 4]!;
+    const a5 = src[so + 5]!;
+    const a6 = src[so + 6]!;
+    const a7 = src[so + 7]!;
     const t0 = a0 ^ a2;
     const t1 = a4 ^ t0;
     const t2 = a1 ^ a3;
     const t3 = a5 ^ a7;
     const t4 = a6 ^ t1;
     const t5 = a6 ^ t2;
-    dst[d]! ^= a2 ^ a4 ^ t5;
-    dst[d + 1]! ^= a3 ^ t1 ^ t3;
-    dst[d + 2]! ^= a5 ^ t0;
-    dst[d + 3]! ^= t1;
-    dst[d + 4]! ^= a5 ^ t4;
-    dst[d + 5]! ^= a0 ^ t3 ^ t5;
-    dst[d + 6]! ^= a1 ^ a7 ^ t4;
-    dst[d + 7]! ^= t0 ^ t2 ^ t3;
+    dst[dd]! ^= a2 ^ a4 ^ t5;
+    dst[dd + 1]! ^= a3 ^ t1 ^ t3;
+    dst[dd + 2]! ^= a5 ^ t0;
+    dst[dd + 3]! ^= t1;
+    dst[dd + 4]! ^= a5 ^ t4;
+    dst[dd + 5]! ^= a0 ^ t3 ^ t5;
+    dst[dd + 6]! ^= a1 ^ a7 ^ t4;
+    dst[dd + 7]! ^= t0 ^ t2 ^ t3;
   }
 }
 function _kff(src: Uint32Array, s: number, dst: Uint32Array, d: number, blocks: number): void {
-  for (const e = s + blocks * 8; s < e; s += 8, d += 8) {
-    const a0 = src[s]!;
-    const a1 = src[s + 1]!;
-    const a2 = src[s + 2]!;
-    const a3 = src[s + 3]!;
-    const a4 = src[s + 4]!;
-    const a5 = src[s + 5]!;
-    const a6 = src[s + 6]!;
-    const a7 = src[s + 7]!;
+  let so = s & 0x3fffffff;
+  let dd = d & 0x3fffffff;
+  for (let b = blocks; b > 0; b--, so = (so + 8) & 0x3fffffff, dd = (dd + 8) & 0x3fffffff) {
+    const a0 = src[so]!;
+    const a1 = src[so + 1]!;
+    const a2 = src[so + 2]!;
+    const a3 = src[so + 3]!;
+    const a4 = src[so + 4]!;
+    const a5 = src[so + 5]!;
+    const a6 = src[so + 6]!;
+    const a7 = src[so + 7]!;
     const t0 = a0 ^ a2;
     const t1 = a1 ^ a3;
     const t2 = a4 ^ t0;
     const t3 = a5 ^ t0;
     const t4 = a6 ^ t1;
     const t5 = a7 ^ t2;
-    dst[d]! ^= t2 ^ t4;
-    dst[d + 1]! ^= a5 ^ t1 ^ t5;
-    dst[d + 2]! ^= a0 ^ a5;
-    dst[d + 3]! ^= a3 ^ t2;
-    dst[d + 4]! ^= a6 ^ t3;
-    dst[d + 5]! ^= a0 ^ a7 ^ t4;
-    dst[d + 6]! ^= a1 ^ t5;
-    dst[d + 7]! ^= t1 ^ t3;
+    dst[dd]! ^= t2 ^ t4;
+    dst[dd + 1]! ^= a5 ^ t1 ^ t5;
+    dst[dd + 2]! ^= a0 ^ a5;
+    dst[dd + 3]! ^= a3 ^ t2;
+    dst[dd + 4]! ^= a6 ^ t3;
+    dst[dd + 5]! ^= a0 ^ a7 ^ t4;
+    dst[dd + 6]! ^= a1 ^ t5;
+    dst[dd + 7]! ^= t1 ^ t3;
   }
 }
 

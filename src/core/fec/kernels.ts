@@ -25,7 +25,8 @@ export const FEC_BLOCK_BYTES = 32;
 
 /**
  * `dst[d..] ^= c * src[s..]` over `blocks` 32-byte blocks with the unrolled kernel of c.
- * Offsets are in 32-bit words. `dst` is modified in place; `src` is only read.
+ * Offsets are in 32-bit words, below 2^30 (the generated kernels mask them to that range so V8
+ * can drop its overflow checks). `dst` is modified in place; `src` is only read.
  * @example mulAdd(3, src32, 0, dst32, 0, 2) // dst's first 64 bytes += 3 * src's first 64 bytes
  */
 export function mulAdd(c: number, src: Uint32Array, s: number, dst: Uint32Array, d: number, blocks: number): void {
