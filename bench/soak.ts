@@ -35,6 +35,7 @@ import { dirname, resolve } from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { performance } from 'node:perf_hooks';
 import { cpus } from 'node:os';
+import { getHeapSpaceStatistics } from 'node:v8';
 // The transport is imported inside main(): the analysis below stays importable (and testable)
 // without loading the library.
 import type { Frame, SluiceConnection } from '../src/io/api.js';
@@ -132,6 +133,10 @@ export interface SoakSample {
   readonly recoveredByArq: number;
   readonly lostPackets: number;
   readonly dataReceived: number;
+  /** V8 old space, code space and large-object space used bytes (after the GC); optional for hand-made samples. */
+  readonly oldSpace?: number;
+  readonly codeSpace?: number;
+  readonly largeObjectSpace?: number;
 }
 
 /** One pass/fail line. */
@@ -321,6 +326,64 @@ function templateByte(k: number): number {
   return (k * 131 + (k >>> 8) * 7) & 0xff;
 }
 
+/** Column names of {@link SampleStore} (every numeric field of {@link SoakSample} but `accounts`). */
+const COLUMNS = [
+  'tMs', 'rss', 'heapUsed', 'heapUsedRaw', 'external', 'arrayBuffers', 'reservedBytes', 'usedBytes',
+  'framesDelivered', 'framesLost', 'recoveredByFec', 'recoveredByArq', 'lostPackets', 'dataReceived',
+  'oldSpace', 'codeSpace', 'largeObjectSpace',
+] as const;
+
+/**
+ * Per-second samples in Float64Arrays allocated once for the whole run (one column per figure,
+ * one per account, accounts added as they appear: a fixed set after the connection opens).
+ * Samples past `capacity` are dropped and counted.
+ */
+class SampleStore {
+  length = 0;
+  dropped = 0;
+  private readonly cols: Float64Array[];
+  private readonly accounts = new Map<string, Float64Array>();
+  constructor(readonly capacity: number) {
+    this.cols = COLUMNS.map(() => new Float64Array(capacity));
+  }
+  push(
+    tMs: number,
+    m: NodeJS.MemoryUsage,
+    heapUsedRaw: number,
+    snap: { reservedBytes: number; usedBytes: number; accounts: ReadonlyArray<{ name: string; reservedBytes: number }> },
+    ...counters: [number, number, number, number, number, number, number, number, number]
+  ): void {
+    if (this.length >= this.capacity) {
+      this.dropped++;
+      return;
+    }
+    const i = this.length++;
+    const v = [Math.round(tMs), m.rss, m.heapUsed, heapUsedRaw, m.external, m.arrayBuffers, snap.reservedBytes, snap.usedBytes, ...counters];
+    for (let c = 0; c < COLUMNS.length; c++) this.cols[c]![i] = v[c]!;
+    for (const a of snap.accounts) {
+      let col = this.accounts.get(a.name);
+      if (col === undefined) {
+        col = new Float64Array(this.capacity);
+        this.accounts.set(a.name, col);
+      }
+      col[i] = a.reservedBytes;
+    }
+  }
+  at(i: number): SoakSample {
+    const o: Record<string, unknown> = {};
+    for (let c = 0; c < COLUMNS.length; c++) o[COLUMNS[c]!] = this.cols[c]![i]!;
+    const accounts: Record<string, number> = {};
+    for (const [name, col] of this.accounts) accounts[name] = col[i]!;
+    o.accounts = accounts;
+    return o as unknown as SoakSample;
+  }
+  toSamples(): SoakSample[] {
+    const out: SoakSample[] = [];
+    for (let i = 0; i < this.length; i++) out.push(this.at(i));
+    return out;
+  }
+}
+
 async function main(): Promise<number> {
   const { connect, listen, sharedPool } = await import('../src/io/api.js');
   const { ImpairRelay } = await import('../src/io/impair-relay.js');
@@ -378,7 +441,9 @@ async function main(): Promise<number> {
   });
   receiver.on('frame-lost', () => rx.lostEvents++);
 
-  const samples: SoakSample[] = [];
+  // Samples go into typed arrays preallocated for the whole run, so the soak's own bookkeeping
+  // does not grow the heap it measures (an array of sample objects grew ~1.5 KB/s = 5 MB/h).
+  const store = new SampleStore(Math.ceil(args.durationMs / 1000) + 16);
   const tx = { frames: 0, bytes: 0, skipped: 0 };
   const drops0 = udpDropsByPort();
   const t0 = performance.now();
@@ -389,29 +454,31 @@ async function main(): Promise<number> {
     const raw = process.memoryUsage().heapUsed;
     if (args.forceGc) g!();
     const m = process.memoryUsage();
+    // Where the heap is (objects in old space, JIT code, large objects): tells a library leak
+    // from compiled code accumulating.
+    const space = { old_space: 0, code_space: 0, large_object_space: 0 };
+    for (const sp of getHeapSpaceStatistics()) {
+      if (sp.space_name === 'old_space' || sp.space_name === 'code_space' || sp.space_name === 'large_object_space') space[sp.space_name] = sp.space_used_size;
+    }
     const snap = accountant.snapshot(performance.now());
-    const accounts: Record<string, number> = {};
-    for (const a of snap.accounts) accounts[a.name] = a.reservedBytes;
     const st = receiver.core.stats(performance.now());
-    samples.push({
-      tMs: Math.round(performance.now() - t0),
-      rss: m.rss,
-      heapUsed: m.heapUsed,
-      heapUsedRaw: raw,
-      external: m.external,
-      arrayBuffers: m.arrayBuffers,
-      reservedBytes: snap.reservedBytes,
-      usedBytes: snap.usedBytes,
-      accounts,
-      framesDelivered: st.received.framesDelivered,
-      framesLost: st.received.framesLost,
-      recoveredByFec: st.recovery.byFec,
-      recoveredByArq: st.recovery.byArq,
-      lostPackets: st.recovery.lost,
-      dataReceived: st.received.data,
-    });
-    const s = samples[samples.length - 1]!;
-    if (samples.length % 10 === 0) {
+    store.push(
+      performance.now() - t0,
+      m,
+      raw,
+      snap,
+      st.received.framesDelivered,
+      st.received.framesLost,
+      st.recovery.byFec,
+      st.recovery.byArq,
+      st.recovery.lost,
+      st.received.data,
+      space.old_space,
+      space.code_space,
+      space.large_object_space,
+    );
+    if (store.length % 10 === 0) {
+      const s = store.at(store.length - 1);
       console.log(
         `soak t=${(s.tMs / 1000).toFixed(0)}s rss=${(s.rss / MB).toFixed(1)}MB heap=${(s.heapUsed / MB).toFixed(2)}MB ` +
           `ab=${(s.arrayBuffers / MB).toFixed(1)}MB reserved=${(s.reservedBytes / MB).toFixed(2)}MB ` +
@@ -472,6 +539,8 @@ async function main(): Promise<number> {
     relayUpstream: (drops.get(relay.upstreamPort()) ?? 0) - (drops0.get(relay.upstreamPort()) ?? 0),
     sender: (drops.get(clientPort) ?? 0) - (drops0.get(clientPort) ?? 0),
   };
+  // Read before close: the server's socket stats throw once its socket is closed.
+  const receiveBufferBytes = server.socketStats.receiveBufferSize;
 
   // Close everything, then the leak checks.
   await client.close();
@@ -482,6 +551,7 @@ async function main(): Promise<number> {
   sharedPool(accountant).close();
   const strict = accountant.leakCheck({ strict: true });
 
+  const samples = store.toSamples();
   const analysis = analyse(samples, args.durationMs, warmupMs);
   const checks: SoakCheck[] = [
     ...analysis.checks,
@@ -542,9 +612,10 @@ async function main(): Promise<number> {
       relayForwardLoss: round(relayLoss, 4),
       relayForwardSent: fwd.sent,
       srttMs: round(clientStats.rtt.srttMs),
-      receiveBufferBytes: server.socketStats.receiveBufferSize,
+      receiveBufferBytes,
       kernelDrops,
     },
+    samplesDropped: store.dropped,
     growingAccounts: analysis.growingAccounts,
     checks,
   };
