@@ -287,6 +287,15 @@ export interface Bundle {
  */
 export function bundle(entries: readonly string[], ref?: string): Bundle[] {
   const dir = mkdtempSync(join(tmpdir(), 'sluice-bench-'));
+  try {
+    return _bundleInto(dir, entries, ref);
+  } catch (e) {
+    rmSync(dir, { recursive: true, force: true });
+    throw e;
+  }
+}
+
+function _bundleInto(dir: string, entries: readonly string[], ref: string | undefined): Bundle[] {
   let root = REPO;
   let source: string;
   const head = spawnSync('git', ['-C', REPO, 'rev-parse', '--short=12', ref ?? 'HEAD'], { encoding: 'utf8' });
