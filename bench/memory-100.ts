@@ -288,6 +288,15 @@ async function main(): Promise<number> {
     const p = s.perConnection;
     console.log(`  per additional connection: RSS ${mb(p.rssFromZero)} MB from zero, ${mb(p.rssMarginal)} MB at the margin (10 -> ${s.connections}); PSS ${mb(p.pssFromZero)} / ${mb(p.pssMarginal)} MB`);
     console.log(`  accountant per connection: ${mb(p.accountedReserved)} MB reserved, ${mb(p.accountedCapacity)} MB declared capacity`);
+    const kinds = (L.atN.accountant?.reservedPerConnectionByAccount ?? {}) as Record<string, number>;
+    console.log(
+      `  reserved per connection by account: ${Object.entries(kinds)
+        .sort((x, y) => y[1] - x[1])
+        .map(([k, v]) => `${k} ${(v / 1024).toFixed(0)} KiB`)
+        .join(', ')}`,
+    );
+    const dk = (k: string): string => ((((L.atN.memory[k] ?? NaN) - (L.idle.memory[k] ?? NaN)) / s.connections) / 1024).toFixed(0);
+    console.log(`  growth per connection from zero, KiB: arrayBuffers ${dk('arrayBuffers')}, V8 heap total ${dk('heapTotal')} (used ${dk('heapUsed')}), RSS ${dk('rss')}`);
     console.log(`  callers process: RSS ${mb(s.callers.atN.memory.rss!)} MB, ${mb(p.callerRssMarginal)} MB per additional connection; frames sent ${s.callers.atN.sent}, refused ${s.callers.atN.refused}`);
     console.log(`  leak check after close: ${s.leaks}${s.openErrors.length > 0 ? `; connect errors: ${s.openErrors.join('; ')}` : ''}`);
     console.log(`  listener totals at ${s.connections}: ${JSON.stringify(L.atN.totals)}; lost sequences reported ${L.atN.lostSequences}`);

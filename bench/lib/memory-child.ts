@@ -96,8 +96,17 @@ function accountantFigures(a: MemoryAccountant): Record<string, unknown> {
     refusedCap: p.refusedCap,
     refusedBudget: p.refusedBudget,
   }));
+  // Reserved bytes per kind of account (`conn.<id>.<kind>`), averaged over connections.
+  const byKind: Record<string, number> = {};
+  for (const acc of s.accounts) {
+    if (!acc.name.startsWith('conn.')) continue;
+    const dot = acc.name.indexOf('.', 5);
+    const kind = dot < 0 ? '(root)' : acc.name.slice(dot + 1);
+    byKind[kind] = (byKind[kind] ?? 0) + acc.reservedBytes / Math.max(n, 1);
+  }
   return {
     connections: n,
+    reservedPerConnectionByAccount: byKind,
     pools,
     budgetRefusals: s.budgetRefusals,
     reservedBytes: s.reservedBytes,
