@@ -421,6 +421,8 @@ async function main(): Promise<void> {
   const contender = process.argv[2] as FecContender;
   const quick = process.argv[3] !== 'full';
   if (!process.send) throw new Error('fec-worker: run me with child_process.fork (an IPC channel is needed)');
+  // The parent is gone (finished, failed or killed): nothing left to measure for.
+  process.on('disconnect', () => process.exit(process.exitCode ?? 0));
   const sync: Record<string, SyncTask> = {};
   let async: Record<string, AsyncTask> = {};
   let ours: ReturnType<typeof makeOurs> | undefined;
