@@ -142,6 +142,8 @@ export const SendStatus = {
 export type SendStatus = (typeof SendStatus)[keyof typeof SendStatus];
 
 const NACK_MAX_RANGES = 128;
+/** Quiet time after the send queue drains before a KEEPALIVE announces our next seq, ms. */
+const TAIL_PROBE_MS = 5;
 const LOSS_SCAN_MAX = 256;
 
 export class Connection {
@@ -165,7 +167,8 @@ export class Connection {
   // sender side
   private readonly queue: FrameQueue;
   private readonly sendBuf: SendBuffer;
-  private readonly fecEnc: StreamingFecEncoder | null;
+  /** Created with the first DATA sent (a receive-only side never holds an encoder window). */
+  private fecEnc: StreamingFecEncoder | null = null;
   private readonly pacer: Pacer;
   private readonly frag = new Fragment();
   private readonly repairInfo = new RepairInfo();
@@ -177,7 +180,10 @@ export class Connection {
   // receiver side
   private readonly reorder: ReorderBuffer;
   private readonly reorderOut = new ReorderOutput();
-  private readonly fecDec: StreamingFecDecoder | null;
+  /** Created with the first DATA or REPAIR received (a send-only side never holds decoder state). */
+  private fecDec: StreamingFecDecoder | null = null;
+  /** FEC state could not be created (memory budget): the connection runs on ARQ alone. */
+  private fecUnavailable = false;
   private readonly recovered = new RecoveredPacket();
   private readonly recoveredBuf: Uint8Array;
   private readonly nack: NackScheduler | null;
@@ -206,6 +212,7 @@ export class Connection {
   private lastHeardAt: number;
   private lastSentAt: number;
   private nextProbeAt: number;
+  private tailProbeAt = Number.POSITIVE_INFINITY;
   private peerKeepaliveTs = 0;
   private peerKeepaliveAt = -1;
   private closeReason: number = CloseReason.NORMAL;
@@ -242,17 +249,10 @@ export class Connection {
       rtt: this.rtt,
       ...(setup.pool !== undefined ? { pool: setup.pool } : {}),
     });
-    this.fecEnc =
-      o.fec === null
-        ? null
-        : new StreamingFecEncoder({
-            window: o.fec.window,
-            step: o.fec.step,
-            repairs: o.fec.repairs,
-            maxPayload: o.maxPayload,
-            account: this.acct('fec-enc'),
-          });
-    this.pacer = new Pacer({ rateBps: o.maxRateBps, burstBytes: Math.max(14_000, 10 * o.maxDatagram) }, now);
+    // The bucket holds at least 2 ms at the ceiling rate: timers fire with ~1 ms granularity, so a
+    // smaller bucket would cap the rate below the ceiling.
+    const burst = Math.max(14_000, 10 * o.maxDatagram, Math.ceil((o.maxRateBps / 8) * 0.002));
+    this.pacer = new Pacer({ rateBps: o.maxRateBps, burstBytes: Math.min(burst, 16 * 1024 * 1024) }, now);
 
     this.reorder = new ReorderBuffer({
       capacity: o.receiveCapacity,
@@ -262,15 +262,6 @@ export class Connection {
       account: this.acct('reorder'),
       ...(setup.pool !== undefined ? { pool: setup.pool } : {}),
     });
-    this.fecDec =
-      o.fec === null
-        ? null
-        : new StreamingFecDecoder({
-            maxWindow: o.fec.window,
-            maxPayload: o.maxPayload,
-            maxRepairs: Math.min(256, Math.max(16, 4 * o.fec.repairs * Math.ceil(o.fec.window / o.fec.step))),
-            account: this.acct('fec-dec'),
-          });
     this.recoveredBuf = new Uint8Array(o.maxPayload);
     this.nack = o.arq
       ? new NackScheduler({
@@ -301,6 +292,42 @@ export class Connection {
   /** Records the ACCEPT's packet number (client side) so that repeated ACCEPTs count as replays. */
   markAcceptSeen(packetNumber: number): void {
     this.replay.commit(packetNumber);
+  }
+
+  /** The FEC encoder, created on first use; null when FEC is off or could not be had. */
+  private encoder(): StreamingFecEncoder | null {
+    const f = this.options.fec;
+    if (this.fecEnc !== null || f === null || this.fecUnavailable) return this.fecEnc;
+    try {
+      this.fecEnc = new StreamingFecEncoder({
+        window: f.window,
+        step: f.step,
+        repairs: f.repairs,
+        maxPayload: this.options.maxPayload,
+        account: this.acct('fec-enc'),
+      });
+    } catch {
+      // Budget refusal: carry on without FEC (ARQ still repairs), counted.
+      this.fecUnavailable = true;
+    }
+    return this.fecEnc;
+  }
+
+  /** The FEC decoder, created on first use; null when FEC is off or could not be had. */
+  private decoder(): StreamingFecDecoder | null {
+    const f = this.options.fec;
+    if (this.fecDec !== null || f === null || this.fecUnavailable) return this.fecDec;
+    try {
+      this.fecDec = new StreamingFecDecoder({
+        maxWindow: f.window,
+        maxPayload: this.options.maxPayload,
+        maxRepairs: Math.min(256, Math.max(16, 4 * f.repairs * Math.ceil(f.window / f.step))),
+        account: this.acct('fec-dec'),
+      });
+    } catch {
+      this.fecUnavailable = true;
+    }
+    return this.fecDec;
   }
 
   /** Current state. */
@@ -473,8 +500,9 @@ export class Connection {
       if ((flags & DataFlags.RETRANSMIT) !== 0) this.counters.recoveredByArq++;
       this.nack?.onArrival(seq, now);
     }
-    if (this.fecDec !== null) {
-      this.fecDec.addSource(seq, flags & ~DataFlags.RETRANSMIT, v.timestamp, v.frameLength, v.buf, v.payloadOffset, v.payloadLength);
+    const dec = this.decoder();
+    if (dec !== null) {
+      dec.addSource(seq, flags & ~DataFlags.RETRANSMIT, v.timestamp, v.frameLength, v.buf, v.payloadOffset, v.payloadLength);
       this.drainRecovered(now);
     }
   }
@@ -517,8 +545,9 @@ export class Connection {
   private onRepair(v: PacketView, now: number): void {
     this.counters.repairReceived++;
     this.ackDue = true;
-    if (this.fecDec === null) return;
-    this.fecDec.addRepair(v.windowStart, v.windowLength, v.repairIndex, v.buf, v.symbolOffset, v.symbolLength);
+    const dec = this.decoder();
+    if (dec === null) return;
+    dec.addRepair(v.windowStart, v.windowLength, v.repairIndex, v.buf, v.symbolOffset, v.symbolLength);
     this.drainRecovered(now);
   }
 
@@ -585,7 +614,7 @@ export class Connection {
     t = Math.min(t, this.reorder.nextTimeout());
     if (this.ackDue) t = Math.min(t, this.nextAckAt);
     if (this.nack !== null) t = Math.min(t, this.nack.nextTimeout());
-    t = Math.min(t, this.nextProbeAt, this.lastSentAt + this.options.keepaliveMs);
+    t = Math.min(t, this.nextProbeAt, this.tailProbeAt, this.lastSentAt + this.options.keepaliveMs);
     t = Math.min(t, this.sendBuf.nextTimeout());
     if (this.hasPacedWork()) t = Math.min(t, this.pacer.nextSendTime(this.options.maxDatagram, now));
     return t;
@@ -742,8 +771,9 @@ export class Connection {
       return this.seal(out, len, len - TAG_LENGTH, pn);
     }
     // KEEPALIVE: RTT probe every DEFAULT_RTT_PROBE_MS, and keepalive when idle
-    if (now >= this.nextProbeAt || now - this.lastSentAt >= this.options.keepaliveMs) {
+    if (now >= this.nextProbeAt || now >= this.tailProbeAt || now - this.lastSentAt >= this.options.keepaliveMs) {
       this.nextProbeAt = now + DEFAULT_RTT_PROBE_MS;
+      this.tailProbeAt = Number.POSITIVE_INFINITY;
       const pn = this.nextPn(now);
       if (pn < 0) return 0;
       let echo = 0;
@@ -809,15 +839,17 @@ export class Connection {
     this.nextSeq = seqAdd(seq, 1);
     const len = encodeDataHeaderInto(out, 0, this.remoteId, pn >>> 0, frag.flags, seq, frag.timestampUs, frag.frameLength, n);
     this.sendBuf.add(seq, frag.timestampUs, frag.flags, frag.frameLength, out, DATA_PAYLOAD_OFFSET, n, now);
-    if (this.fecEnc !== null) {
-      this.repairsReady += this.fecEnc.addSource(seq, frag.flags, frag.timestampUs, frag.frameLength, out, DATA_PAYLOAD_OFFSET, n);
+    const enc = this.encoder();
+    if (enc !== null) {
+      this.repairsReady += enc.addSource(seq, frag.flags, frag.timestampUs, frag.frameLength, out, DATA_PAYLOAD_OFFSET, n);
     }
     this.counters.dataSent++;
     this.counters.dataBytesSent += n;
     this.pacer.consume(len, now);
-    // End of a burst: a KEEPALIVE right behind it tells the receiver our next seq, so a lost
-    // tail (which no later packet would reveal) is NACKed or reported within a one-way delay.
-    if (this.queue.queuedFrames === 0) this.nextProbeAt = now;
+    // End of a burst: if nothing follows within TAIL_PROBE_MS, a KEEPALIVE tells the receiver our
+    // next seq, so a lost tail (which no later packet would reveal) is NACKed or reported. A
+    // steady stream never waits that long, so it sends no extra packets.
+    this.tailProbeAt = this.queue.queuedFrames === 0 ? now + TAIL_PROBE_MS : Number.POSITIVE_INFINITY;
     return this.seal(out, len, DATA_PAYLOAD_OFFSET, pn);
   }
 
