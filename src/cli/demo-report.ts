@@ -201,7 +201,10 @@ function perBucket(samples: readonly DemoSample[], pick: (s: DemoSample) => numb
   return [...out.entries()].sort((a, b) => a[0] - b[0]);
 }
 
-/** The whole report as one HTML document. */
+/**
+ * The whole report as one HTML document (no script, no external resource).
+ * @example writeFileSync('report.html', renderReport(summary, samples));
+ */
 export function renderReport(summary: DemoSummary, samples: readonly DemoSample[]): string {
   const t = (s: DemoSample): number => s.tMs / 1000;
   const occupancy = lineChart('Receive buffer occupancy', 'packets held', [

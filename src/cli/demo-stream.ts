@@ -44,7 +44,14 @@ export interface VerifyResult {
   readonly problem: string;
 }
 
-/** Generates and verifies the frames of one stream. */
+/**
+ * Generates and verifies the frames of one stream.
+ * @example
+ * const s = new SyntheticStream(DEFAULT_STREAM_SHAPE, 1);
+ * const { size, keyframe } = s.nextFrame(0);
+ * const f = new Uint8Array(size); s.fill(f, 0, performance.now());
+ * s.verify(f).ok === true
+ */
 export class SyntheticStream {
   readonly shape: Readonly<StreamShape>;
   readonly seed: number;

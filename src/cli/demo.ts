@@ -220,7 +220,7 @@ export async function demoCommand(argv: string[], io: CommandIo = {}): Promise<n
   const tty = io.stdout === undefined && process.stdout.isTTY === true && args.live;
   const stop = new StopSignal(io.signal);
   try {
-    return await _runDemo(args, out, err, tty, stop);
+    return await _runDemo(args, out, tty, stop);
   } catch (e) {
     err(`sluice demo: ${describeError(e)}`);
     return EXIT_FAILURE;
@@ -229,7 +229,7 @@ export async function demoCommand(argv: string[], io: CommandIo = {}): Promise<n
   }
 }
 
-async function _runDemo(args: DemoArgs, out: (l: string) => void, err: (l: string) => void, tty: boolean, stop: StopSignal): Promise<number> {
+async function _runDemo(args: DemoArgs, out: (l: string) => void, tty: boolean, stop: StopSignal): Promise<number> {
   const startedAt = new Date();
   const key = 'sluice demo pre-shared key';
   const accountant = new MemoryAccountant();
@@ -494,7 +494,7 @@ async function _runDemo(args: DemoArgs, out: (l: string) => void, err: (l: strin
       ['memory', `peak ${bytes(peakReserved)} reserved by ${accountHigh.size} accounts; after close: ${leaks.ok ? 'every account back to zero' : leaks.summary}`],
     ];
     const config: Array<[string, string]> = [
-      ['link (impair relay)', `${linkText}${args.impairment.seed !== undefined ? '' : ''}; reply direction alike, independent seed`],
+      ['link (impair relay)', `${linkText}; reply direction alike, independent seed`],
       ['stream', `${args.shape.fps} fps, ${mbit(args.shape.bitrateBps)} mean, keyframe ${args.shape.keyframeRatio}x every ${args.shape.keyframeIntervalS} s, sizes +-${Math.round(args.shape.variation * 100)}%, seed ${args.seed}`],
       ['latency budget', `${args.latencyMs} ms`],
       ['FEC', fecText(args.fec)],
@@ -533,6 +533,5 @@ async function _runDemo(args: DemoArgs, out: (l: string) => void, err: (l: strin
     if (c !== null && !c.closed) c.destroy();
     if (server !== null) await (server as SluiceServer).close().catch(() => undefined);
     if (relay !== null) await (relay as ImpairRelay).close().catch(() => undefined);
-    void err;
   }
 }

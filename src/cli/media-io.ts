@@ -21,6 +21,7 @@ export type MediaSpec =
 /**
  * Parses `udp://HOST:PORT`, `file:PATH` (also `file://PATH`) or `-`.
  * @throws UsageError naming `what` (input/output) and the accepted forms.
+ * @example parseMediaSpec('input', 'udp://127.0.0.1:5000') // { kind: 'udp', address: { host: '127.0.0.1', port: 5000 }, ... }
  */
 export function parseMediaSpec(what: 'input' | 'output', text: string): MediaSpec {
   const t = text.trim();
@@ -47,7 +48,12 @@ export function parseMediaSpec(what: 'input' | 'output', text: string): MediaSpe
   throw new UsageError(`${what}: expected udp://HOST:PORT, file:PATH or - (stdin/stdout), got "${text}"`);
 }
 
-/** Binds a UDP socket, turning EADDRINUSE and friends into `ERR_SLUICE_BIND` naming the address. */
+/**
+ * Binds a UDP socket (4 MiB receive buffer requested), turning EADDRINUSE and friends into
+ * `ERR_SLUICE_BIND` naming the address. The caller owns the socket and closes it.
+ * @throws SluiceError `ERR_SLUICE_BIND`.
+ * @example const s = await bindUdp('input', { host: '127.0.0.1', port: 5000 });
+ */
 export async function bindUdp(what: string, address: UdpAddress): Promise<dgram.Socket> {
   const type = address.host.includes(':') ? 'udp6' : 'udp4';
   const socket = dgram.createSocket({ type, recvBufferSize: 4 * 1024 * 1024 });
@@ -72,7 +78,8 @@ export async function bindUdp(what: string, address: UdpAddress): Promise<dgram.
 
 /**
  * Cuts a byte stream into chunks of exactly `size` bytes (the last one may be shorter). Each
- * yielded chunk is a fresh Uint8Array the consumer owns.
+ * yielded chunk is a fresh Uint8Array the consumer owns (it may be queued by reference).
+ * @example for await (const frame of chunked(process.stdin, 1316)) conn.send(frame, { copy: false });
  */
 export async function* chunked(source: AsyncIterable<Uint8Array | string>, size: number): AsyncGenerator<Uint8Array, void, undefined> {
   let buf = new Uint8Array(size);
@@ -142,8 +149,10 @@ export interface FrameOutput {
 }
 
 /**
- * Opens an output: a UDP socket sending to `udp://HOST:PORT` (one datagram per frame), a file
- * (created or truncated) or stdout.
+ * Opens an output: a UDP socket sending to `udp://HOST:PORT` (one datagram per frame; frames
+ * over 65507 bytes are counted as errors), a file (created or truncated) or stdout. `write`
+ * keeps a reference to the frame until it is written: do not reuse it.
+ * @example const out = await openOutput(parseMediaSpec('output', 'file:out.ts')); out.write(frame); await out.close();
  * @throws SluiceError `ERR_SLUICE_OUTPUT` naming the file when it cannot be created.
  */
 export async function openOutput(spec: MediaSpec): Promise<FrameOutput> {

@@ -13,6 +13,7 @@ export type JsonLog = (record: Record<string, unknown>) => void;
 /**
  * Dials `target` (caller mode). Resolves null when stopped before the handshake completed.
  * @throws the connect error (ERR_SLUICE_CONNECT_TIMEOUT naming the address, ERR_SLUICE_AUTH_FAILED, ...).
+ * @example const conn = await dial(resolveTarget(url, {}, process.env, 'caller'), new MemoryAccountant(), new StopSignal());
  */
 export async function dial(target: ResolvedTarget, accountant: MemoryAccountant, stop: StopSignal): Promise<SluiceConnection | null> {
   // The signal only cancels the handshake: connect() also destroys an open connection when its
@@ -68,7 +69,8 @@ export function nextConnection(server: SluiceServer, stop: StopSignal): Promise<
  * Waits until the peer has acknowledged everything sent (the send buffer is empty and nothing
  * is queued), then one more latency so the receiver has delivered what it holds: a CLOSE
  * discards the receiver's held packets, so closing right after the last write would lose the
- * stream's tail. Bounded by `maxMs`.
+ * stream's tail. Bounded by `maxMs` (plus at most one latency).
+ * @example await linger(conn, 120, 5000); await conn.close();
  */
 export async function linger(conn: SluiceConnection, latencyMs: number, maxMs: number): Promise<void> {
   const until = performance.now() + maxMs;
