@@ -479,7 +479,7 @@ async function _runDemo(args: DemoArgs, out: (l: string) => void, tty: boolean, 
         ? `FAIL: ${counts.corrupted} frame(s) delivered corrupted (${problems.join('; ')})`
         : missing === 0
           ? 'OK: every frame delivered intact, no memory leaked'
-          : `OK: every delivered frame intact, ${missing} frame(s) lost for good, no memory leaked`;
+          : `OK: every delivered frame intact, ${missing} frame(s) not delivered (${counts.lostEvents} reported lost for good${missing > counts.lostEvents ? `, ${missing - counts.lostEvents} still in flight at the end` : ''}), no memory leaked`;
     const rows: Array<[string, string]> = [
       ['stream', `${(endMs / 1000).toFixed(1)} s, ${counts.sent} frames sent (${counts.refused} refused), ${mbit((counts.bytesSent * 8 * 1000) / Math.max(1, args.durationMs))} media`],
       ['frames delivered', `${counts.delivered} intact (${pct(counts.delivered, counts.sent)}), ${missing} missing${missingList(seen, counts.sent)}, ${counts.corrupted} corrupted, ${counts.duplicate} duplicate, ${counts.outOfOrder} out of order`],
