@@ -169,6 +169,11 @@ export class SluiceConnection extends EventEmitter {
     return this.closedInfo !== null;
   }
 
+  /** Why the connection closed, or null while it is open. */
+  get closeInfo(): CloseInfo | null {
+    return this.closedInfo;
+  }
+
   /**
    * Queues a frame. Returns true when more may be sent now, false when the caller should wait
    * for 'drain' (the frame was queued unless the queue was full: then it throws

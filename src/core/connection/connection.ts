@@ -467,6 +467,9 @@ export class Connection {
         this.onTailFence(v.nextSeq, v.timestamp, now);
         break;
       case PacketType.CLOSE:
+        // A graceful end: the peer sent everything it meant to. What we hold is handed over now
+        // (early rather than never), gaps are reported lost, then the connection closes.
+        this.deliver(Number.POSITIVE_INFINITY);
         this.finish(v.reason, 'closed by peer', true);
         break;
       default:

@@ -42,3 +42,20 @@ describe('Connection pair (virtual time)', () => {
     pair.destroy();
   });
 });
+
+describe('graceful close', () => {
+  it('hands over every frame the receiver still holds when the peer closes', () => {
+    const pair = new SimPair({ connection: { key: KEY, latencyMs: 1000 }, forward: { delayMs: 10 } });
+    expect(pair.handshake()).toBe(true);
+    for (let i = 0; i < 5; i++) pair.clientConn!.sendFrame(frame(i, 3000), pair.now);
+    // Let the packets arrive (10 ms) but close long before their 1 s deadline.
+    pair.runUntil(pair.now + 50);
+    expect(pair.log.serverEvents.filter((e) => e.type === 'frame').length).toBe(0);
+    pair.clientConn!.close(pair.now);
+    pair.runUntil(pair.now + 100);
+    const frames = pair.log.serverEvents.filter((e) => e.type === 'frame');
+    expect(frames.length).toBe(5);
+    expect(pair.log.serverEvents.at(-1)).toMatchObject({ type: 'closed', byPeer: true });
+    pair.destroy();
+  });
+});
