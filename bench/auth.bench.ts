@@ -127,8 +127,10 @@ export async function run(ctx: BenchContext): Promise<SuiteResult> {
     {
       name: 'noble_verify_vs_tag',
       value: g('HmacVerify_noble_1200') / g('HmacTag_noble_prekeyed_1200'),
-      min: 0.8,
-      max: 1.25,
+      // Read 1.00-1.24 across runs on the loaded 2-core machine: the band leaves room for that noise
+      // while still catching a verify that does twice the work (or skips it).
+      min: 0.7,
+      max: 1.5,
       detail: 'verify = recompute + 16-byte constant-time compare; must cost about one tag',
     },
     {
