@@ -142,6 +142,10 @@ export const SendStatus = {
 export type SendStatus = (typeof SendStatus)[keyof typeof SendStatus];
 
 const NACK_MAX_RANGES = 128;
+/** Longest a gap waits for FEC before it is NACKed anyway, ms. */
+const FEC_HOLD_MAX_MS = 15;
+/** Packets after a repair emission point before its repair is taken as arrived or lost. */
+const FEC_REPAIR_SLACK = 2;
 /** Quiet time after the send queue drains before a KEEPALIVE announces our next seq, ms. */
 const TAIL_PROBE_MS = 5;
 const LOSS_SCAN_MAX = 256;
@@ -213,6 +217,8 @@ export class Connection {
   private lastSentAt: number;
   private nextProbeAt: number;
   private tailProbeAt = Number.POSITIVE_INFINITY;
+  /** When a gap held back for FEC becomes NACKable by time (see holdForFec). */
+  private fecHoldUntil = Number.POSITIVE_INFINITY;
   private peerKeepaliveTs = 0;
   private peerKeepaliveAt = -1;
   private closeReason: number = CloseReason.NORMAL;
@@ -616,7 +622,7 @@ export class Connection {
     let t = this.lastHeardAt + this.options.idleTimeoutMs;
     t = Math.min(t, this.reorder.nextTimeout());
     if (this.ackDue) t = Math.min(t, this.nextAckAt);
-    if (this.nack !== null) t = Math.min(t, this.nack.nextTimeout());
+    if (this.nack !== null) t = Math.min(t, this.nack.nextTimeout(), this.fecHoldUntil);
     t = Math.min(t, this.nextProbeAt, this.tailProbeAt, this.lastSentAt + this.options.keepaliveMs);
     t = Math.min(t, this.sendBuf.nextTimeout());
     if (this.hasPacedWork()) t = Math.min(t, this.pacer.nextSendTime(this.options.maxDatagram, now));
@@ -747,8 +753,9 @@ export class Connection {
       return this.seal(out, len, len - TAG_LENGTH, pn);
     }
     // NACK
-    if (this.nack !== null && this.anyData && now >= this.nack.nextTimeout()) {
-      const nl = this.reorder.copyLossRanges(this.lossStarts, this.lossCounts, this.lossSince, LOSS_SCAN_MAX, this.lossDeadline);
+    if (this.nack !== null && this.anyData && (now >= this.nack.nextTimeout() || now >= this.fecHoldUntil)) {
+      let nl = this.reorder.copyLossRanges(this.lossStarts, this.lossCounts, this.lossSince, LOSS_SCAN_MAX, this.lossDeadline);
+      nl = this.holdForFec(nl, now);
       const k = this.nack.poll(now, this.rtt.hasSample ? this.rtt.srtt : 0, this.lossStarts, this.lossCounts, this.lossSince, this.lossDeadline, nl, this.rangeStarts, this.rangeCounts,
         // The scheduler repeats after rtt + 4 x var (RFC 6298's RTO). For media the cost of a
         // spare retransmission is small and the deadline is near: repeat after rtt + var.
@@ -790,6 +797,53 @@ export class Connection {
       return this.seal(out, len, len - TAG_LENGTH, pn);
     }
     return 0;
+  }
+
+  /**
+   * Gives FEC its chance before ARQ (like SRT's `arq:onreq`, but by sequence, not by time): the
+   * sender emits repairs right after every `step`-th source packet, so a gap at seq s is NACKed
+   * only once packets past the first emission after s have arrived (the repair had its chance
+   * and did not rebuild s), or after FEC_HOLD_MAX_MS whatever arrived. Without this a NACK goes
+   * out 2 ms after the gap, the repair rebuilds the packet a few ms later, and the
+   * retransmission arrives as a duplicate: about a quarter of all retransmissions were.
+   * Rewrites the loss list in place; returns its new length.
+   */
+  private holdForFec(n: number, now: number): number {
+    const fec = this.options.fec;
+    this.fecHoldUntil = Number.POSITIVE_INFINITY;
+    if (fec === null || this.fecUnavailable || n === 0) return n;
+    const step = fec.step;
+    // Highest seq whose first covering emission should have arrived: two packets of slack for
+    // the repair to follow its source. The encoder numbers from 0 and emits after seq
+    // step-1, 2*step-1, ... (spec/fec.md).
+    const seen = (this.highestSeq - FEC_REPAIR_SLACK) | 0;
+    const horizon = seen < 0 ? -1 : Math.floor((seen + 1) / step) * step - 1;
+    let w = 0;
+    for (let i = 0; i < n; i++) {
+      const start = this.lossStarts[i]!;
+      let count = this.lossCounts[i]!;
+      const since = this.lossSince[i]!;
+      if (now - since < FEC_HOLD_MAX_MS) {
+        // Only what lies at or before the horizon may be NACKed yet. Sequences are compared on
+        // the unwrapped line near highestSeq (they are within the receive window of it).
+        const startOff = (start - this.highestSeq) | 0;
+        const horizonOff = horizon - this.highestSeq;
+        const allowed = horizonOff - startOff + 1;
+        if (allowed < count) {
+          const t = since + FEC_HOLD_MAX_MS;
+          if (t < this.fecHoldUntil) this.fecHoldUntil = t;
+          count = allowed > 0 ? allowed : 0;
+        }
+      }
+      if (count > 0) {
+        this.lossStarts[w] = start;
+        this.lossCounts[w] = count;
+        this.lossSince[w] = since;
+        this.lossDeadline[w] = this.lossDeadline[i]!;
+        w++;
+      }
+    }
+    return w;
   }
 
   /** Next expected sequence: everything before it was received, recovered or given up. */
