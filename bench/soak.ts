@@ -25,8 +25,9 @@
  *    pool is closed) is not ok.
  *
  * Output: a readable table and one `SOAK_SUMMARY {json}` line on stdout; `--json PATH` writes the
- * summary plus every sample. `SLUICE_SOAK_INJECT_LEAK=1` keeps a reference to every received
- * frame (a deliberate leak, only to show that the check fails); it is off by default.
+ * summary plus every sample. Deliberate leaks, only to show that the checks fail (off by
+ * default): `SLUICE_SOAK_INJECT_LEAK=1` keeps a reference to every received frame;
+ * `SLUICE_SOAK_INJECT_LEAK=heap` keeps ~16 bytes of JS heap per packet of every frame.
  *
  * Options: `--minutes N` | `--seconds N` (default 60 s), `--warmup-share F` (default 0.2),
  * `--rate BPS` (default 20e6), `--seed N` (default 1), `--json PATH`, `--no-gc` (sample heapUsed
@@ -421,7 +422,15 @@ async function main(): Promise<number> {
   const { ImpairRelay } = await import('../src/io/impair-relay.js');
   const { MemoryAccountant } = await import('../src/core/memory/accountant.js');
   const args = parseArgs(process.argv.slice(2));
-  const injectLeak = process.env.SLUICE_SOAK_INJECT_LEAK === '1';
+  // Deliberate leaks, only to show the checks fail: '1' keeps every received frame (payload
+  // memory outside the JS heap); 'heap' keeps ~16 bytes of JS heap per packet of every frame
+  // (two doubles per 1,360-byte payload), like a per-packet record nobody frees.
+  const leakMode = process.env.SLUICE_SOAK_INJECT_LEAK ?? '';
+  if (leakMode !== '' && leakMode !== '1' && leakMode !== 'heap') {
+    console.error(`soak: SLUICE_SOAK_INJECT_LEAK must be 1 or heap, got "${leakMode}"`);
+    return 2;
+  }
+  const injectLeak = leakMode !== '';
   const g = (globalThis as { gc?: () => void }).gc;
   if (args.forceGc && g === undefined) {
     console.error('soak: run with node --expose-gc (npm run soak does); heap figures need post-GC samples');
@@ -447,6 +456,7 @@ async function main(): Promise<number> {
   // Receiver: verify every frame (order and bytes), count losses.
   const rx = { frames: 0, bytes: 0, corrupt: 0, outOfOrder: 0, lostEvents: 0, lastIndex: -1 };
   const leaked: Uint8Array[] = [];
+  const leakedRecords: number[][] = [];
   const serverSide = new Promise<SluiceConnection>((res) => server.once('connection', res));
   const client = await connect({
     host: '127.0.0.1',
@@ -469,7 +479,12 @@ async function main(): Promise<number> {
     if (!ok) rx.corrupt++;
     if (idx <= rx.lastIndex) rx.outOfOrder++;
     rx.lastIndex = idx;
-    if (injectLeak) leaked.push(d);
+    if (leakMode === '1') leaked.push(d);
+    else if (leakMode === 'heap') {
+      const rec: number[] = [];
+      for (let k = Math.ceil(d.length / 1360); k > 0; k--) rec.push(idx + 0.5, k + 0.5);
+      leakedRecords.push(rec);
+    }
   });
   receiver.on('frame-lost', () => rx.lostEvents++);
 
@@ -600,7 +615,7 @@ async function main(): Promise<number> {
     node: process.version,
     cpu: cpus()[0]?.model ?? 'unknown',
     cpus: cpus().length,
-    injectLeak,
+    injectLeak: leakMode === '' ? false : leakMode,
     durationS: args.durationMs / 1000,
     elapsedS: Math.round(elapsedMs) / 1000,
     warmupS: warmupMs / 1000,
@@ -666,7 +681,7 @@ async function main(): Promise<number> {
     writeFileSync(args.jsonPath, JSON.stringify({ summary, samples }, null, 1));
     console.log(`soak: JSON written to ${args.jsonPath}`);
   }
-  if (injectLeak) console.log(`soak: SLUICE_SOAK_INJECT_LEAK=1 held ${leaked.length} frames`);
+  if (injectLeak) console.log(`soak: SLUICE_SOAK_INJECT_LEAK=${leakMode} held ${leaked.length} frames, ${leakedRecords.length} per-packet records`);
   console.log(ok ? 'soak: PASS' : 'soak: FAIL');
   return ok ? 0 : 1;
 }
