@@ -8,7 +8,8 @@
  * external, arrayBuffers), every memory account of the accountant and the connection's
  * statistics (delivered, recovered by FEC / ARQ, lost).
  *
- * After the warm-up (default 20% of the run, at least 10 s) it fails (exit 1) when:
+ * After the warm-up (default 20% of the run, at least 10 s, at least 5 min for runs of 10 min or
+ * more, at most half the run) it fails (exit 1) when:
  *  - heap (runs of 10 minutes or more): the least-squares slope of post-GC heapUsed is above
  *    {@link HEAP_SLOPE_LIMIT_MB_PER_HOUR} plus the slope's measurement noise (3 standard errors,
  *    at most {@link HEAP_NOISE_ALLOWANCE_MAX_MB_PER_HOUR}); (shorter runs): the growth of that
