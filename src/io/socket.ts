@@ -145,7 +145,13 @@ export class SocketDriver extends EventEmitter {
 
   /** Kernel receive buffer size actually granted (bytes). */
   get receiveBufferSize(): number {
-    return this.socket.getRecvBufferSize();
+    // dgram throws once the socket is closed; statistics read after close report 0.
+    if (this.closed) return 0;
+    try {
+      return this.socket.getRecvBufferSize();
+    } catch {
+      return 0;
+    }
   }
 
   /** Datagrams handed to the socket and not yet completed. */
