@@ -455,6 +455,28 @@ export class SluiceServer extends EventEmitter {
 }
 
 /**
+ * Opens the socket driver with its send ring charged to `accountant` and a reference on the
+ * shared pool; both are given back when the driver closes (or at once if binding fails).
+ */
+async function openDriver(
+  accountant: MemoryAccountant,
+  endpoint: ReturnType<typeof endpointOptions>,
+  socket: Omit<SocketOptions, 'account'>,
+): Promise<SocketDriver> {
+  const ringName = ringAccountName();
+  const giveBack = (): void => {
+    accountant.closeAccount(ringName);
+    releasePool(accountant);
+  };
+  const driver = await SocketDriver.open(endpoint, { ...socket, account: accountant.account(ringName) }).catch((err: unknown) => {
+    giveBack();
+    throw err;
+  });
+  driver.once('close', giveBack);
+  return driver;
+}
+
+/**
  * Listens for sluice connections on a UDP port.
  * @throws SluiceError `ERR_SLUICE_BIND` when the port is in use; SluiceRangeError /
  *   SluiceTypeError naming a bad option.
@@ -462,19 +484,7 @@ export class SluiceServer extends EventEmitter {
 export async function listen(options: ListenOptions): Promise<SluiceServer> {
   checkInt('port', options.port, 0, 65535);
   const accountant = accountantOf(options);
-  const ringName = ringAccountName();
-  const driver = await SocketDriver.open(endpointOptions(options, true, options.maxConnections), {
-    ...options,
-    account: accountant.account(ringName),
-  }).catch((err: unknown) => {
-    accountant.closeAccount(ringName);
-    releasePool(accountant);
-    throw err;
-  });
-  driver.once('close', () => {
-    accountant.closeAccount(ringName);
-    releasePool(accountant);
-  });
+  const driver = await openDriver(accountant, endpointOptions(options, true, options.maxConnections), options);
   const server = new SluiceServer(driver, accountant, options.frameQueue ?? 1024);
   options.signal?.addEventListener('abort', () => void server.close(), { once: true });
   return server;
@@ -493,20 +503,10 @@ export async function connect(options: ConnectOptions): Promise<SluiceConnection
   }
   if (options.signal?.aborted) throw new SluiceError('ERR_SLUICE_ABORTED', 'connect: aborted');
   const accountant = accountantOf(options);
-  const ringName = ringAccountName();
-  const driver = await SocketDriver.open(endpointOptions(options, false), {
+  const driver = await openDriver(accountant, endpointOptions(options, false), {
     ...options,
     host: options.host.includes(':') ? '::' : '0.0.0.0',
     port: options.localPort ?? 0,
-    account: accountant.account(ringName),
-  }).catch((err: unknown) => {
-    accountant.closeAccount(ringName);
-    releasePool(accountant);
-    throw err;
-  });
-  driver.once('close', () => {
-    accountant.closeAccount(ringName);
-    releasePool(accountant);
   });
   const byCore = new Map<Connection, SluiceConnection>();
   wire(driver, byCore);
