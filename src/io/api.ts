@@ -306,7 +306,7 @@ function accountantOf(o: NodeOptions): MemoryAccountant {
 
 /** Slot size of the shared packet pool: a 1500-byte MTU's UDP payload (holds any default payload). */
 const POOL_SLOT_BYTES = 1472;
-const pools = new WeakMap<MemoryAccountant, { pool: BufferPool; refs: number }>();
+const pools = new WeakMap<MemoryAccountant, { pool: BufferPool; refs: number; rings: Map<number, BufferPool> }>();
 
 /**
  * The packet pool shared by every socket charged to `accountant`: payload memory follows what is
@@ -329,7 +329,7 @@ function retainPool(accountant: MemoryAccountant, delta: number): BufferPool {
       maxSlots,
       devChecks: process.env.NODE_ENV !== 'production',
     });
-    entry = { pool, refs: 0 };
+    entry = { pool, refs: 0, rings: new Map() };
     pools.set(accountant, entry);
   }
   entry.refs += delta;
@@ -341,10 +341,40 @@ function releasePool(accountant: MemoryAccountant): void {
   if (entry === undefined) return;
   entry.refs--;
   // Slots still out would be a leak: keep the pool open so leakCheck() reports them.
-  if (entry.refs <= 0 && entry.pool.inUse === 0 && !entry.pool.closed) {
+  let inUse = entry.pool.inUse;
+  for (const r of entry.rings.values()) inUse += r.inUse;
+  if (entry.refs <= 0 && inUse === 0 && !entry.pool.closed) {
     entry.pool.close();
+    for (const r of entry.rings.values()) r.close();
     pools.delete(accountant);
   }
+}
+
+/** FEC ring sizes are rounded up to 4 KiB so configurations that differ slightly share a pool. */
+const RING_GRANULE = 4096;
+
+/**
+ * Pools of whole FEC rings (one slab per ring), one pool per ring size, shared by the sockets of
+ * `accountant` and closed with the shared packet pool: a connection that ends leaves its rings for
+ * the next one instead of to the garbage collector.
+ */
+function ringPools(accountant: MemoryAccountant): (bytes: number) => BufferPool | undefined {
+  return (bytes: number) => {
+    const entry = pools.get(accountant);
+    if (entry === undefined) return undefined;
+    const size = Math.ceil(bytes / RING_GRANULE) * RING_GRANULE;
+    let pool = entry.rings.get(size);
+    if (pool === undefined || pool.closed) {
+      pool = accountant.createPool({
+        slotSize: size,
+        slotsPerSlab: 1,
+        maxSlots: Math.max(4, Math.floor(accountant.budgetBytes / 4 / size)),
+        devChecks: process.env.NODE_ENV !== 'production',
+      });
+      entry.rings.set(size, pool);
+    }
+    return pool;
+  };
 }
 
 function endpointOptions(o: NodeOptions, listen: boolean, maxConnections?: number) {
@@ -355,6 +385,7 @@ function endpointOptions(o: NodeOptions, listen: boolean, maxConnections?: numbe
     random: cryptoRandom,
     accounts: accountant,
     pool: retainPool(accountant, 1),
+    fecRings: ringPools(accountant),
     ...(o.pureCrypto === true ? {} : { protector: createNodeProtector }),
     ...(maxConnections !== undefined ? { maxConnections } : {}),
   };

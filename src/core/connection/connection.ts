@@ -122,6 +122,11 @@ export interface ConnectionSetup {
    * idle connections cost little; without one each buffer preallocates its own slab.
    */
   readonly pool?: SlotSource;
+  /**
+   * Pools for the FEC rings, by ring size: returns a pool whose slots hold `bytes` (or
+   * undefined to allocate inside). Rings are then reused across connections.
+   */
+  readonly fecRings?: (bytes: number) => SlotSource | undefined;
 }
 
 /** A frame handed to {@link Connection.sendFrame}. */
@@ -188,6 +193,7 @@ export class Connection {
   private fecDec: StreamingFecDecoder | null = null;
   /** FEC state could not be created (memory budget): the connection runs on ARQ alone. */
   private fecUnavailable = false;
+  private readonly fecRings: ((bytes: number) => SlotSource | undefined) | null;
   private readonly recovered = new RecoveredPacket();
   private readonly recoveredBuf: Uint8Array;
   private readonly nack: NackScheduler | null;
@@ -240,6 +246,7 @@ export class Connection {
     this.openedAt = now;
     this.txPn = setup.firstPacketNumber ?? 0;
     this.accounts = setup.accounts ?? null;
+    this.fecRings = setup.fecRings ?? null;
     this.replay = new ReplayWindow(undefined, this.acct('replay'));
     this.view = new PacketView({ maxDatagram: Math.max(o.maxDatagram, 1400), maxFrameBytes: o.maxFrameBytes });
 
@@ -305,13 +312,9 @@ export class Connection {
     const f = this.options.fec;
     if (this.fecEnc !== null || f === null || this.fecUnavailable) return this.fecEnc;
     try {
-      this.fecEnc = new StreamingFecEncoder({
-        window: f.window,
-        step: f.step,
-        repairs: f.repairs,
-        maxPayload: this.options.maxPayload,
-        account: this.acct('fec-enc'),
-      });
+      const opts = { window: f.window, step: f.step, repairs: f.repairs, maxPayload: this.options.maxPayload };
+      const ring = this.fecRings?.(StreamingFecEncoder.ringBytes(opts));
+      this.fecEnc = new StreamingFecEncoder({ ...opts, account: this.acct('fec-enc'), ...(ring !== undefined ? { ring } : {}) });
     } catch {
       // Budget refusal: carry on without FEC (ARQ still repairs), counted.
       this.fecUnavailable = true;
@@ -324,12 +327,13 @@ export class Connection {
     const f = this.options.fec;
     if (this.fecDec !== null || f === null || this.fecUnavailable) return this.fecDec;
     try {
-      this.fecDec = new StreamingFecDecoder({
+      const opts = {
         maxWindow: f.window,
         maxPayload: this.options.maxPayload,
         maxRepairs: Math.min(256, Math.max(16, 4 * f.repairs * Math.ceil(f.window / f.step))),
-        account: this.acct('fec-dec'),
-      });
+      };
+      const ring = this.fecRings?.(StreamingFecDecoder.ringBytes(opts));
+      this.fecDec = new StreamingFecDecoder({ ...opts, account: this.acct('fec-dec'), ...(ring !== undefined ? { ring } : {}) });
     } catch {
       this.fecUnavailable = true;
     }

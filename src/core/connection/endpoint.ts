@@ -63,6 +63,8 @@ export interface EndpointOptions {
   accounts?: AccountSource;
   /** Shared packet slots for every connection's reorder and send buffers (see ConnectionSetup.pool). */
   pool?: SlotSource;
+  /** Pools for the connections' FEC rings, by ring size (see ConnectionSetup.fecRings). */
+  fecRings?: (bytes: number) => SlotSource | undefined;
 }
 
 /** A datagram to send, filled by {@link Endpoint.pollTransmit}. */
@@ -180,6 +182,7 @@ export class Endpoint {
   private readonly protector: ProtectorFactory;
   private readonly accounts: AccountSource | undefined;
   private readonly pool: SlotSource | undefined;
+  private readonly fecRings: ((bytes: number) => SlotSource | undefined) | undefined;
   private readonly view: PacketView;
   private readonly routes = new Map<number, Route>();
   private readonly handshakes = new Map<string, number>();
@@ -211,6 +214,7 @@ export class Endpoint {
     this.protector = options.protector ?? createHmacProtector;
     this.accounts = options.accounts;
     this.pool = options.pool;
+    this.fecRings = options.fecRings;
     this.view = new PacketView({ maxDatagram: 65507, maxFrameBytes: this.defaults.maxFrameBytes });
     this.cookies = this.listening ? new CookieIssuer({ random: this.random }) : null;
     this.hsKey = deriveHandshakeKey(this.defaults.psk);
@@ -442,6 +446,7 @@ export class Endpoint {
           firstPacketNumber: 1,
           ...(this.accounts !== undefined ? { accounts: this.accounts } : {}),
           ...(this.pool !== undefined && this.pool.slotSize >= negotiated.maxPayload ? { pool: this.pool } : {}),
+          ...(this.fecRings !== undefined ? { fecRings: this.fecRings } : {}),
         },
         now,
       );
@@ -588,6 +593,7 @@ export class Endpoint {
             firstPacketNumber: 0,
             ...(this.accounts !== undefined ? { accounts: this.accounts } : {}),
           ...(this.pool !== undefined && this.pool.slotSize >= negotiated.maxPayload ? { pool: this.pool } : {}),
+          ...(this.fecRings !== undefined ? { fecRings: this.fecRings } : {}),
           },
           now,
         );

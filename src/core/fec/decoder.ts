@@ -22,7 +22,7 @@
  *   behind is evicted and counted.
  */
 import { checkInt, checkPowerOfTwo, SluiceRangeError, SluiceStateError } from '../errors.js';
-import { DETACHED_ACCOUNT, type MemoryAccount } from '../memory/types.js';
+import { DETACHED_ACCOUNT, type MemoryAccount, type SlotSource } from '../memory/types.js';
 import { seqAdd, seqDiff, seqLt } from '../seq.js';
 import { cauchyCoefficient, FEC_MAX_WINDOW, FEC_REPAIR_INDEXES } from './cauchy.js';
 import { GF_INV, GF_MUL } from './gf256.js';
@@ -52,6 +52,12 @@ export interface FecDecoderOptions {
   span?: number;
   /** Memory account charged for all the state (default: detached). */
   account?: MemoryAccount;
+  /**
+   * Where the source ring comes from: a pool whose slots hold the whole ring
+   * (`slotSize >= StreamingFecDecoder.ringBytes(options)`), so connections reuse rings instead
+   * of allocating them. Without it (or when the pool is exhausted) the ring is allocated here.
+   */
+  ring?: SlotSource;
 }
 
 /** Default pending-equation capacity. */
@@ -215,6 +221,9 @@ export class StreamingFecDecoder {
   private _srcLen: Uint16Array;
   private _srcDirty: Uint16Array;
   private _src8: Uint8Array;
+  /** The pool slot the source ring lives in (null when allocated here), and its pool. */
+  private _ringSlot: Uint8Array | null;
+  private _ringPool: SlotSource | null;
   private _src32: Uint32Array;
 
   // Equations.
@@ -256,6 +265,12 @@ export class StreamingFecDecoder {
    * @throws SluiceTypeError / SluiceRangeError for a missing or out-of-range option (the message
    *   names it and the allowed range). @throws BudgetExceededError when `account` refuses.
    */
+  /** Bytes of the source ring a decoder with these options holds (size a `ring` pool's slots with it). */
+  static ringBytes(options: Pick<FecDecoderOptions, 'maxWindow' | 'maxPayload' | 'span'>): number {
+    const span = options.span ?? Math.max(64, _nextPow2(2 * options.maxWindow));
+    return span * fecSymbolLength(options.maxPayload);
+  }
+
   constructor(options: FecDecoderOptions) {
     const maxWindow = checkInt('FecDecoderOptions.maxWindow', options.maxWindow, 1, FEC_MAX_WINDOW);
     const maxPayload = checkInt('FecDecoderOptions.maxPayload', options.maxPayload, 0, FEC_MAX_PAYLOAD);
@@ -304,8 +319,11 @@ export class StreamingFecDecoder {
     this._width = Math.min(span, maxRepairs * maxWindow);
     this._stride = this._width + maxRepairs;
     const E = maxRepairs;
+    const ringBytes = span * slot;
+    const pooled = options.ring !== undefined && options.ring.slotSize >= ringBytes ? options.ring.acquire() : null;
     this._reserved =
-      span * (slot + 4 + 1 + 2 + 2 + 2 + 4) + // source ring + colOfSlot + recovered queue
+      (pooled === null ? ringBytes : 0) + // source ring (a pooled one is reserved by the pool's account)
+      span * (4 + 1 + 2 + 2 + 2 + 4) + // colOfSlot + recovered queue and per-slot tables
       E * (slot + 4 + 1 + 1 + 2 + 1 + 16 + 8 + 2 + 1 + 2 + 2) + // equations + rowEq/needEq/pivotCol
       E * this._stride + // elimination matrix
       this._width * 4 + // colSeq
@@ -322,8 +340,14 @@ export class StreamingFecDecoder {
     this._srcState = new Uint8Array(span);
     this._srcLen = new Uint16Array(span);
     this._srcDirty = new Uint16Array(span);
-    this._src8 = new Uint8Array(span * slot);
-    this._src32 = new Uint32Array(this._src8.buffer);
+    this._ringSlot = pooled;
+    this._ringPool = pooled === null ? null : options.ring!;
+    if (pooled !== null) {
+      pooled.fill(0, 0, ringBytes);
+      this._account.use(ringBytes, 0);
+    }
+    this._src8 = pooled === null ? new Uint8Array(ringBytes) : pooled.subarray(0, ringBytes);
+    this._src32 = new Uint32Array(this._src8.buffer, this._src8.byteOffset, ringBytes >>> 2);
     this._eqActive = new Uint8Array(E);
     this._eqStart = new Uint32Array(E);
     this._eqLen = new Uint8Array(E);
@@ -583,6 +607,11 @@ export class StreamingFecDecoder {
     this._eqCount = 0;
     this._recCount = 0;
     this._account.unreserve(this._reserved);
+    if (this._ringSlot !== null) {
+      this._account.use(-this._src8.length, 0);
+      this._ringPool!.release(this._ringSlot);
+      this._ringSlot = null;
+    }
     this._src8 = new Uint8Array(0);
     this._src32 = new Uint32Array(0);
     this._eq8 = new Uint8Array(0);

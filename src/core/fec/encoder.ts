@@ -3,7 +3,7 @@
  * (spec/fec.md). Pure: no clock, no I/O, no allocation per packet.
  */
 import { checkInt, SluiceRangeError, SluiceStateError } from '../errors.js';
-import { DETACHED_ACCOUNT, type MemoryAccount } from '../memory/types.js';
+import { DETACHED_ACCOUNT, type MemoryAccount, type SlotSource } from '../memory/types.js';
 import { seqAdd } from '../seq.js';
 import { cauchyCoefficient, FEC_MAX_WINDOW, FEC_REPAIR_INDEXES } from './cauchy.js';
 import { FAST_KERNELS } from './kernels-generated.js';
@@ -21,6 +21,12 @@ export interface FecEncoderOptions {
   maxPayload: number;
   /** Memory account charged for the symbol ring (default: detached). */
   account?: MemoryAccount;
+  /**
+   * Where the symbol ring comes from: a pool whose slots hold the whole ring
+   * (`slotSize >= FecEncoder.ringBytes(options)`), so connections reuse rings instead of
+   * allocating them. Without it (or when the pool is exhausted) the ring is allocated here.
+   */
+  ring?: SlotSource;
 }
 
 /** Default window W (source packets per repair). */
@@ -106,6 +112,9 @@ export class StreamingFecEncoder {
   private readonly _slotWords: number;
   /** Source symbols, slot i at byte i * maxSymbolLength. Bytes past a symbol's length are 0. */
   private _ring: Uint8Array;
+  /** The pool slot the ring lives in (null when allocated here), and its pool. */
+  private _ringSlot: Uint8Array | null;
+  private _ringPool: SlotSource | null;
   private _ring32: Uint32Array;
   /** Bytes of each slot that may be non-zero (for zeroing the tail when a slot is reused). */
   private _dirty: Uint16Array;
@@ -135,6 +144,11 @@ export class StreamingFecEncoder {
    *   of range (the message names it and the range), or when `repairs * ceil(window / step) > 128`.
    * @throws BudgetExceededError when `account` refuses the reservation.
    */
+  /** Bytes of the symbol ring an encoder with these options holds (size a `ring` pool's slots with it). */
+  static ringBytes(options: Pick<FecEncoderOptions, 'window' | 'step' | 'maxPayload'>): number {
+    return _nextPow2(options.window + options.step) * fecSymbolLength(options.maxPayload);
+  }
+
   constructor(options: FecEncoderOptions) {
     const window = checkInt('FecEncoderOptions.window', options.window ?? DEFAULT_FEC_WINDOW, 1, FEC_MAX_WINDOW);
     const step = checkInt('FecEncoderOptions.step', options.step ?? DEFAULT_FEC_STEP, 1, window);
@@ -157,10 +171,19 @@ export class StreamingFecEncoder {
     const slots = _nextPow2(window + step);
     this._mask = slots - 1;
     this._slotWords = this.maxSymbolLength >>> 2;
-    this._reserved = slots * this.maxSymbolLength + this.maxSymbolLength + slots * 4;
+    const ringBytes = slots * this.maxSymbolLength;
+    const pooled = options.ring !== undefined && options.ring.slotSize >= ringBytes ? options.ring.acquire() : null;
+    // A pooled ring is reserved by the pool's account and held (used) by ours.
+    this._reserved = (pooled === null ? ringBytes : 0) + this.maxSymbolLength + slots * 4;
     this._account.reserve(this._reserved);
-    this._ring = new Uint8Array(slots * this.maxSymbolLength);
-    this._ring32 = new Uint32Array(this._ring.buffer);
+    this._ringSlot = pooled;
+    this._ringPool = pooled === null ? null : options.ring!;
+    if (pooled !== null) {
+      pooled.fill(0, 0, ringBytes);
+      this._account.use(ringBytes, 0);
+    }
+    this._ring = pooled === null ? new Uint8Array(ringBytes) : pooled.subarray(0, ringBytes);
+    this._ring32 = new Uint32Array(this._ring.buffer, this._ring.byteOffset, ringBytes >>> 2);
     this._dirty = new Uint16Array(slots);
     this._symLen = new Uint16Array(slots);
     this._scratch = new Uint8Array(this.maxSymbolLength);
@@ -293,6 +316,11 @@ export class StreamingFecEncoder {
     this._account.use(-this._held * this.maxSymbolLength, -this._held);
     this._held = 0;
     this._account.unreserve(this._reserved);
+    if (this._ringSlot !== null) {
+      this._account.use(-this._ring.length, 0);
+      this._ringPool!.release(this._ringSlot);
+      this._ringSlot = null;
+    }
     this._ring = new Uint8Array(0);
     this._ring32 = new Uint32Array(0);
     this._scratch = new Uint8Array(0);
