@@ -147,3 +147,31 @@ export function describeError(e: unknown): string {
   const msg = e instanceof Error ? e.message : String(e);
   return typeof code === 'string' ? `${code}: ${msg}` : msg;
 }
+
+/**
+ * Parses a command's arguments the same way for every command: `--help` prints `help` and exits
+ * 0, a usage error prints the message and a hint and exits 2, anything else is a bug and throws.
+ * Returns the parsed arguments, or the exit code to return.
+ */
+export function parseOrExit<T>(
+  command: string,
+  help: string,
+  parse: () => T | { help: true },
+  out: (line: string) => void,
+  err: (line: string) => void,
+): { args: T } | { exit: number } {
+  try {
+    const p = parse();
+    if ((p as { help?: unknown }).help === true) {
+      out(help);
+      return { exit: EXIT_OK };
+    }
+    return { args: p as T };
+  } catch (e) {
+    if (!isUsageError(e)) throw e;
+    err(`sluice ${command}: ${(e as Error).message}`);
+    err(`Try "sluice ${command} --help".`);
+    return { exit: EXIT_USAGE };
+  }
+}
+

@@ -24,6 +24,7 @@ import {
   intFlag,
   isUsageError,
   stringFlags,
+  parseOrExit,
   writers,
   type CommandIo,
 } from './common.js';
@@ -101,20 +102,9 @@ export function parseRecvArgs(argv: string[], env: Readonly<Record<string, strin
 export async function recvCommand(argv: string[], io: CommandIo = {}): Promise<number> {
   const { out, err } = writers(io);
   const log = (r: Record<string, unknown>): void => err(JSON.stringify({ ...r, time: new Date().toISOString() }));
-  let args: RecvArgs;
-  try {
-    const p = parseRecvArgs(argv, io.env ?? process.env);
-    if (p.help) {
-      out(RECV_HELP);
-      return EXIT_OK;
-    }
-    args = p;
-  } catch (e) {
-    if (!isUsageError(e)) throw e;
-    err(`sluice recv: ${(e as Error).message}`);
-    err('Try "sluice recv --help".');
-    return EXIT_USAGE;
-  }
+  const parsed = parseOrExit<RecvArgs>('recv', RECV_HELP, () => parseRecvArgs(argv, io.env ?? process.env), out, err);
+  if ('exit' in parsed) return parsed.exit;
+  const args = parsed.args;
 
   const accountant = new MemoryAccountant();
   const stop = new StopSignal(io.signal);

@@ -27,6 +27,7 @@ import {
   isUsageError,
   sleep,
   stringFlags,
+  parseOrExit,
   writers,
   type CommandIo,
 } from './common.js';
@@ -126,20 +127,9 @@ export function parseSendArgs(argv: string[], env: Readonly<Record<string, strin
 export async function sendCommand(argv: string[], io: CommandIo = {}): Promise<number> {
   const { out, err } = writers(io);
   const log = (r: Record<string, unknown>): void => err(JSON.stringify({ ...r, time: new Date().toISOString() }));
-  let args: SendArgs;
-  try {
-    const p = parseSendArgs(argv, io.env ?? process.env);
-    if (p.help) {
-      out(SEND_HELP);
-      return EXIT_OK;
-    }
-    args = p;
-  } catch (e) {
-    if (!isUsageError(e)) throw e;
-    err(`sluice send: ${(e as Error).message}`);
-    err('Try "sluice send --help".');
-    return EXIT_USAGE;
-  }
+  const parsed = parseOrExit<SendArgs>('send', SEND_HELP, () => parseSendArgs(argv, io.env ?? process.env), out, err);
+  if ('exit' in parsed) return parsed.exit;
+  const args = parsed.args;
 
   const accountant = new MemoryAccountant();
   const stop = new StopSignal(io.signal);
