@@ -147,6 +147,8 @@ export const SendStatus = {
 export type SendStatus = (typeof SendStatus)[keyof typeof SendStatus];
 
 const NACK_MAX_RANGES = 128;
+/** A source left to FEC (see leaveToFec) is NACKed anyway after this plus one RTT, ms. */
+const FEC_DEFER_MS = 10;
 /** Longest a gap waits for FEC before it is NACKed anyway, ms. */
 const FEC_HOLD_MAX_MS = 15;
 /** Packets after a repair emission point before its repair is taken as arrived or lost. */
@@ -217,6 +219,11 @@ export class Connection {
   private readonly lossCounts = new Uint32Array(LOSS_SCAN_MAX);
   private readonly lossSince = new Float64Array(LOSS_SCAN_MAX);
   private readonly lossDeadline = new Float64Array(LOSS_SCAN_MAX);
+  private readonly scratchStarts = new Uint32Array(LOSS_SCAN_MAX);
+  private readonly scratchCounts = new Uint32Array(LOSS_SCAN_MAX);
+  private readonly scratchSince = new Float64Array(LOSS_SCAN_MAX);
+  private readonly scratchDeadline = new Float64Array(LOSS_SCAN_MAX);
+  private readonly deferrable = new Uint32Array(64);
 
   // liveness
   private lastHeardAt: number;
@@ -816,6 +823,7 @@ export class Connection {
     const fec = this.options.fec;
     this.fecHoldUntil = Number.POSITIVE_INFINITY;
     if (fec === null || this.fecUnavailable || n === 0) return n;
+    n = this.leaveToFec(n, now);
     const step = fec.step;
     // Highest seq whose first covering emission should have arrived: two packets of slack for
     // the repair to follow its source. The encoder numbers from 0 and emits after seq
@@ -846,6 +854,72 @@ export class Connection {
         this.lossDeadline[w] = this.lossDeadline[i]!;
         w++;
       }
+    }
+    return w;
+  }
+
+  /**
+   * The first time a gap is NACKed, leaves out the sources the pending repairs will rebuild once
+   * the rest arrives (one per pending equation with two or more unknowns): in a window with two
+   * losses and one repair, asking for both made the first retransmission let FEC rebuild the
+   * second, and the second retransmission arrived as a duplicate. A source left out is NACKed
+   * anyway once FEC_DEFER_MS plus one RTT have passed since its gap opened.
+   */
+  private leaveToFec(n: number, now: number): number {
+    const dec = this.fecDec;
+    if (dec === null) return n;
+    const d = dec.copyDeferrable(this.deferrable, this.deferrable.length);
+    if (d === 0) return n;
+    const limit = FEC_DEFER_MS + (this.rtt.hasSample ? this.rtt.srtt : 0);
+    // Rebuild the loss list without the deferred sequences, splitting runs; the list keeps at most
+    // LOSS_SCAN_MAX runs (beyond that, runs are kept whole: ARQ asks for a little more).
+    const s = this.scratchStarts;
+    const c = this.scratchCounts;
+    const si = this.scratchSince;
+    const dl = this.scratchDeadline;
+    let w = 0;
+    for (let i = 0; i < n; i++) {
+      const start = this.lossStarts[i]!;
+      const count = this.lossCounts[i]!;
+      const since = this.lossSince[i]!;
+      const deadline = this.lossDeadline[i]!;
+      let runStart = start;
+      let runLen = 0;
+      const deferOk = now - since < limit;
+      for (let k = 0; k < count; k++) {
+        const seq = (start + k) >>> 0;
+        let skip = false;
+        if (deferOk) for (let j = 0; j < d; j++) if (this.deferrable[j] === seq) skip = true;
+        if (skip && w < LOSS_SCAN_MAX - 1) {
+          if (runLen > 0) {
+            s[w] = runStart;
+            c[w] = runLen;
+            si[w] = since;
+            dl[w] = deadline;
+            w++;
+          }
+          runStart = (seq + 1) >>> 0;
+          runLen = 0;
+          // Wake up to NACK it if FEC has not rebuilt it by then.
+          const t = since + limit;
+          if (t < this.fecHoldUntil) this.fecHoldUntil = t;
+        } else {
+          runLen++;
+        }
+      }
+      if (runLen > 0 && w < LOSS_SCAN_MAX) {
+        s[w] = runStart;
+        c[w] = runLen;
+        si[w] = since;
+        dl[w] = deadline;
+        w++;
+      }
+    }
+    for (let i = 0; i < w; i++) {
+      this.lossStarts[i] = s[i]!;
+      this.lossCounts[i] = c[i]!;
+      this.lossSince[i] = si[i]!;
+      this.lossDeadline[i] = dl[i]!;
     }
     return w;
   }
