@@ -147,12 +147,6 @@ export const SendStatus = {
 export type SendStatus = (typeof SendStatus)[keyof typeof SendStatus];
 
 const NACK_MAX_RANGES = 128;
-/** A source left to FEC (see leaveToFec) is NACKed anyway after this plus one RTT, ms. */
-const FEC_DEFER_MS = 10;
-/** Longest a gap waits for FEC before it is NACKed anyway, ms. */
-const FEC_HOLD_MAX_MS = 15;
-/** Packets after a repair emission point before its repair is taken as arrived or lost. */
-const FEC_REPAIR_SLACK = 2;
 /** Quiet time after the send queue drains before a KEEPALIVE announces our next seq, ms. */
 const TAIL_PROBE_MS = 5;
 const LOSS_SCAN_MAX = 256;
@@ -219,19 +213,12 @@ export class Connection {
   private readonly lossCounts = new Uint32Array(LOSS_SCAN_MAX);
   private readonly lossSince = new Float64Array(LOSS_SCAN_MAX);
   private readonly lossDeadline = new Float64Array(LOSS_SCAN_MAX);
-  private readonly scratchStarts = new Uint32Array(LOSS_SCAN_MAX);
-  private readonly scratchCounts = new Uint32Array(LOSS_SCAN_MAX);
-  private readonly scratchSince = new Float64Array(LOSS_SCAN_MAX);
-  private readonly scratchDeadline = new Float64Array(LOSS_SCAN_MAX);
-  private readonly deferrable = new Uint32Array(64);
 
   // liveness
   private lastHeardAt: number;
   private lastSentAt: number;
   private nextProbeAt: number;
   private tailProbeAt = Number.POSITIVE_INFINITY;
-  /** When a gap held back for FEC becomes NACKable by time (see holdForFec). */
-  private fecHoldUntil = Number.POSITIVE_INFINITY;
   private peerKeepaliveTs = 0;
   private peerKeepaliveAt = -1;
   private closeReason: number = CloseReason.NORMAL;
@@ -633,7 +620,7 @@ export class Connection {
     let t = this.lastHeardAt + this.options.idleTimeoutMs;
     t = Math.min(t, this.reorder.nextTimeout());
     if (this.ackDue) t = Math.min(t, this.nextAckAt);
-    if (this.nack !== null) t = Math.min(t, this.nack.nextTimeout(), this.fecHoldUntil);
+    if (this.nack !== null) t = Math.min(t, this.nack.nextTimeout());
     t = Math.min(t, this.nextProbeAt, this.tailProbeAt, this.lastSentAt + this.options.keepaliveMs);
     t = Math.min(t, this.sendBuf.nextTimeout());
     if (this.hasPacedWork()) t = Math.min(t, this.pacer.nextSendTime(this.options.maxDatagram, now));
@@ -764,9 +751,8 @@ export class Connection {
       return this.seal(out, len, len - TAG_LENGTH, pn);
     }
     // NACK
-    if (this.nack !== null && this.anyData && (now >= this.nack.nextTimeout() || now >= this.fecHoldUntil)) {
-      let nl = this.reorder.copyLossRanges(this.lossStarts, this.lossCounts, this.lossSince, LOSS_SCAN_MAX, this.lossDeadline);
-      nl = this.holdForFec(nl, now);
+    if (this.nack !== null && this.anyData && now >= this.nack.nextTimeout()) {
+      const nl = this.reorder.copyLossRanges(this.lossStarts, this.lossCounts, this.lossSince, LOSS_SCAN_MAX, this.lossDeadline);
       const k = this.nack.poll(now, this.rtt.hasSample ? this.rtt.srtt : 0, this.lossStarts, this.lossCounts, this.lossSince, this.lossDeadline, nl, this.rangeStarts, this.rangeCounts,
         // The scheduler repeats after rtt + 4 x var (RFC 6298's RTO). For media the cost of a
         // spare retransmission is small and the deadline is near: repeat after rtt + var.
@@ -808,120 +794,6 @@ export class Connection {
       return this.seal(out, len, len - TAG_LENGTH, pn);
     }
     return 0;
-  }
-
-  /**
-   * Gives FEC its chance before ARQ (like SRT's `arq:onreq`, but by sequence, not by time): the
-   * sender emits repairs right after every `step`-th source packet, so a gap at seq s is NACKed
-   * only once packets past the first emission after s have arrived (the repair had its chance
-   * and did not rebuild s), or after FEC_HOLD_MAX_MS whatever arrived. Without this a NACK goes
-   * out 2 ms after the gap, the repair rebuilds the packet a few ms later, and the
-   * retransmission arrives as a duplicate: about a quarter of all retransmissions were.
-   * Rewrites the loss list in place; returns its new length.
-   */
-  private holdForFec(n: number, now: number): number {
-    const fec = this.options.fec;
-    this.fecHoldUntil = Number.POSITIVE_INFINITY;
-    if (fec === null || this.fecUnavailable || n === 0) return n;
-    n = this.leaveToFec(n, now);
-    const step = fec.step;
-    // Highest seq whose first covering emission should have arrived: two packets of slack for
-    // the repair to follow its source. The encoder numbers from 0 and emits after seq
-    // step-1, 2*step-1, ... (spec/fec.md).
-    const seen = (this.highestSeq - FEC_REPAIR_SLACK) | 0;
-    const horizon = seen < 0 ? -1 : Math.floor((seen + 1) / step) * step - 1;
-    let w = 0;
-    for (let i = 0; i < n; i++) {
-      const start = this.lossStarts[i]!;
-      let count = this.lossCounts[i]!;
-      const since = this.lossSince[i]!;
-      if (now - since < FEC_HOLD_MAX_MS) {
-        // Only what lies at or before the horizon may be NACKed yet. Sequences are compared on
-        // the unwrapped line near highestSeq (they are within the receive window of it).
-        const startOff = (start - this.highestSeq) | 0;
-        const horizonOff = horizon - this.highestSeq;
-        const allowed = horizonOff - startOff + 1;
-        if (allowed < count) {
-          const t = since + FEC_HOLD_MAX_MS;
-          if (t < this.fecHoldUntil) this.fecHoldUntil = t;
-          count = allowed > 0 ? allowed : 0;
-        }
-      }
-      if (count > 0) {
-        this.lossStarts[w] = start;
-        this.lossCounts[w] = count;
-        this.lossSince[w] = since;
-        this.lossDeadline[w] = this.lossDeadline[i]!;
-        w++;
-      }
-    }
-    return w;
-  }
-
-  /**
-   * The first time a gap is NACKed, leaves out the sources the pending repairs will rebuild once
-   * the rest arrives (one per pending equation with two or more unknowns): in a window with two
-   * losses and one repair, asking for both made the first retransmission let FEC rebuild the
-   * second, and the second retransmission arrived as a duplicate. A source left out is NACKed
-   * anyway once FEC_DEFER_MS plus one RTT have passed since its gap opened.
-   */
-  private leaveToFec(n: number, now: number): number {
-    const dec = this.fecDec;
-    if (dec === null) return n;
-    const d = dec.copyDeferrable(this.deferrable, this.deferrable.length);
-    if (d === 0) return n;
-    const limit = FEC_DEFER_MS + (this.rtt.hasSample ? this.rtt.srtt : 0);
-    // Rebuild the loss list without the deferred sequences, splitting runs; the list keeps at most
-    // LOSS_SCAN_MAX runs (beyond that, runs are kept whole: ARQ asks for a little more).
-    const s = this.scratchStarts;
-    const c = this.scratchCounts;
-    const si = this.scratchSince;
-    const dl = this.scratchDeadline;
-    let w = 0;
-    for (let i = 0; i < n; i++) {
-      const start = this.lossStarts[i]!;
-      const count = this.lossCounts[i]!;
-      const since = this.lossSince[i]!;
-      const deadline = this.lossDeadline[i]!;
-      let runStart = start;
-      let runLen = 0;
-      const deferOk = now - since < limit;
-      for (let k = 0; k < count; k++) {
-        const seq = (start + k) >>> 0;
-        let skip = false;
-        if (deferOk) for (let j = 0; j < d; j++) if (this.deferrable[j] === seq) skip = true;
-        if (skip && w < LOSS_SCAN_MAX - 1) {
-          if (runLen > 0) {
-            s[w] = runStart;
-            c[w] = runLen;
-            si[w] = since;
-            dl[w] = deadline;
-            w++;
-          }
-          runStart = (seq + 1) >>> 0;
-          runLen = 0;
-          // Wake up to NACK it if FEC has not rebuilt it by then.
-          const t = since + limit;
-          if (t < this.fecHoldUntil) this.fecHoldUntil = t;
-        } else {
-          runLen++;
-        }
-      }
-      if (runLen > 0 && w < LOSS_SCAN_MAX) {
-        s[w] = runStart;
-        c[w] = runLen;
-        si[w] = since;
-        dl[w] = deadline;
-        w++;
-      }
-    }
-    for (let i = 0; i < w; i++) {
-      this.lossStarts[i] = s[i]!;
-      this.lossCounts[i] = c[i]!;
-      this.lossSince[i] = si[i]!;
-      this.lossDeadline[i] = dl[i]!;
-    }
-    return w;
   }
 
   /** Next expected sequence: everything before it was received, recovered or given up. */

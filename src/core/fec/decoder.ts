@@ -381,34 +381,6 @@ export class StreamingFecDecoder {
     return this._eqCount;
   }
 
-  /**
-   * Missing sources that the pending repairs will rebuild once the others they cover arrive:
-   * for every pending equation with two or more missing sources, its newest missing source not
-   * already named by another equation. A receiver that asks for retransmission of everything
-   * else (and not these) lets FEC finish the job instead of paying twice. Writes at most `max`
-   * sequence numbers into `out` and returns how many. Allocation-free; O(pending x window).
-   */
-  copyDeferrable(out: Uint32Array, max: number): number {
-    let n = 0;
-    if (this._closed) return 0;
-    const mask = this._mask;
-    for (let e = 0; e < this.maxRepairs && n < max; e++) {
-      if (this._eqActive[e] !== 1 || this._eqMissing[e]! < 2) continue;
-      const start = this._eqStart[e]!;
-      for (let k = this._eqLen[e]! - 1; k >= 0; k--) {
-        const seq = (start + k) >>> 0;
-        const slot = seq & mask;
-        if (this._srcState[slot] !== _STATE_EMPTY && this._srcSeq[slot] === seq) continue;
-        let named = false;
-        for (let j = 0; j < n; j++) if (out[j] === seq) named = true;
-        if (named) continue;
-        out[n++] = seq;
-        break;
-      }
-    }
-    return n;
-  }
-
   /** Recovered packets waiting in {@link pollRecovered}'s queue. */
   get pendingRecovered(): number {
     return this._recCount;
