@@ -175,3 +175,16 @@ export function parseOrExit<T>(
   }
 }
 
+/**
+ * The exit of a command that failed: a usage error (found late, e.g. a bad input spec) exits 2
+ * with its message, anything else exits 1 with a described error.
+ */
+export function failureExit(command: string, e: unknown, err: (line: string) => void): number {
+  if (isUsageError(e)) {
+    err(`sluice ${command}: ${(e as Error).message}`);
+    return EXIT_USAGE;
+  }
+  err(`sluice ${command}: ${describeError(e)}`);
+  return EXIT_FAILURE;
+}
+

@@ -14,16 +14,13 @@ import type { Frame, FrameLoss, SluiceConnection, SluiceServer, CloseInfo } from
 import type { ConnectionStats } from '../core/connection/stats.js';
 import {
   CONNECTION_FLAGS_HELP,
-  EXIT_FAILURE,
   EXIT_OK,
-  EXIT_USAGE,
   StopSignal,
   UsageError,
   connectionFlagTable,
-  describeError,
   intFlag,
-  isUsageError,
   stringFlags,
+  failureExit,
   parseOrExit,
   writers,
   type CommandIo,
@@ -189,12 +186,7 @@ export async function recvCommand(argv: string[], io: CommandIo = {}): Promise<n
     log({ event: 'final', reason, output: o.counters, totals, stats: lastStats });
     return EXIT_OK;
   } catch (e) {
-    if (isUsageError(e)) {
-      err(`sluice recv: ${(e as Error).message}`);
-      return EXIT_USAGE;
-    }
-    err(`sluice recv: ${describeError(e)}`);
-    return EXIT_FAILURE;
+    return failureExit('recv', e, err);
   } finally {
     if (statsTimer !== null) clearInterval(statsTimer);
     stop.dispose();

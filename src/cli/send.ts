@@ -18,15 +18,14 @@ import {
   CONNECTION_FLAGS_HELP,
   EXIT_FAILURE,
   EXIT_OK,
-  EXIT_USAGE,
   StopSignal,
   UsageError,
   connectionFlagTable,
   describeError,
   intFlag,
-  isUsageError,
   sleep,
   stringFlags,
+  failureExit,
   parseOrExit,
   writers,
   type CommandIo,
@@ -241,12 +240,7 @@ export async function sendCommand(argv: string[], io: CommandIo = {}): Promise<n
     }
     return EXIT_OK;
   } catch (e) {
-    if (isUsageError(e)) {
-      err(`sluice send: ${(e as Error).message}`);
-      return EXIT_USAGE;
-    }
-    err(`sluice send: ${describeError(e)}`);
-    return EXIT_FAILURE;
+    return failureExit('send', e, err);
   } finally {
     if (statsTimer !== null) clearInterval(statsTimer);
     stop.dispose();

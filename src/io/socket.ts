@@ -287,8 +287,3 @@ export class SocketDriver extends EventEmitter {
     return this.closed;
   }
 }
-
-/** Default endpoint randomness for the Node layer. */
-export function defaultRandom(): (out: Uint8Array) => void {
-  return cryptoRandom;
-}
