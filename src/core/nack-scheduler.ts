@@ -10,6 +10,14 @@
  * - then again every `max(minRetryMs, retryFactor x (rtt + 4 x rttvar))` (RFC 6298's RTO form,
  *   from the RTT the caller passes in; SRT's NAK period uses a factor of 1/2), not on every
  *   packet and not on a fixed short loop;
+ * - repeats due within `coalesceMs` ride along with a NACK that goes out now, so the repeats of
+ *   many gaps share datagrams instead of each costing its own (a repeat a few ms early is
+ *   harmless: the sender ignores repeats within one RTT of its last retransmission);
+ * - in `urgent` polls (the caller's judgement that feedback is being lost: no retransmission has
+ *   arrived for a while although NACKs are out), sequences already NACKed `urgentAfter` times
+ *   are repeated every `urgentIntervalMs`: loss that comes in bursts on the return path (a
+ *   Gilbert-Elliott channel counts its bursts in packets) is crossed by sending more, small
+ *   packets, where a repeat every quarter RTT would stay inside the burst until the deadline;
  * - never when the retransmission could not arrive before the run is given up: `now + rtt`
  *   past the deadline the source reports (`futile`);
  * - it stops by itself when the sequence leaves the loss list: it arrived, FEC recovered it
@@ -36,6 +44,16 @@ export const DEFAULT_FEC_HOLD_MS = 0;
 export const DEFAULT_NACK_RETRY_FACTOR = 0.25;
 /** Default floor of the NACK repeat interval, ms. */
 export const DEFAULT_MIN_RETRY_MS = 10;
+/**
+ * Default coalescing window, ms: repeats due this soon go out with a NACK sent now. Measured on
+ * the simulated 10 Mbit/s, 20 ms, 120 ms-latency link (bench/sim-recovery.ts, 6 seeds): reverse
+ * bytes -34% at 10% loss and -48% at 20%, residual loss unchanged.
+ */
+export const DEFAULT_NACK_COALESCE_MS = 5;
+/** Default NACKs of one sequence before urgent polls repeat it every {@link DEFAULT_URGENT_INTERVAL_MS}. */
+export const DEFAULT_URGENT_AFTER = 3;
+/** Default repeat interval of urgent polls, ms. */
+export const DEFAULT_URGENT_INTERVAL_MS = 2;
 /**
  * Default ranges per NACK: (1400 max datagram - 12 header - 2 rangeCount - 16 tag) / 6 bytes
  * per range = 228.
@@ -78,6 +96,12 @@ export interface NackSchedulerOptions {
   retryFactor?: number;
   /** Floor of the repeat interval, ms, in [0, 10000]. Default {@link DEFAULT_MIN_RETRY_MS}. */
   minRetryMs?: number;
+  /** Repeats due within this many ms go out with a NACK sent now, in [0, 1000]. Default {@link DEFAULT_NACK_COALESCE_MS}. */
+  coalesceMs?: number;
+  /** NACKs of one sequence before urgent polls repeat it faster, in [1, 1000]. Default {@link DEFAULT_URGENT_AFTER}. */
+  urgentAfter?: number;
+  /** Repeat interval in urgent polls, ms, in [0.5, 10000]. Default {@link DEFAULT_URGENT_INTERVAL_MS}. */
+  urgentIntervalMs?: number;
   /** Ranges per NACK, in [1, 65535]. Default {@link DEFAULT_MAX_NACK_RANGES}. */
   maxRanges?: number;
   /** Memory account charged for the per-sequence tables. Default: detached. */
@@ -124,6 +148,9 @@ export class NackScheduler {
   readonly minRetryMs: number = 0;
   readonly retryFactor: number = 0;
   readonly maxRanges: number = 0;
+  readonly coalesceMs: number = 0;
+  readonly urgentAfter: number = 0;
+  readonly urgentIntervalMs: number = 0;
   /** Per-sequence state ring size, packets. */
   readonly capacity: number = 0;
   private readonly _source: LossListSource | null;
@@ -166,6 +193,9 @@ export class NackScheduler {
     this.minRetryMs = checkNumber('minRetryMs', options.minRetryMs ?? DEFAULT_MIN_RETRY_MS, 0, 10_000);
     this.retryFactor = checkNumber('retryFactor', options.retryFactor ?? DEFAULT_NACK_RETRY_FACTOR, 0.05, 4);
     this.maxRanges = checkInt('maxRanges', options.maxRanges ?? DEFAULT_MAX_NACK_RANGES, 1, 65_535);
+    this.coalesceMs = checkNumber('coalesceMs', options.coalesceMs ?? DEFAULT_NACK_COALESCE_MS, 0, 1000);
+    this.urgentAfter = checkInt('urgentAfter', options.urgentAfter ?? DEFAULT_URGENT_AFTER, 1, 1000);
+    this.urgentIntervalMs = checkNumber('urgentIntervalMs', options.urgentIntervalMs ?? DEFAULT_URGENT_INTERVAL_MS, 0.5, 10_000);
     this.capacity = capacity;
     this._account = options.account ?? DETACHED_ACCOUNT;
     // Runs of missing sequences alternate with held ones: at most capacity / 2 runs. The scratch
@@ -203,7 +233,8 @@ export class NackScheduler {
    * how many (0: no NACK due). The loss list is passed in: `n` runs `(lossStarts[i],
    * lossCounts[i])` noticed at `lossSince[i]` and given up at `lossDeadline[i]`, oldest first,
    * as written by {@link ReorderBuffer.copyLossRanges}. `rttMs` (and optionally `rttVarMs`) is
-   * the receiver's RTT estimate, ms. Each sequence written counts as NACKed at `now`.
+   * the receiver's RTT estimate, ms. `urgent`: the caller suspects its NACKs are being lost
+   * (see the module comment). Each sequence written counts as NACKed at `now`.
    */
   poll(
     now: number,
@@ -216,21 +247,22 @@ export class NackScheduler {
     outStarts: Uint32Array,
     outCounts: Uint32Array | Uint16Array,
     rttVarMs = 0,
+    urgent = false,
   ): number {
     if (this._closed) return 0;
-    return this._schedule(now, rttMs, rttVarMs, lossStarts, lossCounts, lossSince, lossDeadline, n, outStarts, outCounts);
+    return this._schedule(now, rttMs, rttVarMs, lossStarts, lossCounts, lossSince, lossDeadline, n, outStarts, outCounts, urgent);
   }
 
   /**
    * Like {@link poll}, reading the loss list from the `source` given at construction.
    * @throws SluiceStateError when the scheduler was built without a source.
    */
-  pollSource(now: number, rttMs: number, rttVarMs: number, outStarts: Uint32Array, outCounts: Uint32Array | Uint16Array): number {
+  pollSource(now: number, rttMs: number, rttVarMs: number, outStarts: Uint32Array, outCounts: Uint32Array | Uint16Array, urgent = false): number {
     if (this._closed) return 0;
     const source = this._source;
     if (source === null) throw new SluiceStateError('NackScheduler.pollSource: built without a source; use poll()');
     const n = source.copyLossRanges(this._lStart, this._lCount, this._lSince, this._lStart.length, this._lDeadline);
-    return this._schedule(now, rttMs, rttVarMs, this._lStart, this._lCount, this._lSince, this._lDeadline, n, outStarts, outCounts);
+    return this._schedule(now, rttMs, rttVarMs, this._lStart, this._lCount, this._lSince, this._lDeadline, n, outStarts, outCounts, urgent);
   }
 
   /**
@@ -314,6 +346,7 @@ export class NackScheduler {
     nRuns: number,
     outStarts: Uint32Array,
     outCounts: Uint32Array | Uint16Array,
+    urgent: boolean,
   ): number {
     const stats = this.stats;
     stats.polls++;
@@ -325,6 +358,9 @@ export class NackScheduler {
     const every = this.retryFactor * (rtt + var4);
     const interval = every > this.minRetryMs ? every : this.minRetryMs;
     const firstDelay = this.firstDelayMs;
+    const coalesce = this.coalesceMs;
+    const urgentAfter = urgent ? this.urgentAfter : 0x10000; // counts saturate at 0xffff
+    const urgentIv = this.urgentIntervalMs < interval ? this.urgentIntervalMs : interval;
     const maxOut = this.maxRanges < outStarts.length ? (this.maxRanges < outCounts.length ? this.maxRanges : outCounts.length) : outStarts.length < outCounts.length ? outStarts.length : outCounts.length;
     const mask = this._mask;
     let nextDue = Number.POSITIVE_INFINITY;
@@ -355,8 +391,11 @@ export class NackScheduler {
           continue;
         }
         const last = this._nackedAt[idx]!;
-        const due = last === last ? last + interval : firstDue; // NaN check: never NACKed
-        if (due > now) {
+        const fast = this._count[idx]! >= urgentAfter;
+        // NaN check: never NACKed. A first NACK waits its full reorder tolerance; a repeat may go
+        // up to `coalesce` early to share this datagram.
+        const due = last === last ? last + (fast ? urgentIv : interval) : firstDue;
+        if (due > now + (last === last && !fast ? coalesce : 0)) {
           if (due < nextDue) nextDue = due;
           continue;
         }
@@ -384,7 +423,8 @@ export class NackScheduler {
         this._count[idx] = c < 0xffff ? c + 1 : c;
         this._nackedAt[idx] = now;
         stats.seqsNacked++;
-        if (now + interval < nextDue) nextDue = now + interval;
+        const again = now + (c + 1 >= urgentAfter ? urgentIv : interval);
+        if (again < nextDue) nextDue = again;
       }
     }
     if (openCount > 0) {

@@ -37,6 +37,14 @@ export const DEFAULT_RETRANSMIT_BURST_PACKETS = 64;
 export const DEFAULT_RETRANSMIT_COPIES = 1;
 /** Most copies handed out in one retransmission round. */
 export const MAX_RETRANSMIT_COPIES = 4;
+/** Pending spaced copies held at most (power of two); beyond it a copy is not scheduled. */
+const COPY_RING = 256;
+/**
+ * Default spacing of the copies of one retransmission round, ms. Copies sent back to back die
+ * together in a loss burst (a Gilbert-Elliott bad state lasts ~10 packets at r = 0.1); 10 ms
+ * apart they see independent states, and the deadline still leaves room for them.
+ */
+export const DEFAULT_COPY_SPACING_MS = 10;
 /** Default number of pending drop-notice ranges kept (more are counted and dropped). */
 export const DEFAULT_MAX_DROP_RANGES = 64;
 /** Largest capacity accepted (packets). */
@@ -56,13 +64,21 @@ export interface SendBufferOptions {
   maxPayload: number;
   /** Useful life of a packet after its first send, ms, in [0, 600000] (receiver latency + margin). */
   usefulLifeMs: number;
+  /**
+   * The receiver's latency budget, ms, in [0, usefulLifeMs]: a copy scheduled for later than
+   * `first send + deadlineMs` would arrive after the packet's deadline and is not sent.
+   * Default `usefulLifeMs`.
+   */
+  deadlineMs?: number;
+  /** Spacing of the extra copies of a round, ms, in [0, 1000]. Default {@link DEFAULT_COPY_SPACING_MS}. */
+  copySpacingMs?: number;
   /** Share of original bytes sent that retransmissions may use, in [0, 16]. Default {@link DEFAULT_RETRANSMIT_SHARE}. */
   retransmitShare?: number;
   /** Token bucket cap, bytes, in [0, 2^40]. Default {@link DEFAULT_RETRANSMIT_BURST_PACKETS} x maxPayload. */
   retransmitBurstBytes?: number;
   /**
-   * Copies handed out, back to back, in the first retransmission round of a packet, in [1, 4];
-   * each later round of the same packet adds one copy (at most {@link MAX_RETRANSMIT_COPIES}):
+   * Copies handed out in the first retransmission round of a packet, in [1, 4], `copySpacingMs`
+   * apart; each later round of the same packet adds one copy (at most {@link MAX_RETRANSMIT_COPIES}):
    * a packet that needs another round is short of time. Default {@link DEFAULT_RETRANSMIT_COPIES}.
    * Why: with a latency of about 3 RTT only two rounds fit before the deadline, so single
    * copies leave about p^3 of the packets lost at a loss rate p (0.1 % at 10 %); 2 then 3
@@ -167,6 +183,8 @@ export class SendBuffer {
   readonly maxBytes: number = 0;
   readonly maxPayload: number = 0;
   readonly usefulLifeMs: number = 0;
+  readonly deadlineMs: number = 0;
+  readonly copySpacingMs: number = 0;
   readonly retransmitShare: number = 0;
   readonly retransmitBurstBytes: number = 0;
   readonly retransmitCopies: number = 0;
@@ -206,8 +224,11 @@ export class SendBuffer {
   private _cursor: number = 0;
   private _closed: boolean;
   /** Sequence whose extra copies are still to be handed out, and how many. */
-  private _copySeq: number = 0;
-  private _copiesLeft: number = 0;
+  /** Extra copies waiting for their time: a ring of (seq, due ms) kept sorted by due time. */
+  private readonly _cpSeq: Int32Array;
+  private readonly _cpDue: Float64Array;
+  private _cpHead: number = 0;
+  private _cpLen: number = 0;
 
   /**
    * @throws SluiceTypeError / SluiceRangeError naming the option when an option is invalid.
@@ -221,6 +242,8 @@ export class SendBuffer {
     this.maxPayload = checkInt('maxPayload', options.maxPayload, 1, 65_535);
     this.maxBytes = checkInt('maxBytes', options.maxBytes, this.maxPayload, 2 ** 40);
     this.usefulLifeMs = checkNumber('usefulLifeMs', options.usefulLifeMs, 0, 600_000);
+    this.deadlineMs = checkNumber('deadlineMs', options.deadlineMs ?? this.usefulLifeMs, 0, this.usefulLifeMs);
+    this.copySpacingMs = checkNumber('copySpacingMs', options.copySpacingMs ?? DEFAULT_COPY_SPACING_MS, 0, 1000);
     this.retransmitShare = checkNumber('retransmitShare', options.retransmitShare ?? DEFAULT_RETRANSMIT_SHARE, 0, 16);
     this.retransmitBurstBytes = checkNumber(
       'retransmitBurstBytes',
@@ -275,8 +298,10 @@ export class SendBuffer {
     this._queuedCount = 0;
     this._cursor = 0;
     this._closed = false;
-    this._copySeq = 0;
-    this._copiesLeft = 0;
+    this._cpSeq = new Int32Array(COPY_RING);
+    this._cpDue = new Float64Array(COPY_RING);
+    this._cpHead = 0;
+    this._cpLen = 0;
   }
 
   /** Packets held. */
@@ -299,10 +324,13 @@ export class SendBuffer {
   get queued(): number {
     return this._queuedCount;
   }
-  /** True when a retransmission (or a copy of one) could go out now (the token bucket allows it). */
-  hasRetransmit(): boolean {
+  /**
+   * True when a retransmission, or a copy due by `now` (default: any scheduled copy), could go
+   * out now (the token bucket allows it).
+   */
+  hasRetransmit(now = Number.POSITIVE_INFINITY): boolean {
     if (this._closed) return false;
-    if (this._copiesLeft > 0 && seqDiff(this._oldest, this._copySeq) >= 0 && this.tokens >= this._length[this._copySeq & this._mask]!) return true;
+    if (this._cpLen > 0 && this._cpDue[this._cpHead]! <= now && this.tokens >= this._length[this._cpSeq[this._cpHead]! & this._mask]!) return true;
     return this._queuedCount > 0 && this.tokens >= this._length[this._nextQueued() & this._mask]!;
   }
   /** Span between the first sends of the oldest and newest packets held, ms. */
@@ -424,16 +452,18 @@ export class SendBuffer {
   pollRetransmit(now: number, out: SentPacketView): boolean {
     if (this._closed) return false;
     this.expire(now);
-    if (this._copiesLeft > 0) {
-      // Extra copies of the retransmission just handed out (same round, back to back).
-      const seq = this._copySeq;
+    while (this._cpLen > 0 && this._cpDue[this._cpHead]! <= now) {
+      // A spaced copy of an earlier retransmission (see retransmitCopies).
+      const seq = this._cpSeq[this._cpHead]!;
       const idx = seq & this._mask;
-      if (seqDiff(this._oldest, seq) >= 0 && seqDiff(seq, this._next) > 0 && this.tokens >= this._length[idx]!) {
-        this._copiesLeft--;
-        this._emit(seq, now, out);
-        return true;
+      if (!(seqDiff(this._oldest, seq) >= 0 && seqDiff(seq, this._next) > 0) || this._firstSent[idx]! + this.deadlineMs <= now) {
+        this._cpPop();
+        continue;
       }
-      this._copiesLeft = 0;
+      if (this.tokens < this._length[idx]!) break;
+      this._cpPop();
+      this._emit(seq, now, out);
+      return true;
     }
     if (this._queuedCount === 0) return false;
     const seq = this._nextQueued();
@@ -451,10 +481,33 @@ export class SendBuffer {
     const rounds = this._rounds[idx]! + 1;
     if (rounds < 256) this._rounds[idx] = rounds;
     const copies = this.retransmitCopies + rounds - 1;
-    this._copySeq = seq;
-    this._copiesLeft = (copies < MAX_RETRANSMIT_COPIES ? copies : MAX_RETRANSMIT_COPIES) - 1;
+    const extra = (copies < MAX_RETRANSMIT_COPIES ? copies : MAX_RETRANSMIT_COPIES) - 1;
+    for (let k = 1; k <= extra; k++) {
+      if (this._cpLen === COPY_RING) break;
+      // Keep the ring sorted by due time: later copies of earlier packets move back.
+      const due = now + k * this.copySpacingMs;
+      if (due >= this._firstSent[idx]! + this.deadlineMs) break; // would arrive too late
+      let at = (this._cpHead + this._cpLen) & (COPY_RING - 1);
+      let n = this._cpLen;
+      while (n > 0) {
+        const prev = (at - 1) & (COPY_RING - 1);
+        if (this._cpDue[prev]! <= due) break;
+        this._cpDue[at] = this._cpDue[prev]!;
+        this._cpSeq[at] = this._cpSeq[prev]!;
+        at = prev;
+        n--;
+      }
+      this._cpSeq[at] = seq | 0;
+      this._cpDue[at] = due;
+      this._cpLen++;
+    }
     this._emit(seq, now, out);
     return true;
+  }
+
+  private _cpPop(): void {
+    this._cpHead = (this._cpHead + 1) & (COPY_RING - 1);
+    this._cpLen--;
   }
 
   private _emit(seq: number, now: number, out: SentPacketView): void {
@@ -511,15 +564,21 @@ export class SendBuffer {
 
   /**
    * Earliest time (ms) something needs doing: -Infinity when a retransmission can go out or
-   * drop notices are pending, else the expiry of the oldest packet (Infinity when empty).
+   * drop notices are pending, else the earlier of the next scheduled copy and the expiry of the
+   * oldest packet (Infinity when empty).
    * A queued retransmission waiting for tokens does not count: only a send can refill them.
    */
   nextTimeout(): number {
     if (this._closed) return Number.POSITIVE_INFINITY;
     if (this._dropLen > 0) return Number.NEGATIVE_INFINITY;
-    if (this.hasRetransmit()) return Number.NEGATIVE_INFINITY;
+    if (this._queuedCount > 0 && this.tokens >= this._length[this._nextQueued() & this._mask]!) return Number.NEGATIVE_INFINITY;
     if (this._held === 0) return Number.POSITIVE_INFINITY;
-    return this._firstSent[this._oldest & this._mask]! + this.usefulLifeMs;
+    const expiry = this._firstSent[this._oldest & this._mask]! + this.usefulLifeMs;
+    if (this._cpLen === 0) return expiry;
+    // A copy waiting for tokens is not a timer either (only a send refills them).
+    const head = this._cpHead;
+    if (this.tokens < this._length[this._cpSeq[head]! & this._mask]!) return expiry;
+    return this._cpDue[head]! < expiry ? this._cpDue[head]! : expiry;
   }
 
   /** Releases every slot and returns occupancy and reservations to the account. Idempotent. */

@@ -53,6 +53,53 @@ describe('NackScheduler', () => {
     expect(s.nextTimeout()).toBe(19);
   });
 
+  it('coalesceMs: repeats due soon ride along with a NACK sent now; first NACKs never go early', () => {
+    const r = rb();
+    const s = sched(r, { coalesceMs: 5 }); // interval: rtt 40 (retryFactor 1)
+    ins(r, 0, 0);
+    ins(r, 2, 0); // gap 1 at 0
+    expect(ranges(s.pollSource(5, 40, 0, os, oc))).toEqual([[1, 1]]);
+    ins(r, 4, 3); // gap 3 at 3: first NACK due at 8
+    expect(ranges(s.pollSource(8, 40, 0, os, oc))).toEqual([[3, 1]]);
+    // 1 is due at 45, 3 at 48: the NACK for 1 carries 3 as well (3 ms early)...
+    expect(ranges(s.pollSource(45, 40, 0, os, oc))).toEqual([[1, 1], [3, 1]]);
+    expect(s.nextTimeout()).toBe(85);
+    // ...without it (coalesceMs 0) they go in two datagrams.
+    const r2 = rb();
+    const s2 = sched(r2, { coalesceMs: 0 });
+    ins(r2, 0, 0);
+    ins(r2, 2, 0);
+    s2.pollSource(5, 40, 0, os, oc);
+    ins(r2, 4, 3);
+    s2.pollSource(8, 40, 0, os, oc);
+    expect(ranges(s2.pollSource(45, 40, 0, os, oc))).toEqual([[1, 1]]);
+    expect(ranges(s2.pollSource(48, 40, 0, os, oc))).toEqual([[3, 1]]);
+    // A gap that opened 1 ms ago is not NACKed before its reorder tolerance, coalescing or not.
+    ins(r2, 6, 85); // gap 5 at 85, due 90
+    expect(ranges(s2.pollSource(86, 40, 0, os, oc))).toEqual([[1, 1]]); // 1 due at 85, 3 at 88
+    const s3 = sched(r2, { coalesceMs: 10 });
+    expect(ranges(s3.pollSource(86, 40, 0, os, oc))).toEqual([[1, 1], [3, 1]]); // fresh state: first NACKs for 1 and 3 (tolerance passed), not 5
+    expect(() => sched(r, { coalesceMs: -1 })).toThrow(/coalesceMs/);
+  });
+
+  it('urgent polls repeat a sequence NACKed urgentAfter times every urgentIntervalMs', () => {
+    const r = rb();
+    const s = sched(r, { urgentAfter: 2, urgentIntervalMs: 2, coalesceMs: 0, retryFactor: 0.25 }); // interval 10
+    ins(r, 0, 0);
+    ins(r, 2, 0);
+    expect(ranges(s.pollSource(5, 40, 0, os, oc, true))).toEqual([[1, 1]]); // 1st NACK
+    expect(s.nextTimeout()).toBe(15);
+    expect(ranges(s.pollSource(15, 40, 0, os, oc, true))).toEqual([[1, 1]]); // 2nd: now urgent
+    expect(s.nextTimeout()).toBe(17);
+    expect(ranges(s.pollSource(17, 40, 0, os, oc, true))).toEqual([[1, 1]]);
+    expect(ranges(s.pollSource(19, 40, 0, os, oc, true))).toEqual([[1, 1]]);
+    // Not urgent (retransmissions are arriving): back to the normal interval.
+    expect(s.pollSource(21, 40, 0, os, oc, false)).toBe(0);
+    expect(ranges(s.pollSource(29, 40, 0, os, oc, false))).toEqual([[1, 1]]);
+    expect(() => sched(r, { urgentAfter: 0 })).toThrow(/urgentAfter/);
+    expect(() => sched(r, { urgentIntervalMs: 0 })).toThrow(/urgentIntervalMs/);
+  });
+
   it('fecHoldMs holds the first NACK for the FEC window (arq:onreq-like); an FEC recovery cancels it', () => {
     const r = rb();
     const s = sched(r, { fecHoldMs: 30 });

@@ -145,7 +145,10 @@ describe('SendBuffer: unit', () => {
     expect(pollAll(sb, 40)).toEqual([]);
     add(sb, 1, 61); // refills the bucket (share 1)
     nack(sb, 62, [0, 1]);
-    expect(pollAll(sb, 62)).toEqual([0, 0]); // a second round gets one more copy
+    expect(pollAll(sb, 62)).toEqual([0]); // a second round gets one more copy...
+    expect(sb.nextTimeout()).toBe(72); // ...DEFAULT_COPY_SPACING_MS later
+    expect(pollAll(sb, 71.9)).toEqual([]);
+    expect(pollAll(sb, 72)).toEqual([0]);
     expect(sb.stats.retransmitted).toBe(3);
     expect(sb.rtt).toBe(rtt);
   });
@@ -180,21 +183,46 @@ describe('SendBuffer: unit', () => {
     expect(sb.packets).toBe(0);
   });
 
-  it('retransmitCopies: copies per round, one more each later round, each paid with tokens', () => {
+  it('retransmitCopies: copies per round, one more each later round, spaced in time, each paid with tokens', () => {
     const sb = make({ retransmitCopies: 2, rtt: { minRtoMs: 0 } });
     sb.rtt.onSample(10);
     for (let s = 0; s < 8; s++) add(sb, s, 0, 0, 10); // 80 tokens
     nack(sb, 1, [0, 2]);
-    expect(pollAll(sb, 1)).toEqual([0, 0, 1, 1]);
-    nack(sb, 20, [0, 1]);
-    expect(pollAll(sb, 20)).toEqual([0, 0, 0]);
+    expect(pollAll(sb, 1)).toEqual([0, 1]); // first copies at once
+    expect(sb.nextTimeout()).toBe(11); // second copies copySpacingMs (10) later
+    expect(sb.hasRetransmit(10.9)).toBe(false);
+    expect(pollAll(sb, 10.9)).toEqual([]);
+    expect(pollAll(sb, 11)).toEqual([0, 1]);
+    nack(sb, 25, [0, 1]); // second round of seq 0 (one RTT after its last copy): three copies
+    expect(pollAll(sb, 25)).toEqual([0]);
+    expect(pollAll(sb, 35)).toEqual([0]);
+    expect(pollAll(sb, 45)).toEqual([0]);
     expect(sb.tokens).toBe(10);
-    nack(sb, 40, [1, 1]);
+    nack(sb, 50, [1, 1]);
     const v = new SentPacketView();
-    expect(sb.pollRetransmit(40, v)).toBe(true); // 1 of 3 copies; the bucket stops the rest
+    expect(sb.pollRetransmit(50, v)).toBe(true); // 1 of 3 copies; the bucket stops the rest
     expect(sb.hasRetransmit()).toBe(false);
-    expect(sb.pollRetransmit(40, v)).toBe(false);
+    expect(sb.pollRetransmit(60, v)).toBe(false);
+    expect(sb.pollRetransmit(70, v)).toBe(false);
     expect(() => make({ retransmitCopies: 5 })).toThrow(/retransmitCopies/);
+    expect(() => make({ copySpacingMs: -1 })).toThrow(/copySpacingMs/);
+    expect(() => make({ deadlineMs: 2000 })).toThrow(/deadlineMs/);
+  });
+
+  it('copies go out in due-time order across packets, and never after the deadline', () => {
+    const sb = make({ retransmitCopies: 2, deadlineMs: 25, rtt: { minRtoMs: 0 } });
+    sb.rtt.onSample(1);
+    for (let s = 0; s < 4; s++) add(sb, s, 0, 0, 10);
+    for (let s = 4; s < 12; s++) add(sb, s, 0, 0, 10); // tokens to spare
+    nack(sb, 1, [0, 1]);
+    expect(pollAll(sb, 1)).toEqual([0]); // copy of 0 due at 11
+    nack(sb, 5, [0, 1]); // round 2 of 0: copies due at 15 and 25 (past the deadline 0 + 25)
+    nack(sb, 5, [1, 1]); // round 1 of 1: copy due at 15
+    expect(pollAll(sb, 5)).toEqual([0, 1]);
+    expect(pollAll(sb, 11)).toEqual([0]);
+    expect(pollAll(sb, 15)).toEqual([0, 1]);
+    expect(pollAll(sb, 30)).toEqual([]); // the copy due at 25 would arrive after the deadline
+    expect(sb.nextTimeout()).toBe(1000); // only the expiry is left
   });
 
   it('rate limit: tokens come only from original sends; a blocked retransmission waits for them', () => {

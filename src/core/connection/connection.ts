@@ -203,6 +203,8 @@ export class Connection {
   private ackDue = false;
   private nextAckAt = 0;
   private lastAckSeq = -1;
+  /** When a retransmission last filled a gap here (receiver side), ms. */
+  private lastRtxAt = 0;
 
   // NACK / DROP scratch
   private readonly rangeStarts = new Uint32Array(NACK_MAX_RANGES);
@@ -251,6 +253,7 @@ export class Connection {
       maxBytes: o.sendBufferBytes,
       maxPayload: o.maxPayload,
       usefulLifeMs: o.latencyMs + 100,
+      deadlineMs: o.latencyMs,
       retransmitShare: o.retransmitShare,
       account: this.acct('send'),
       rtt: this.rtt,
@@ -504,7 +507,10 @@ export class Connection {
     const st = this.insert(seq, flags, v.timestamp, v.frameLength, v.buf, v.payloadOffset, v.payloadLength, now);
     if (st === InsertStatus.Accepted) {
       this.counters.dataReceived++;
-      if ((flags & DataFlags.RETRANSMIT) !== 0) this.counters.recoveredByArq++;
+      if ((flags & DataFlags.RETRANSMIT) !== 0) {
+        this.counters.recoveredByArq++;
+        this.lastRtxAt = now;
+      }
       this.nack?.onArrival(seq, now);
     }
     const dec = this.decoder();
@@ -623,12 +629,12 @@ export class Connection {
     if (this.nack !== null) t = Math.min(t, this.nack.nextTimeout());
     t = Math.min(t, this.nextProbeAt, this.tailProbeAt, this.lastSentAt + this.options.keepaliveMs);
     t = Math.min(t, this.sendBuf.nextTimeout());
-    if (this.hasPacedWork()) t = Math.min(t, this.pacer.nextSendTime(this.options.maxDatagram, now));
+    if (this.hasPacedWork(now)) t = Math.min(t, this.pacer.nextSendTime(this.options.maxDatagram, now));
     return t;
   }
 
-  private hasPacedWork(): boolean {
-    return this.repairsReady > 0 || this.queue.queuedFrames > 0 || this.sendBuf.hasRetransmit();
+  private hasPacedWork(now: number): boolean {
+    return this.repairsReady > 0 || this.queue.queuedFrames > 0 || this.sendBuf.hasRetransmit(now);
   }
 
   /** Runs what is due at `now`: deliveries, idle timeout, buffer expiry. */
@@ -752,11 +758,18 @@ export class Connection {
     }
     // NACK
     if (this.nack !== null && this.anyData && now >= this.nack.nextTimeout()) {
+      // Urgent: NACKs are out but no retransmission has arrived for half an RTT, so the NACKs
+      // (or the retransmissions) are being lost; overdue sequences are then repeated every few
+      // ms to get through a burst on the return path (NackScheduler, module comment).
+      const srtt = this.rtt.hasSample ? this.rtt.srtt : this.rtt.rto;
+      const urgent = now - this.lastRtxAt > srtt / 2;
       const nl = this.reorder.copyLossRanges(this.lossStarts, this.lossCounts, this.lossSince, LOSS_SCAN_MAX, this.lossDeadline);
       const k = this.nack.poll(now, this.rtt.hasSample ? this.rtt.srtt : 0, this.lossStarts, this.lossCounts, this.lossSince, this.lossDeadline, nl, this.rangeStarts, this.rangeCounts,
         // The scheduler repeats after rtt + 4 x var (RFC 6298's RTO). For media the cost of a
         // spare retransmission is small and the deadline is near: repeat after rtt + var.
-        this.rtt.hasSample ? this.rtt.rttvar / 4 : 0);
+        this.rtt.hasSample ? this.rtt.rttvar / 4 : 0,
+        urgent,
+      );
       if (k > 0) {
         const pn = this.nextPn(now);
         if (pn < 0) return 0;

@@ -26,8 +26,12 @@ export const DEFAULT_RTT_PROBE_MS = 250;
 export const DEFAULT_IDLE_TIMEOUT_MS = 10_000;
 /** Default handshake timeout, ms. */
 export const DEFAULT_HANDSHAKE_TIMEOUT_MS = 5_000;
-/** Default ACK interval, ms (like SRT's 10 ms full ACK). */
-export const DEFAULT_ACK_INTERVAL_MS = 10;
+/**
+ * Default ACK interval, ms. SRT sends a full ACK every 10 ms; 20 ms halves the ACK bytes (0.19%
+ * of a 10 Mbit/s stream) with no measurable change in recovery: losses are reported by NACKs,
+ * and the send buffer releases packets by age as well as by ACK (bench/sim-recovery.ts).
+ */
+export const DEFAULT_ACK_INTERVAL_MS = 20;
 
 /** FEC configuration: window W, step N, repairs R (see spec/fec.md). */
 export interface FecOptions {
