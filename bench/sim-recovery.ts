@@ -21,6 +21,8 @@ import type { ConnectionOptions } from '../src/core/connection/options.js';
 import type { ImpairmentOptions } from '../src/core/link-model.js';
 
 const FRAME = 1316;
+const SIM_DELAY_MS = Number(process.env.SIM_DELAY_MS ?? 20);
+const SIM_JITTER_MS = Number(process.env.SIM_JITTER_MS ?? 0);
 const RATE_BPS = 10e6;
 const PERIOD_MS = (FRAME * 8 * 1000) / RATE_BPS;
 
@@ -30,10 +32,10 @@ export interface SimScenario {
 }
 
 export const SIM_SCENARIOS: readonly SimScenario[] = [
-  { id: '5', impairment: { loss: 0.05, delayMs: 20 } },
-  { id: '10', impairment: { loss: 0.1, delayMs: 20 } },
-  { id: '20', impairment: { loss: 0.2, delayMs: 20 } },
-  { id: 'ge', impairment: { burst: { p: 0.01, r: 0.1 }, delayMs: 20 } },
+  { id: '5', impairment: { loss: 0.05, delayMs: SIM_DELAY_MS, jitterMs: SIM_JITTER_MS, preserveOrder: true } },
+  { id: '10', impairment: { loss: 0.1, delayMs: SIM_DELAY_MS, jitterMs: SIM_JITTER_MS, preserveOrder: true } },
+  { id: '20', impairment: { loss: 0.2, delayMs: SIM_DELAY_MS, jitterMs: SIM_JITTER_MS, preserveOrder: true } },
+  { id: 'ge', impairment: { burst: { p: 0.01, r: 0.1 }, delayMs: SIM_DELAY_MS, jitterMs: SIM_JITTER_MS, preserveOrder: true } },
 ];
 
 export interface SimResult {

@@ -13,7 +13,7 @@ export * from './fec/index.js';
 export * from './reorder-buffer.js';
 export * from './send-buffer.js';
 export * from './rtt.js';
-// DEFAULT_MAX_NACK_RANGES is the wire's (same value, 228): exported once, from wire.
+// DEFAULT_MAX_NACK_RANGES is the wire's (same value, 227): exported once, from wire.
 export {
   DEFAULT_REORDER_TOLERANCE_MS,
   DEFAULT_FEC_HOLD_MS,

@@ -55,10 +55,10 @@ export const DEFAULT_URGENT_AFTER = 3;
 /** Default repeat interval of urgent polls, ms. */
 export const DEFAULT_URGENT_INTERVAL_MS = 2;
 /**
- * Default ranges per NACK: (1400 max datagram - 12 header - 2 rangeCount - 16 tag) / 6 bytes
- * per range = 228.
+ * Default ranges per NACK: (1400 max datagram - 12 header - 4 largestPn - 2 rangeCount - 16 tag) / 6 bytes
+ * per range = 227.
  */
-export const DEFAULT_MAX_NACK_RANGES = 228;
+export const DEFAULT_MAX_NACK_RANGES = 227;
 /** Default per-sequence state capacity when neither `capacity` nor `source` is given. */
 export const DEFAULT_NACK_CAPACITY = 16_384;
 

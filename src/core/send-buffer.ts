@@ -119,7 +119,7 @@ export class SendBufferStats {
   sentBytes = 0;
   /** Queued retransmissions that had to wait for the token bucket (counted once per packet and NACK). */
   retransmitSuppressedRate = 0;
-  /** NACKed sequences ignored because they were sent again less than one RTT ago. */
+  /** NACKed sequences ignored: the NACK was written before their last copy could arrive (largestPn), or, without that, they were sent again less than one RTT ago. */
   retransmitSuppressedRtt = 0;
   /** NACKed sequences already queued. */
   nackDuplicate = 0;
@@ -168,7 +168,7 @@ export class SentPacketView {
  * sb.onNack(nack.starts, nack.counts, nack.rangeCount, now);
  * const view = new SentPacketView();
  * while (sb.pollRetransmit(now, view)) send(view);
- * const n = sb.copyDropRanges(dropStarts, dropCounts, 228); // then send a DROP if n > 0
+ * const n = sb.copyDropRanges(dropStarts, dropCounts, 227); // then send a DROP if n > 0
  * ```
  */
 export class SendBuffer {
@@ -201,6 +201,9 @@ export class SendBuffer {
   private readonly _length: Uint32Array;
   private readonly _firstSent: Float64Array;
   private readonly _lastSent: Float64Array;
+  /** Packet number of the last transmission, when the caller recorded it (`_pnKnown`). */
+  private readonly _lastPn: Uint32Array;
+  private readonly _pnKnown: Uint8Array;
   private readonly _tx: Uint16Array;
   /** Retransmission rounds started per packet (saturates at 255). */
   private readonly _rounds: Uint8Array;
@@ -263,7 +266,7 @@ export class SendBuffer {
     this._account = options.account ?? DETACHED_ACCOUNT;
     this._pool = pool;
     const words = (capacity + 31) >>> 5;
-    const tableBytes = capacity * (4 + 1 + 4 + 4 + 8 + 8 + 2 + 1 + 1) + words * 4 + maxDrop * 8;
+    const tableBytes = capacity * (4 + 1 + 4 + 4 + 8 + 8 + 2 + 1 + 1 + 4 + 1) + words * 4 + maxDrop * 8;
     const slabBytes = pool === null ? capacity * this.maxPayload : 0;
     this._reserved = tableBytes + slabBytes;
     this._account.reserve(this._reserved);
@@ -273,6 +276,8 @@ export class SendBuffer {
     this._length = new Uint32Array(capacity);
     this._firstSent = new Float64Array(capacity);
     this._lastSent = new Float64Array(capacity);
+    this._lastPn = new Uint32Array(capacity);
+    this._pnKnown = new Uint8Array(capacity);
     this._tx = new Uint16Array(capacity);
     this._rounds = new Uint8Array(capacity);
     this._blocked = new Uint8Array(capacity);
@@ -398,6 +403,7 @@ export class SendBuffer {
     this._length[idx] = length;
     this._firstSent[idx] = now;
     this._lastSent[idx] = now;
+    this._pnKnown[idx] = 0;
     this._tx[idx] = 1;
     this._rounds[idx] = 0;
     this._blocked[idx] = 0;
@@ -432,16 +438,33 @@ export class SendBuffer {
 
   /**
    * Negative acknowledgement: `n` ranges `(starts[i], counts[i])` the peer is missing. Held
-   * sequences are queued for retransmission (unless already queued, or sent again less than one
-   * smoothed RTT ago); sequences sent but no longer held become drop notices; sequences never
-   * sent are ignored (`nackInvalid`). Work is bounded by the held window per range. Never throws
-   * for range contents; `n` larger than the arrays is clamped.
+   * sequences are queued for retransmission unless already queued or the NACK cannot know about
+   * the last retransmission yet: with `largestPn` (the NACK's field: the highest packet number
+   * its writer had received, u32) and the packet number of that retransmission recorded by
+   * {@link recordPacketNumber}, a sequence is sent again only when `largestPn` is at or past it
+   * (RFC 1982 order); otherwise (no `largestPn`, -1, or nothing recorded) only when it was sent
+   * last at least one smoothed RTT ago. Sequences sent but no longer held become drop notices;
+   * sequences never sent are ignored (`nackInvalid`). Work is bounded by the held window per
+   * range. Never throws for range contents; `n` larger than the arrays is clamped.
    */
-  onNack(starts: Uint32Array, counts: Uint32Array | Uint16Array, n: number, now: number): void {
+  onNack(starts: Uint32Array, counts: Uint32Array | Uint16Array, n: number, now: number, largestPn = -1): void {
     if (this._closed) return;
     if (n > starts.length) n = starts.length;
     if (n > counts.length) n = counts.length;
-    for (let i = 0; i < n; i++) this._nackRange(starts[i]!, counts[i]!, now);
+    for (let i = 0; i < n; i++) this._nackRange(starts[i]!, counts[i]!, now, largestPn);
+  }
+
+  /**
+   * Records the packet number (u32) a retransmission of `seq` just went out under (call after
+   * {@link pollRetransmit} handed it out), for the `largestPn` test of {@link onNack}. Ignored
+   * for a sequence no longer held.
+   */
+  recordPacketNumber(seq: number, packetNumber: number): void {
+    seq = seq | 0;
+    if (!(seqDiff(this._oldest, seq) >= 0 && seqDiff(seq, this._next) > 0)) return;
+    const idx = seq & this._mask;
+    this._lastPn[idx] = packetNumber >>> 0;
+    this._pnKnown[idx] = 1;
   }
 
   /**
@@ -652,7 +675,7 @@ export class SendBuffer {
     return s;
   }
 
-  private _nackRange(start: number, count: number, now: number): void {
+  private _nackRange(start: number, count: number, now: number, largestPn: number): void {
     start = start | 0;
     if (!(count > 0)) return;
     if (!this._started) {
@@ -684,8 +707,14 @@ export class SendBuffer {
           this.stats.nackDuplicate++;
           continue;
         }
-        // The first retransmission answers the first NACK at once; later ones wait an RTT.
-        if (this._tx[idx]! > 1 && now - this._lastSent[idx]! < srtt) {
+        // The first retransmission answers the first NACK at once; a later one only a NACK
+        // written after the previous copy could have arrived (see onNack).
+        if (
+          this._tx[idx]! > 1 &&
+          (largestPn >= 0 && this._pnKnown[idx] === 1
+            ? seqDiff(largestPn, this._lastPn[idx]!) > 0
+            : now - this._lastSent[idx]! < srtt)
+        ) {
           this.stats.retransmitSuppressedRtt++;
           continue;
         }

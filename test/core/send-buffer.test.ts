@@ -153,6 +153,35 @@ describe('SendBuffer: unit', () => {
     expect(sb.rtt).toBe(rtt);
   });
 
+  it('largestPn: a later copy answers only a NACK written after the last copy could have arrived', () => {
+    const rtt = new RttEstimator();
+    const sb = make({ rtt });
+    rtt.onSample(50);
+    add(sb, 0, 0);
+    add(sb, 1, 0);
+    const largest = new Uint32Array(1);
+    const nackPn = (now: number, pn: number): void => {
+      largest[0] = pn;
+      sb.onNack(new Uint32Array([0]), new Uint32Array([1]), 1, now, largest[0]!);
+    };
+    nackPn(10, 100); // first NACK: always answered
+    expect(pollAll(sb, 10)).toEqual([0]);
+    sb.recordPacketNumber(0, 0xffff_fffe); // the copy went out as packet number 2^32 - 2
+    nackPn(12, 0xffff_fffd); // written before that copy could arrive: nothing, however late it comes
+    nackPn(200, 0xffff_fffd);
+    expect(pollAll(sb, 200)).toEqual([]);
+    expect(sb.stats.retransmitSuppressedRtt).toBe(2);
+    nackPn(14, 1); // written after packet 2^32 - 2 (across the wrap) was received: the copy was lost
+    expect(pollAll(sb, 14)).toEqual([0]); // second round: two copies, 10 ms apart
+    expect(pollAll(sb, 24)).toEqual([0]);
+    // Without largestPn the RTT rule applies (sent 6 ms ago, RTT 50: not again).
+    sb.recordPacketNumber(0, 5);
+    sb.onNack(new Uint32Array([0]), new Uint32Array([1]), 1, 30);
+    expect(pollAll(sb, 30)).toEqual([]);
+    sb.recordPacketNumber(77, 1); // not held: ignored
+    expect(sb.stats.retransmitSuppressedRtt).toBe(3);
+  });
+
   it('NACKs for packets no longer held become drop notices; never-sent sequences are ignored', () => {
     const sb = make();
     for (let s = 100; s < 110; s++) add(sb, s, 0);

@@ -464,7 +464,7 @@ export class Connection {
         this.sendBuf.onAck(v.ackSeq, now, v.echoTimestamp, v.ackDelayUs / 1000);
         break;
       case PacketType.NACK:
-        if (this.options.arq) this.sendBuf.onNack(v.rangeStarts, v.rangeLengths, v.rangeCount, now);
+        if (this.options.arq) this.sendBuf.onNack(v.rangeStarts, v.rangeLengths, v.rangeCount, now, v.largestPn);
         break;
       case PacketType.DROP:
         this.onDrop(v, now);
@@ -773,7 +773,10 @@ export class Connection {
       if (k > 0) {
         const pn = this.nextPn(now);
         if (pn < 0) return 0;
-        const len = encodeRangesInto(out, 0, PacketType.NACK, this.remoteId, pn >>> 0, this.rangeStarts, this.rangeCounts, 0, k);
+        // largestPn: what we had received when writing this NACK, so the sender answers it
+        // only for copies it can already tell were lost (SendBuffer.onNack).
+        const largestPn = this.replay.stats.highest < 0 ? 0 : this.replay.stats.highest % 0x1_0000_0000;
+        const len = encodeRangesInto(out, 0, PacketType.NACK, this.remoteId, pn >>> 0, this.rangeStarts, this.rangeCounts, 0, k, largestPn);
         this.counters.controlSent++;
         this.counters.nackSent++;
         for (let i = 0; i < k; i++) this.counters.nackedSequences += this.rangeCounts[i]!;
@@ -785,7 +788,8 @@ export class Connection {
     if (d > 0) {
       const pn = this.nextPn(now);
       if (pn < 0) return 0;
-      const len = encodeRangesInto(out, 0, PacketType.DROP, this.remoteId, pn >>> 0, this.dropStarts, this.dropCounts, 0, d);
+      const largestPn = this.replay.stats.highest < 0 ? 0 : this.replay.stats.highest % 0x1_0000_0000;
+      const len = encodeRangesInto(out, 0, PacketType.DROP, this.remoteId, pn >>> 0, this.dropStarts, this.dropCounts, 0, d, largestPn);
       this.counters.controlSent++;
       this.counters.dropNoticesSent += d;
       return this.seal(out, len, len - TAG_LENGTH, pn);
@@ -826,6 +830,7 @@ export class Connection {
       if (pn < 0) return 0;
       const len = encodeDataHeaderInto(out, 0, this.remoteId, pn >>> 0, s.flags | DataFlags.RETRANSMIT, s.seq, s.timestamp, s.frameLength, s.length);
       copyBytes(out, DATA_PAYLOAD_OFFSET, s.payload, s.offset, s.length);
+      this.sendBuf.recordPacketNumber(s.seq, pn >>> 0);
       this.counters.retransmitSent++;
       this.pacer.consume(len, now);
       return this.seal(out, len, DATA_PAYLOAD_OFFSET, pn);

@@ -161,8 +161,8 @@ export const FEC_SYMBOL_PREFIX_LENGTH = 12;
 
 /** ACK: ackSeq | echoTimestamp | ackDelayUs | recvRatePps | bufferFreePackets, all u32. */
 export const ACK_LENGTH = HEADER_LENGTH + 20 + TAG_LENGTH;
-/** NACK/DROP: rangeCount u16, then (start u32, count u16) per range. */
-export const RANGES_BASE_LENGTH = HEADER_LENGTH + 2 + TAG_LENGTH;
+/** NACK/DROP: largestPn u32, rangeCount u16, then (start u32, count u16) per range. */
+export const RANGES_BASE_LENGTH = HEADER_LENGTH + 4 + 2 + TAG_LENGTH;
 /** Bytes per NACK/DROP range. */
 export const RANGE_ENTRY_LENGTH = 6;
 /** KEEPALIVE: timestamp u32 | echoTimestamp u32 | nextSeq u32 (40 bytes with header and tag). */
@@ -258,10 +258,10 @@ export const MAX_MAX_FRAME_BYTES = 0xffff_ffff;
 export const MAX_FEC_WINDOW = 255;
 /**
  * Largest number of ranges one NACK/DROP can carry at a given datagram size (bytes).
- * @example maxRangesFor(1400) === 228
+ * @example maxRangesFor(1400) === 227
  */
 export function maxRangesFor(maxDatagram: number): number {
   return Math.floor((maxDatagram - RANGES_BASE_LENGTH) / RANGE_ENTRY_LENGTH);
 }
-/** Default maximum NACK/DROP ranges per packet: (1400 - 30) / 6 = 228. */
-export const DEFAULT_MAX_NACK_RANGES = 228;
+/** Default maximum NACK/DROP ranges per packet: (1400 - 34) / 6 = 227. */
+export const DEFAULT_MAX_NACK_RANGES = 227;

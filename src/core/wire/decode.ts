@@ -225,7 +225,8 @@ function _decodeAck(view: PacketView, b: Uint8Array, o: number, length: number):
 
 function _decodeRanges(view: PacketView, b: Uint8Array, o: number, length: number): DecodeStatus {
   if (length < RANGES_BASE_LENGTH) return DecodeStatus.TRUNCATED;
-  const count = _readU16(b, o + 12);
+  view.largestPn = _readU32(b, o + 12);
+  const count = _readU16(b, o + 16);
   view.rangeCount = 0;
   if (count === 0) return DecodeStatus.BAD_RANGE;
   if (RANGES_BASE_LENGTH + count * RANGE_ENTRY_LENGTH !== length) return DecodeStatus.BAD_LENGTH;
@@ -234,7 +235,7 @@ function _decodeRanges(view: PacketView, b: Uint8Array, o: number, length: numbe
   if (count > view.maxRanges) return DecodeStatus.BAD_RANGE;
   const starts = view.rangeStarts;
   const lengths = view.rangeLengths;
-  let p = o + 14;
+  let p = o + 18;
   for (let i = 0; i < count; i++) {
     const n = _readU16(b, p + 4);
     if (n === 0) return DecodeStatus.BAD_RANGE;

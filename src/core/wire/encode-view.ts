@@ -76,7 +76,7 @@ export function encodeFromView(out: Uint8Array, offset: number, view: PacketView
     case PacketType.NACK:
     case PacketType.DROP:
       return encodeRangesInto(out, offset, view.type, view.connId, view.packetNumber, view.rangeStarts,
-        view.rangeLengths, 0, view.rangeCount);
+        view.rangeLengths, 0, view.rangeCount, view.largestPn);
     case PacketType.KEEPALIVE:
       return encodeKeepaliveInto(out, offset, view.connId, view.packetNumber, view.timestamp, view.echoTimestamp,
         view.nextSeq);

@@ -440,14 +440,17 @@ export function encodeAckInto(
 /**
  * Encodes a NACK (`type` = PacketType.NACK: "please retransmit") or DROP (PacketType.DROP:
  * "given up, stop waiting") carrying `count` ranges taken from `starts[first ..]` and
- * `lengths[first ..]`. Length `30 + 6 * count`. Split longer lists across packets: the
- * receiver's limit is `maxRangesFor(maxDatagram)` (228 at 1400 bytes).
+ * `lengths[first ..]`. Length `34 + 6 * count`. Split longer lists across packets: the
+ * receiver's limit is `maxRangesFor(maxDatagram)` (227 at 1400 bytes). `largestPn`: the low 32
+ * bits of the highest packet index received from the peer (spec/protocol.md 6.4), which lets
+ * the sender tell a NACK written after its last retransmission could have arrived from one
+ * written before.
  * @param starts range start seqs (u32)
  * @param lengths range lengths, 1..65535 each
  * @param count ranges to write, 1..65535, and the datagram must fit the peer's maxDatagram
  * @returns datagram length
  * @throws SluiceRangeError on a zero/oversized range, count out of range, or `out` too small
- * @example const n = encodeRangesInto(out, 0, PacketType.NACK, peerId, pn++, starts, lens, 0, k);
+ * @example const n = encodeRangesInto(out, 0, PacketType.NACK, peerId, pn++, starts, lens, 0, k, highestPnSeen);
  */
 export function encodeRangesInto(
   out: Uint8Array,
@@ -459,6 +462,7 @@ export function encodeRangesInto(
   lengths: ArrayLike<number>,
   first: number,
   count: number,
+  largestPn = 0,
 ): number {
   if (type !== PacketType.NACK && type !== PacketType.DROP) {
     throw new SluiceRangeError(`type: expected PacketType.NACK (7) or PacketType.DROP (8), got ${String(type)}`);
@@ -472,13 +476,15 @@ export function encodeRangesInto(
   const total = RANGES_BASE_LENGTH + count * RANGE_ENTRY_LENGTH;
   _room(out, offset, total);
   _ids(connId, packetNumber);
+  _u32('largestPn', largestPn);
   for (let i = first; i < first + count; i++) {
     _u32('starts[i]', starts[i]!);
     _range('lengths[i]', lengths[i]!, 1, 0xffff);
   }
   _header(out, offset, type, 0, connId, packetNumber);
-  _writeU16(out, offset + 12, count);
-  let p = offset + 14;
+  _writeU32(out, offset + 12, largestPn);
+  _writeU16(out, offset + 16, count);
+  let p = offset + 18;
   for (let i = first; i < first + count; i++) {
     _writeU32(out, p, starts[i]!);
     _writeU16(out, p + 4, lengths[i]!);

@@ -156,6 +156,8 @@ export class PacketView {
   nextSeq = 0;
 
   // ---- NACK / DROP
+  /** Low 32 bits of the highest packet index the writer had received from its peer. */
+  largestPn = 0;
   /** Number of valid entries in `rangeStarts`/`rangeLengths`. */
   rangeCount = 0;
   /** NACK/DROP range starts (seq). Entries past `rangeCount` are stale. */

@@ -171,7 +171,7 @@ describe('PacketView', () => {
     expect(() => new PacketView({ maxDatagram: 65508 })).toThrow(SluiceRangeError);
     expect(() => new PacketView({ maxFrameBytes: 0 })).toThrow(/maxFrameBytes/);
     expect(new PacketView().maxRanges).toBe(DEFAULT_MAX_NACK_RANGES);
-    expect(maxRangesFor(1400)).toBe(228);
+    expect(maxRangesFor(1400)).toBe(227);
     expect(new PacketView({ maxDatagram: 65507 }).maxRanges).toBe(10912);
   });
   it('maxDatagram bounds decode; a bigger limit accepts jumbo datagrams', () => {
@@ -212,7 +212,7 @@ describe('PacketView', () => {
       setSpanMs: () => {},
     };
     const v = new PacketView({ account });
-    expect(reserved).toBe(228 * 6);
+    expect(reserved).toBe(227 * 6);
     v.dispose();
     v.dispose();
     expect(reserved).toBe(0);

@@ -96,7 +96,7 @@ export function encodeFields(out: Uint8Array, offset: number, f: Fields): number
     case 'DROP': {
       const r = f.ranges as Array<[number, number]>;
       return encodeRangesInto(out, offset, f.type === 'NACK' ? PacketType.NACK : PacketType.DROP, id, pn,
-        r.map((x) => x[0]), r.map((x) => x[1]), 0, r.length);
+        r.map((x) => x[0]), r.map((x) => x[1]), 0, r.length, n(f, 'largestPn'));
     }
     case 'KEEPALIVE':
       return encodeKeepaliveInto(out, offset, id, pn, n(f, 'timestamp'), n(f, 'echoTimestamp'), n(f, 'nextSeq'));
@@ -164,7 +164,7 @@ export function viewFields(v: PacketView): Fields {
     case PacketType.DROP: {
       const ranges: Array<[number, number]> = [];
       for (let i = 0; i < v.rangeCount; i++) ranges.push([v.rangeStarts[i]!, v.rangeLengths[i]!]);
-      return { type: v.type === PacketType.NACK ? 'NACK' : 'DROP', ...base, ranges };
+      return { type: v.type === PacketType.NACK ? 'NACK' : 'DROP', ...base, largestPn: v.largestPn, ranges };
     }
     case PacketType.KEEPALIVE:
       return { type: 'KEEPALIVE', ...base, timestamp: v.timestamp, echoTimestamp: v.echoTimestamp, nextSeq: v.nextSeq };

@@ -124,31 +124,31 @@ const invalid: Invalid[] = [];
 // ---- NACK / DROP
 {
   const ranges: Array<[number, number]> = [[0xfffffffe, 4], [10, 1]];
-  const f = { type: 'NACK', connId: 5, packetNumber: 6, ranges };
+  const f = { type: 'NACK', connId: 5, packetNumber: 6, largestPn: 0x0102_0304, ranges };
   valid.push({
     name: 'nack-two-ranges-across-wrap',
-    note: 'ranges [2^32-2, +4) (crosses the wrap) and [10, +1)',
-    hex: header(7, 0, 5, 6) + u16(2) + ranges.map(([s, n]) => u32(s) + u16(n)).join('') + TAG,
+    note: 'ranges [2^32-2, +4) (crosses the wrap) and [10, +1); the writer had received up to packet number 0x01020304',
+    hex: header(7, 0, 5, 6) + u32(0x0102_0304) + u16(2) + ranges.map(([s, n]) => u32(s) + u16(n)).join('') + TAG,
     fields: f,
   });
 }
 {
   const ranges: Array<[number, number]> = [];
-  for (let i = 0; i < 228; i++) ranges.push([(i * 3) >>> 0, i === 227 ? 0xffff : 1]);
-  const f = { type: 'NACK', connId: 0xffffffff, packetNumber: 0x12345678, ranges };
+  for (let i = 0; i < 227; i++) ranges.push([(i * 3) >>> 0, i === 226 ? 0xffff : 1]);
+  const f = { type: 'NACK', connId: 0xffffffff, packetNumber: 0x12345678, largestPn: 0xffffffff, ranges };
   valid.push({
     name: 'nack-max-ranges',
-    note: '228 ranges: the most that fit a 1400-byte datagram (30 + 228*6 = 1398)',
-    hex: header(7, 0, f.connId, f.packetNumber) + u16(228) + ranges.map(([s, n]) => u32(s) + u16(n)).join('') + TAG,
+    note: '227 ranges: the most that fit a 1400-byte datagram (34 + 227*6 = 1396)',
+    hex: header(7, 0, f.connId, f.packetNumber) + u32(0xffffffff) + u16(227) + ranges.map(([s, n]) => u32(s) + u16(n)).join('') + TAG,
     fields: f,
   });
 }
 {
   const ranges: Array<[number, number]> = [[77, 3]];
-  const f = { type: 'DROP', connId: 8, packetNumber: 9, ranges };
+  const f = { type: 'DROP', connId: 8, packetNumber: 9, largestPn: 0, ranges };
   valid.push({
     name: 'drop-one-range',
-    hex: header(8, 0, 8, 9) + u16(1) + u32(77) + u16(3) + TAG,
+    hex: header(8, 0, 8, 9) + u32(0) + u16(1) + u32(77) + u16(3) + TAG,
     fields: f,
   });
 }
@@ -271,11 +271,12 @@ invalid.push({ name: 'repair-symbol-shorter-than-prefix', hex: header(5, 0, 1, 1
 invalid.push({ name: 'repair-window-0', hex: header(5, 0, 1, 1) + u32(0) + u16(0) + u16(0) + u16(12) + u16(0) + zeros(12) + TAG, status: 'rx_bad_range' });
 invalid.push({ name: 'repair-window-256', hex: header(5, 0, 1, 1) + u32(0) + u16(256) + u16(0) + u16(12) + u16(0) + zeros(12) + TAG, status: 'rx_bad_range' });
 invalid.push({ name: 'repair-reserved', hex: header(5, 0, 1, 1) + u32(0) + u16(4) + u16(0) + u16(12) + u16(1) + zeros(12) + TAG, status: 'rx_bad_reserved' });
-invalid.push({ name: 'nack-zero-ranges', hex: header(7, 0, 1, 1) + u16(0) + TAG, status: 'rx_bad_range' });
-invalid.push({ name: 'nack-count-beyond-datagram', note: 'says 3 ranges, carries 2', hex: header(7, 0, 1, 1) + u16(3) + (u32(1) + u16(1)).repeat(2) + TAG, status: 'rx_bad_length' });
-invalid.push({ name: 'nack-count-huge', note: 'rangeCount 0xffff in a 36-byte datagram', hex: header(7, 0, 1, 1) + u16(0xffff) + u32(1) + u16(1) + TAG, status: 'rx_bad_length' });
-invalid.push({ name: 'nack-empty-range', hex: header(7, 0, 1, 1) + u16(2) + u32(1) + u16(1) + u32(5) + u16(0) + TAG, status: 'rx_bad_range' });
-invalid.push({ name: 'drop-trailing-byte', hex: header(8, 0, 1, 1) + u16(1) + u32(1) + u16(1) + '00' + TAG, status: 'rx_bad_length' });
+invalid.push({ name: 'nack-zero-ranges', hex: header(7, 0, 1, 1) + u32(0) + u16(0) + TAG, status: 'rx_bad_range' });
+invalid.push({ name: 'nack-count-beyond-datagram', note: 'says 3 ranges, carries 2', hex: header(7, 0, 1, 1) + u32(0) + u16(3) + (u32(1) + u16(1)).repeat(2) + TAG, status: 'rx_bad_length' });
+invalid.push({ name: 'nack-count-huge', note: 'rangeCount 0xffff in a 40-byte datagram', hex: header(7, 0, 1, 1) + u32(0) + u16(0xffff) + u32(1) + u16(1) + TAG, status: 'rx_bad_length' });
+invalid.push({ name: 'nack-empty-range', hex: header(7, 0, 1, 1) + u32(0) + u16(2) + u32(1) + u16(1) + u32(5) + u16(0) + TAG, status: 'rx_bad_range' });
+invalid.push({ name: 'nack-old-layout', note: 'a 36-byte NACK without largestPn (pre-release layout) reads as one range 4 bytes short', hex: header(7, 0, 1, 1) + u16(1) + u32(1) + u16(1) + TAG, status: 'rx_bad_length' });
+invalid.push({ name: 'drop-trailing-byte', hex: header(8, 0, 1, 1) + u32(0) + u16(1) + u32(1) + u16(1) + '00' + TAG, status: 'rx_bad_length' });
 invalid.push({ name: 'close-message-length-mismatch', hex: header(10, 0, 1, 1) + u16(0) + u16(5) + 'aabbcc' + TAG, status: 'rx_bad_length' });
 invalid.push({ name: 'hello-unpadded', note: 'a HELLO of 1199 bytes', hex: helloHex(0, 0, false, 1199, p1), status: 'rx_hello_too_short' });
 invalid.push({ name: 'hello-conn-id-nonzero', hex: '01010000' + u32(5) + helloHex(0, 0, false, 1200, p1).slice(16), status: 'rx_bad_conn_id' });

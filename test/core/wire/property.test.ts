@@ -41,7 +41,7 @@ const ackArb: fc.Arbitrary<Fields> = fc
   .map((f) => ({ type: 'ACK', ...f }));
 const rangesArb = (type: 'NACK' | 'DROP'): fc.Arbitrary<Fields> =>
   fc
-    .record({ ...header, ranges: fc.array(fc.tuple(u32, fc.integer({ min: 1, max: 0xffff })), { minLength: 1, maxLength: 228 }) })
+    .record({ ...header, largestPn: u32, ranges: fc.array(fc.tuple(u32, fc.integer({ min: 1, max: 0xffff })), { minLength: 1, maxLength: 227 }) })
     .map((f) => ({ type, ...f }));
 const keepaliveArb: fc.Arbitrary<Fields> = fc.record({ ...header, timestamp: u32, echoTimestamp: u32, nextSeq: u32 }).map((f) => ({ type: 'KEEPALIVE', ...f }));
 const closeArb: fc.Arbitrary<Fields> = fc.record({ ...header, reason: u16, message: bytesHex(0, 1368) }).map((f) => ({ type: 'CLOSE', ...f }));
