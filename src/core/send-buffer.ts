@@ -121,6 +121,8 @@ export class SendBufferStats {
   retransmitSuppressedRate = 0;
   /** NACKed sequences ignored: the NACK was written before their last copy could arrive (largestPn), or, without that, they were sent again less than one RTT ago. */
   retransmitSuppressedRtt = 0;
+  /** Queued retransmissions dropped unsent: they would have reached the receiver after the deadline (`deadlineMs`). */
+  retransmitTooLate = 0;
   /** NACKed sequences already queued. */
   nackDuplicate = 0;
   /** NACKed sequences turned into drop notices (no longer held). */
@@ -487,6 +489,14 @@ export class SendBuffer {
       this._cpPop();
       this._emit(seq, now, out);
       return true;
+    }
+    // A retransmission that would reach the receiver after the packet's deadline is not sent.
+    while (this._queuedCount > 0) {
+      const late = this._nextQueued() & this._mask;
+      if (this._firstSent[late]! + this.deadlineMs > now) break;
+      this._unqueue(late);
+      this._blocked[late] = 0;
+      this.stats.retransmitTooLate++;
     }
     if (this._queuedCount === 0) return false;
     const seq = this._nextQueued();

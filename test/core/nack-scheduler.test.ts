@@ -100,6 +100,22 @@ describe('NackScheduler', () => {
     expect(() => sched(r, { urgentIntervalMs: 0 })).toThrow(/urgentIntervalMs/);
   });
 
+  it('lossHint: sequences NACKed hintAfter times are NACKed at once (not within 1 ms of the last)', () => {
+    const r = rb();
+    const s = sched(r, { hintAfter: 2, coalesceMs: 0, retryFactor: 0.25 }); // interval 10
+    ins(r, 0, 0);
+    ins(r, 2, 0); // gap 1
+    ins(r, 4, 0); // gap 3
+    expect(ranges(s.pollSource(5, 40, 0, os, oc))).toEqual([[1, 1], [3, 1]]);
+    expect(s.pollSource(7, 40, 0, os, oc, false, true)).toBe(0); // one NACK each: not yet
+    expect(ranges(s.pollSource(15, 40, 0, os, oc))).toEqual([[1, 1], [3, 1]]);
+    ins(r, 3, 16);
+    expect(ranges(s.pollSource(18, 40, 0, os, oc, false, true))).toEqual([[1, 1]]); // hinted, 3 ms early
+    expect(s.pollSource(18.5, 40, 0, os, oc, false, true)).toBe(0); // NACKed 0.5 ms ago
+    expect(s.pollSource(18.5, 40, 0, os, oc)).toBe(0);
+    expect(() => sched(r, { hintAfter: 0 })).toThrow(/hintAfter/);
+  });
+
   it('fecHoldMs holds the first NACK for the FEC window (arq:onreq-like); an FEC recovery cancels it', () => {
     const r = rb();
     const s = sched(r, { fecHoldMs: 30 });

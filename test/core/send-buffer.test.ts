@@ -182,6 +182,16 @@ describe('SendBuffer: unit', () => {
     expect(sb.stats.retransmitSuppressedRtt).toBe(3);
   });
 
+  it('a retransmission that would arrive after the deadline is not sent', () => {
+    const sb = make({ deadlineMs: 100 });
+    add(sb, 0, 0);
+    add(sb, 1, 50);
+    nack(sb, 120, [0, 2]); // 0 is past first send + 100; 1 is not
+    expect(pollAll(sb, 120)).toEqual([1]);
+    expect(sb.stats.retransmitTooLate).toBe(1);
+    expect(sb.queued).toBe(0);
+  });
+
   it('NACKs for packets no longer held become drop notices; never-sent sequences are ignored', () => {
     const sb = make();
     for (let s = 100; s < 110; s++) add(sb, s, 0);

@@ -205,6 +205,8 @@ export class Connection {
   private lastAckSeq = -1;
   /** When a retransmission last filled a gap here (receiver side), ms. */
   private lastRtxAt = 0;
+  /** A gap in the peer's packet numbers was seen since the last NACK poll. */
+  private lossHint = false;
 
   // NACK / DROP scratch
   private readonly rangeStarts = new Uint32Array(NACK_MAX_RANGES);
@@ -448,6 +450,9 @@ export class Connection {
       this.counters.rejected.auth++;
       return;
     }
+    // A gap in the peer's packet numbers: some packet was lost just now, perhaps a copy we asked
+    // for; the NACK scheduler takes it as a hint (NackScheduler, module comment).
+    if (index > this.replay.stats.highest + 1 && this.replay.stats.highest >= 0) this.lossHint = true;
     this.replay.commit(pn);
     this.counters.packetsReceived++;
     this.counters.bytesReceived += length;
@@ -626,7 +631,7 @@ export class Connection {
     let t = this.lastHeardAt + this.options.idleTimeoutMs;
     t = Math.min(t, this.reorder.nextTimeout());
     if (this.ackDue) t = Math.min(t, this.nextAckAt);
-    if (this.nack !== null) t = Math.min(t, this.nack.nextTimeout());
+    if (this.nack !== null) t = Math.min(t, this.lossHint && this.anyData && this._state === 'open' ? now : this.nack.nextTimeout());
     t = Math.min(t, this.nextProbeAt, this.tailProbeAt, this.lastSentAt + this.options.keepaliveMs);
     t = Math.min(t, this.sendBuf.nextTimeout());
     if (this.hasPacedWork(now)) t = Math.min(t, this.pacer.nextSendTime(this.options.maxDatagram, now));
@@ -757,7 +762,9 @@ export class Connection {
       return this.seal(out, len, len - TAG_LENGTH, pn);
     }
     // NACK
-    if (this.nack !== null && this.anyData && now >= this.nack.nextTimeout()) {
+    if (this.nack !== null && this.anyData && (this.lossHint || now >= this.nack.nextTimeout())) {
+      const hint = this.lossHint;
+      this.lossHint = false;
       // Urgent: NACKs are out but no retransmission has arrived for half an RTT, so the NACKs
       // (or the retransmissions) are being lost; overdue sequences are then repeated every few
       // ms to get through a burst on the return path (NackScheduler, module comment).
@@ -769,6 +776,7 @@ export class Connection {
         // spare retransmission is small and the deadline is near: repeat after rtt + var.
         this.rtt.hasSample ? this.rtt.rttvar / 4 : 0,
         urgent,
+        hint,
       );
       if (k > 0) {
         const pn = this.nextPn(now);
