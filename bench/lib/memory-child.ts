@@ -15,6 +15,7 @@
  */
 import { readFileSync } from 'node:fs';
 import { performance } from 'node:perf_hooks';
+import { getHeapSpaceStatistics, writeHeapSnapshot } from 'node:v8';
 import { connect, listen, type SluiceConnection } from '../../src/io/api.js';
 import { MemoryAccountant } from '../../src/core/memory/accountant.js';
 
@@ -25,6 +26,8 @@ interface Msg {
   readonly id: string;
   readonly cmd: string;
   readonly count?: number;
+  /** `sample` only: also write a V8 heap snapshot to this path (diagnosis: stalls the process for seconds). */
+  readonly heapSnapshot?: string;
 }
 
 function reply(m: Msg, body: Record<string, unknown>): void {
@@ -53,7 +56,14 @@ function memory(): Record<string, number> {
   } catch {
     // not Linux
   }
-  return { rss: m.rss, heapUsed: m.heapUsed, heapTotal: m.heapTotal, external: m.external, arrayBuffers: m.arrayBuffers, pss, privateBytes: priv };
+  // V8's spaces: `new` grows with the allocation rate (semi-spaces), not with what is held.
+  const space: Record<string, number> = {};
+  for (const sp of getHeapSpaceStatistics()) {
+    const k = sp.space_name.replace(/_space$/, '');
+    space[`${k}Size`] = sp.space_size;
+    space[`${k}Used`] = sp.space_used_size;
+  }
+  return { rss: m.rss, heapUsed: m.heapUsed, heapTotal: m.heapTotal, external: m.external, arrayBuffers: m.arrayBuffers, pss, privateBytes: priv, ...space };
 }
 
 /** Sums of a few statistics over connections (for telling a stalled run from a streaming one). */
@@ -96,17 +106,29 @@ function accountantFigures(a: MemoryAccountant): Record<string, unknown> {
     refusedCap: p.refusedCap,
     refusedBudget: p.refusedBudget,
   }));
-  // Reserved bytes per kind of account (`conn.<id>.<kind>`), averaged over connections.
+  // Reserved and used bytes per kind of account (`conn.<id>.<kind>`), averaged over connections.
   const byKind: Record<string, number> = {};
+  const usedByKind: Record<string, number> = {};
   for (const acc of s.accounts) {
     if (!acc.name.startsWith('conn.')) continue;
     const dot = acc.name.indexOf('.', 5);
     const kind = dot < 0 ? '(root)' : acc.name.slice(dot + 1);
     byKind[kind] = (byKind[kind] ?? 0) + acc.reservedBytes / Math.max(n, 1);
+    usedByKind[kind] = (usedByKind[kind] ?? 0) + acc.usedBytes / Math.max(n, 1);
+  }
+  // Bytes of the pools' slabs (slots in use and free), and of the slots in use.
+  let poolSlabBytes = 0;
+  let poolInUseBytes = 0;
+  for (const p of s.pools) {
+    poolSlabBytes += p.slotsAllocated * p.slotSize;
+    poolInUseBytes += p.inUse * p.slotSize;
   }
   return {
     connections: n,
     reservedPerConnectionByAccount: byKind,
+    usedPerConnectionByAccount: usedByKind,
+    poolSlabBytes,
+    poolInUseBytes,
     pools,
     budgetRefusals: s.budgetRefusals,
     reservedBytes: s.reservedBytes,
@@ -137,8 +159,11 @@ async function runListener(key: string, rateBps: number): Promise<void> {
     if (m.cmd === 'sample') {
       let active = 0;
       for (const n of frames.values()) if (n > 0) active++;
+      // Memory first: writing a snapshot grows the process.
+      const mem = memory();
+      if (m.heapSnapshot !== undefined) writeHeapSnapshot(m.heapSnapshot);
       reply(m, {
-        memory: memory(),
+        memory: mem,
         accountant: accountantFigures(accountant),
         open: server.connectionCount,
         receiving: active,
