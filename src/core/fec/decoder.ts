@@ -288,7 +288,7 @@ export class StreamingFecDecoder {
   /**
    * Where each position's symbol lives: bytes `_srcB[i]` from `_srcBo[i]`, words `_srcW[i]` from
    * `_srcWo[i]`. With a dedicated ring every entry is the ring itself at `i x slot`; with `slots`,
-   * the slot held (its slab's word view) or the `_NONE` placeholders.
+   * the slot held (its slab's word view, looked up on first kernel use) or the `_NONE` placeholders.
    */
   private _srcB: Uint8Array[];
   private _srcW: Uint32Array[];
@@ -857,9 +857,9 @@ export class StreamingFecDecoder {
     const v = this._slots!.acquire();
     if (v === null) return false;
     this._srcB[slot] = v;
-    this._srcW[slot] = _slabWords(v);
+    // The word view is looked up only when a kernel reads this source (after a loss, see
+    // _reduceRange): the packet path pays one acquire and one release, nothing more.
     this._srcBo[slot] = 0;
-    this._srcWo[slot] = _wordOffset(v);
     // A reused slot holds someone else's bytes: all of it may be non-zero.
     this._srcDirty[slot] = this._slot;
     return true;
@@ -894,7 +894,14 @@ export class StreamingFecDecoder {
       const seq = (start + i) >>> 0;
       const slot = seq & this._mask;
       if (this._srcState[slot] === _STATE_EMPTY || this._srcSeq[slot] !== seq) continue;
-      FAST_KERNELS[cauchyCoefficient(seq, idx)]!(this._srcW[slot]!, this._srcWo[slot]!, eqW, dst, blocks);
+      let srcW = this._srcW[slot]!;
+      if (srcW === _NONE32) {
+        const v = this._srcB[slot]!;
+        srcW = _slabWords(v);
+        this._srcW[slot] = srcW;
+        this._srcWo[slot] = _wordOffset(v);
+      }
+      FAST_KERNELS[cauchyCoefficient(seq, idx)]!(srcW, this._srcWo[slot]!, eqW, dst, blocks);
       this.stats.payloadOps++;
       red[w] = red[w]! | bit;
     }
