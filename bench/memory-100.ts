@@ -6,6 +6,9 @@
  * node --import tsx bench/memory-100.ts            # 100 sluice connections, 20 SRT pairs, 2 Mbit/s each
  * node --import tsx bench/memory-100.ts --quick    # shorter settling
  * node --import tsx bench/memory-100.ts --connections 100 --srt-pairs 20 --rate 2 --json PATH
+ * node --import tsx bench/memory-100.ts --no-srt --ref HEAD~3   # sluice only, library from a revision
+ * node --import tsx bench/memory-100.ts --no-srt --heap-snapshots DIR  # + heap growth per connection by constructor
+ * node --import tsx bench/memory-100.ts --no-srt --semi-space 16       # V8 young generation pinned (diagnosis)
  * ```
  *
  * sluice: a child process (bench/lib/memory-child.ts, bundled by esbuild, `--expose-gc`) listens
@@ -140,9 +143,19 @@ function heapGrowth(before: string, after: string, connections: number, top: num
   ];
 }
 
-async function runSluice(file: string, connections: number, rateMbps: number, settleMs: number, snapDir?: string): Promise<SluiceResult> {
+async function runSluice(
+  file: string,
+  connections: number,
+  rateMbps: number,
+  settleMs: number,
+  snapDir?: string,
+  semiSpaceMb?: number,
+): Promise<SluiceResult> {
   const rateBps = rateMbps * 1e6;
-  const listener = new Child('sluice listener', process.execPath, ['--expose-gc', file, 'listener', KEY, String(rateBps)], { ipc: true });
+  // --semi-space pins V8's young generation (both flags, in MB) so that its growth with the
+  // allocation rate does not land on the per-connection figures (diagnosis; off by default).
+  const v8Flags = semiSpaceMb === undefined ? [] : [`--min-semi-space-size=${semiSpaceMb}`, `--max-semi-space-size=${semiSpaceMb}`];
+  const listener = new Child('sluice listener', process.execPath, ['--expose-gc', ...v8Flags, file, 'listener', KEY, String(rateBps)], { ipc: true });
   let callers: Child | null = null;
   try {
     const ready = await waitReady(listener, 15_000);
@@ -287,13 +300,14 @@ async function main(): Promise<number> {
       'no-sluice': { type: 'boolean' },
       strict: { type: 'boolean' },
       'heap-snapshots': { type: 'string' },
+      'semi-space': { type: 'string' },
       help: { type: 'boolean', short: 'h' },
     },
   });
   if (values.help === true) {
     process.stdout.write(
       'Usage: node --import tsx bench/memory-100.ts [--quick] [--connections 100] [--srt-pairs 20] [--rate MBIT]\n' +
-        '  [--settle SECONDS] [--json PATH] [--ref GIT-REV] [--no-srt] [--no-sluice] [--strict] [--heap-snapshots DIR]\n',
+        '  [--settle SECONDS] [--json PATH] [--ref GIT-REV] [--no-srt] [--no-sluice] [--strict] [--heap-snapshots DIR] [--semi-space MB]\n',
     );
     return 0;
   }
@@ -319,7 +333,8 @@ async function main(): Promise<number> {
       process.stderr.write(`memory-100: sluice (${built.source}), ${connections} connections at ${rateMbps} Mbit/s...\n`);
       const snapDir = values['heap-snapshots'];
       if (snapDir !== undefined) mkdirSync(snapDir, { recursive: true });
-      sluice = await runSluice(built.file, connections, rateMbps, settleMs, snapDir);
+      const semi = values['semi-space'] === undefined ? undefined : Math.floor(int('semi-space', values['semi-space'], 16, 1));
+      sluice = await runSluice(built.file, connections, rateMbps, settleMs, snapDir, semi);
       if (snapDir !== undefined) {
         const n = sluice.connections - sluice.listener.at10.open;
         for (const l of heapGrowth(join(snapDir, 'at10.heapsnapshot'), join(snapDir, 'atN.heapsnapshot'), n, 40)) console.log(l);
@@ -376,6 +391,9 @@ async function main(): Promise<number> {
       `  growth per connection at the margin, KiB: RSS ${dm('rss')} = arrayBuffers ${dm('arrayBuffers')} + V8 new space ${dm('newSize')} + old space ${dm('oldSize')} + code ${dm('codeSize')} + the rest (malloc, native)`,
     );
     console.log(
+      `  resident pages per connection at the margin, KiB: brk heap (main malloc arena) ${dm('brkRss')}, anonymous mappings (V8 pages, large backing stores, thread arenas) ${dm('anonRss')}, files ${dm('fileRss')}`,
+    );
+    console.log(
       `  RSS at the margin less V8's young-generation growth: ${mb(p.rssMarginalLessNewSpace)} MB per connection (V8 grows its semi-spaces with the process's allocation rate up to a cap, 32 MiB in Node 20 unless --max-semi-space-size says otherwise: a process-wide cost that stops growing, not a per-connection one)`,
     );
     console.log(
@@ -420,7 +438,7 @@ async function main(): Promise<number> {
     started: started.toISOString(),
     finished: new Date().toISOString(),
     machine: { cpus: cpus().length, node: process.version, loadavgStart: load0, loadavgEnd: loadavg() },
-    settings: { connections, pairs, rateMbps, settleMs, quick },
+    settings: { connections, pairs, rateMbps, settleMs, quick, semiSpaceMb: values['semi-space'] ?? null },
     sluice,
     srt,
     goals,

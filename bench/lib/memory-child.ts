@@ -56,6 +56,31 @@ function memory(): Record<string, number> {
   } catch {
     // not Linux
   }
+  // Where the resident pages are (/proc/self/smaps): the brk heap (glibc's main malloc arena),
+  // anonymous mappings (V8's heap pages, mmapped ArrayBuffer backing stores >= 128 KiB, the other
+  // threads' malloc arenas) and file-backed mappings (the node binary, libraries).
+  let brkRss = 0;
+  let anonRss = 0;
+  let fileRss = 0;
+  try {
+    let kind = 0;
+    for (const line of readFileSync('/proc/self/smaps', 'utf8').split('\n')) {
+      const head = /^[0-9a-f]+-[0-9a-f]+ \S+ \S+ \S+ \S+\s*(.*)$/.exec(line);
+      if (head !== null) {
+        const path = head[1] ?? '';
+        kind = path === '[heap]' ? 1 : path === '' || path.startsWith('[anon') ? 2 : 3;
+        continue;
+      }
+      if (line.startsWith('Rss:')) {
+        const b = Number(/(\d+)/.exec(line)?.[1] ?? 0) * 1024;
+        if (kind === 1) brkRss += b;
+        else if (kind === 2) anonRss += b;
+        else fileRss += b;
+      }
+    }
+  } catch {
+    // not Linux
+  }
   // V8's spaces: `new` grows with the allocation rate (semi-spaces), not with what is held.
   const space: Record<string, number> = {};
   for (const sp of getHeapSpaceStatistics()) {
@@ -63,7 +88,7 @@ function memory(): Record<string, number> {
     space[`${k}Size`] = sp.space_size;
     space[`${k}Used`] = sp.space_used_size;
   }
-  return { rss: m.rss, heapUsed: m.heapUsed, heapTotal: m.heapTotal, external: m.external, arrayBuffers: m.arrayBuffers, pss, privateBytes: priv, ...space };
+  return { rss: m.rss, heapUsed: m.heapUsed, heapTotal: m.heapTotal, external: m.external, arrayBuffers: m.arrayBuffers, pss, privateBytes: priv, brkRss, anonRss, fileRss, ...space };
 }
 
 /** Sums of a few statistics over connections (for telling a stalled run from a streaming one). */
