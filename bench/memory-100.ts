@@ -46,6 +46,7 @@ interface Sample {
   readonly lostSequences?: number;
   readonly sent?: number;
   readonly refused?: number;
+  readonly loop?: Record<string, number>;
 }
 
 function waitReady(c: Child, timeoutMs: number): Promise<Record<string, unknown>> {
@@ -93,6 +94,8 @@ interface SluiceResult {
   };
   readonly leaks: string;
   readonly openErrors: string[];
+  /** Event-loop delay and GC of the listener from the 10-connection sample to the end of settling. */
+  readonly loopOpening?: Record<string, number>;
 }
 
 /** Self size and count per `type:name` of a V8 heap snapshot (`.heapsnapshot` JSON). */
@@ -209,6 +212,7 @@ async function runSluice(
       },
       leaks: closed.leaks,
       openErrors: [...o1.errors, ...o2.errors].slice(0, 10),
+      ...(a.loop !== undefined ? { loopOpening: a.loop } : {}),
     };
   } finally {
     if (callers !== null) await callers.stop('SIGTERM', 2000);
@@ -403,6 +407,12 @@ async function main(): Promise<number> {
     console.log(`  leak check after close: ${s.leaks}${s.openErrors.length > 0 ? `; connect errors: ${s.openErrors.join('; ')}` : ''}`);
     console.log(`  listener totals at ${s.connections}: ${JSON.stringify(L.atN.totals)}; lost sequences reported ${L.atN.lostSequences}`);
     console.log(`  listener pools: ${JSON.stringify(L.atN.accountant?.pools)}; socket ${JSON.stringify(L.atN.socket)}`);
+    const lp = (x: Sample): string => {
+      const l = x.loop ?? {};
+      return `event-loop delay p99 ${(l.loopDelayP99Ms ?? NaN).toFixed(1)} ms, max ${(l.loopDelayMaxMs ?? NaN).toFixed(1)} ms; GC ${(l.gcMs ?? NaN).toFixed(0)} ms (longest ${(l.gcMaxMs ?? NaN).toFixed(1)} ms, ${l.majorGcs ?? NaN} mark-compact)`;
+    };
+    console.log(`  listener loop while the ${s.connections - L.at10.open} connections opened and settled: ${lp({ ...L.atN, loop: s.loopOpening })}`);
+    console.log(`  listener loop over the measured 2 s: ${lp(L.atN)}`);
     const expected = s.connections * s.rateMbps;
     if (s.deliveredMbps < 0.9 * expected) {
       console.log(

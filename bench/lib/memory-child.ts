@@ -14,7 +14,7 @@
  * `node --expose-gc memory-child.mjs callers KEY RATE_BPS PORT`.
  */
 import { readFileSync } from 'node:fs';
-import { performance } from 'node:perf_hooks';
+import { monitorEventLoopDelay, performance, PerformanceObserver } from 'node:perf_hooks';
 import { getHeapSpaceStatistics, writeHeapSnapshot } from 'node:v8';
 import { connect, listen, type SluiceConnection } from '../../src/io/api.js';
 import { MemoryAccountant } from '../../src/core/memory/accountant.js';
@@ -165,7 +165,34 @@ function accountantFigures(a: MemoryAccountant): Record<string, unknown> {
   };
 }
 
+/** Event-loop delay and GC pauses since the last sample (a stalled listener drops and delivers late). */
+function loopWatch(): () => Record<string, number> {
+  const h = monitorEventLoopDelay({ resolution: 10 });
+  h.enable();
+  let gcMs = 0;
+  let gcMaxMs = 0;
+  let majorGcs = 0;
+  const obs = new PerformanceObserver((list) => {
+    for (const e of list.getEntries()) {
+      gcMs += e.duration;
+      if (e.duration > gcMaxMs) gcMaxMs = e.duration;
+      // detail.kind 4 = mark-sweep-compact (NODE_PERFORMANCE_GC_MAJOR)
+      if ((e as unknown as { detail?: { kind?: number } }).detail?.kind === 4) majorGcs++;
+    }
+  });
+  obs.observe({ entryTypes: ['gc'] });
+  return () => {
+    const r = { loopDelayP99Ms: h.percentile(99) / 1e6, loopDelayMaxMs: h.max / 1e6, gcMs, gcMaxMs, majorGcs };
+    h.reset();
+    gcMs = 0;
+    gcMaxMs = 0;
+    majorGcs = 0;
+    return r;
+  };
+}
+
 async function runListener(key: string, rateBps: number): Promise<void> {
+  const watch = loopWatch();
   const accountant = new MemoryAccountant();
   const server = await listen({ host: '127.0.0.1', port: 0, key, latencyMs: LATENCY_MS, expectedRateBps: rateBps, accountant });
   const frames = new Map<SluiceConnection, number>();
@@ -184,7 +211,9 @@ async function runListener(key: string, rateBps: number): Promise<void> {
     if (m.cmd === 'sample') {
       let active = 0;
       for (const n of frames.values()) if (n > 0) active++;
-      // Memory first: writing a snapshot grows the process.
+      // The loop figures first (the forced GCs below are ours), then memory: writing a snapshot
+      // grows the process.
+      const loop = watch();
       const mem = memory();
       if (m.heapSnapshot !== undefined) writeHeapSnapshot(m.heapSnapshot);
       reply(m, {
@@ -196,6 +225,7 @@ async function runListener(key: string, rateBps: number): Promise<void> {
         lostSequences: lost,
         totals: connectionTotals(frames.keys()),
         socket: server.socketStats,
+        loop,
       });
     } else if (m.cmd === 'close') {
       void server.close().then(() => {
