@@ -6,6 +6,9 @@
  * node --import tsx bench/memory-100.ts            # 100 sluice connections, 20 SRT pairs, 2 Mbit/s each
  * node --import tsx bench/memory-100.ts --quick    # shorter settling
  * node --import tsx bench/memory-100.ts --connections 100 --srt-pairs 20 --rate 2 --json PATH
+ * node --import tsx bench/memory-100.ts --no-srt --ref HEAD~3   # sluice only, library from a revision
+ * node --import tsx bench/memory-100.ts --no-srt --heap-snapshots DIR  # + heap growth per connection by constructor
+ * node --import tsx bench/memory-100.ts --no-srt --semi-space 16       # V8 young generation pinned (diagnosis)
  * ```
  *
  * sluice: a child process (bench/lib/memory-child.ts, bundled by esbuild, `--expose-gc`) listens
@@ -20,7 +23,7 @@
  * each carrying `--rate` Mbit/s from a source in this process to a sink in this process;
  * private memory per stream is the PSS of both processes of a pair (and of each side).
  */
-import { mkdirSync, writeFileSync } from 'node:fs';
+import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { cpus, loadavg } from 'node:os';
 import { dirname, join } from 'node:path';
 import { parseArgs } from 'node:util';
@@ -43,6 +46,7 @@ interface Sample {
   readonly lostSequences?: number;
   readonly sent?: number;
   readonly refused?: number;
+  readonly loop?: Record<string, number>;
 }
 
 function waitReady(c: Child, timeoutMs: number): Promise<Record<string, unknown>> {
@@ -79,6 +83,8 @@ interface SluiceResult {
   readonly perConnection: {
     readonly rssFromZero: number;
     readonly rssMarginal: number;
+    /** rssMarginal less the growth of V8's young generation over the same step (see the report line). */
+    readonly rssMarginalLessNewSpace: number;
     readonly pssFromZero: number;
     readonly pssMarginal: number;
     readonly heapFromZero: number;
@@ -88,11 +94,71 @@ interface SluiceResult {
   };
   readonly leaks: string;
   readonly openErrors: string[];
+  /** Event-loop delay and GC of the listener from the 10-connection sample to the end of settling. */
+  readonly loopOpening?: Record<string, number>;
 }
 
-async function runSluice(file: string, connections: number, rateMbps: number, settleMs: number): Promise<SluiceResult> {
+/** Self size and count per `type:name` of a V8 heap snapshot (`.heapsnapshot` JSON). */
+function heapCensus(path: string): Map<string, { size: number; count: number }> {
+  const snap = JSON.parse(readFileSync(path, 'utf8')) as {
+    snapshot: { meta: { node_fields: string[]; node_types: [string[], ...unknown[]] } };
+    nodes: number[];
+    strings: string[];
+  };
+  const f = snap.snapshot.meta.node_fields;
+  const types = snap.snapshot.meta.node_types[0];
+  const width = f.length;
+  const iType = f.indexOf('type');
+  const iName = f.indexOf('name');
+  const iSize = f.indexOf('self_size');
+  const out = new Map<string, { size: number; count: number }>();
+  for (let i = 0; i < snap.nodes.length; i += width) {
+    const type = types[snap.nodes[i + iType]!] ?? '?';
+    let name = snap.strings[snap.nodes[i + iName]!] ?? '?';
+    // Strings, numbers and code are one bucket per type (their names are their contents).
+    if (type === 'string' || type === 'concatenated string' || type === 'sliced string' || type === 'number' || type === 'code') name = '';
+    if (name.length > 60) name = `${name.slice(0, 57)}...`;
+    const k = `${type}:${name}`;
+    const e = out.get(k);
+    if (e === undefined) out.set(k, { size: snap.nodes[i + iSize]!, count: 1 });
+    else {
+      e.size += snap.nodes[i + iSize]!;
+      e.count++;
+    }
+  }
+  return out;
+}
+
+/** Lines of the heap growth per connection between two snapshots, largest first. */
+function heapGrowth(before: string, after: string, connections: number, top: number): string[] {
+  const a = heapCensus(before);
+  const b = heapCensus(after);
+  const rows: Array<{ k: string; size: number; count: number }> = [];
+  for (const [k, v] of b) {
+    const w = a.get(k) ?? { size: 0, count: 0 };
+    rows.push({ k, size: (v.size - w.size) / connections, count: (v.count - w.count) / connections });
+  }
+  rows.sort((x, y) => y.size - x.size);
+  const total = rows.reduce((t, r) => t + r.size, 0);
+  return [
+    `heap snapshot growth per connection: ${(total / 1024).toFixed(1)} KiB in all (self sizes; typed-array data is in 'native'/'system' rows)`,
+    ...rows.slice(0, top).map((r) => `  ${(r.size / 1024).toFixed(2).padStart(8)} KiB  ${r.count.toFixed(1).padStart(7)} objects  ${r.k}`),
+  ];
+}
+
+async function runSluice(
+  file: string,
+  connections: number,
+  rateMbps: number,
+  settleMs: number,
+  snapDir?: string,
+  semiSpaceMb?: number,
+): Promise<SluiceResult> {
   const rateBps = rateMbps * 1e6;
-  const listener = new Child('sluice listener', process.execPath, ['--expose-gc', file, 'listener', KEY, String(rateBps)], { ipc: true });
+  // --semi-space pins V8's young generation (both flags, in MB) so that its growth with the
+  // allocation rate does not land on the per-connection figures (diagnosis; off by default).
+  const v8Flags = semiSpaceMb === undefined ? [] : [`--min-semi-space-size=${semiSpaceMb}`, `--max-semi-space-size=${semiSpaceMb}`];
+  const listener = new Child('sluice listener', process.execPath, ['--expose-gc', ...v8Flags, file, 'listener', KEY, String(rateBps)], { ipc: true });
   let callers: Child | null = null;
   try {
     const ready = await waitReady(listener, 15_000);
@@ -104,7 +170,7 @@ async function runSluice(file: string, connections: number, rateMbps: number, se
     const first = Math.min(10, connections);
     const o1 = await ask<{ open: number; errors: string[] }>(callers, 'open', { count: first }, 120_000);
     await sleep(settleMs);
-    const at10 = await ask<Sample>(listener, 'sample');
+    const at10 = await ask<Sample>(listener, 'sample', snapDir === undefined ? {} : { heapSnapshot: join(snapDir, 'at10.heapsnapshot') }, 120_000);
     const c10 = await ask<Sample>(callers, 'sample');
     const o2 = await ask<{ open: number; errors: string[] }>(callers, 'open', { count: connections - first }, 300_000);
     process.stderr.write(`memory-100: ${o2.open} sluice connections open, streaming...\n`);
@@ -118,7 +184,7 @@ async function runSluice(file: string, connections: number, rateMbps: number, se
     const cores = { listener: (cpuSeconds(listener.pid) - cpuL0) / 2, callers: (cpuSeconds(callers.pid) - cpuC0) / 2 };
     // Datagrams the kernel dropped at the listener's socket in the window (receive buffer full).
     const listenerSocketDrops = (udpDropsByPort().get(port) ?? 0) - drops0;
-    const atN = await ask<Sample>(listener, 'sample');
+    const atN = await ask<Sample>(listener, 'sample', snapDir === undefined ? {} : { heapSnapshot: join(snapDir, 'atN.heapsnapshot') }, 120_000);
     const cN = await ask<Sample>(callers, 'sample');
     const deliveredMbps = (((atN.frames ?? 0) - (a.frames ?? 0)) * DATAGRAM_BYTES * 8) / 2 / 1e6;
     await ask(callers, 'close', {}, 30_000);
@@ -136,6 +202,7 @@ async function runSluice(file: string, connections: number, rateMbps: number, se
       perConnection: {
         rssFromZero: d('rss', atN, idle) / n,
         rssMarginal: d('rss', atN, at10) / (n - at10.open),
+        rssMarginalLessNewSpace: (d('rss', atN, at10) - d('newSize', atN, at10)) / (n - at10.open),
         pssFromZero: d('pss', atN, idle) / n,
         pssMarginal: d('pss', atN, at10) / (n - at10.open),
         heapFromZero: d('heapUsed', atN, idle) / n,
@@ -145,6 +212,7 @@ async function runSluice(file: string, connections: number, rateMbps: number, se
       },
       leaks: closed.leaks,
       openErrors: [...o1.errors, ...o2.errors].slice(0, 10),
+      ...(a.loop !== undefined ? { loopOpening: a.loop } : {}),
     };
   } finally {
     if (callers !== null) await callers.stop('SIGTERM', 2000);
@@ -235,13 +303,15 @@ async function main(): Promise<number> {
       'no-srt': { type: 'boolean' },
       'no-sluice': { type: 'boolean' },
       strict: { type: 'boolean' },
+      'heap-snapshots': { type: 'string' },
+      'semi-space': { type: 'string' },
       help: { type: 'boolean', short: 'h' },
     },
   });
   if (values.help === true) {
     process.stdout.write(
       'Usage: node --import tsx bench/memory-100.ts [--quick] [--connections 100] [--srt-pairs 20] [--rate MBIT]\n' +
-        '  [--settle SECONDS] [--json PATH] [--ref GIT-REV] [--no-srt] [--no-sluice] [--strict]\n',
+        '  [--settle SECONDS] [--json PATH] [--ref GIT-REV] [--no-srt] [--no-sluice] [--strict] [--heap-snapshots DIR] [--semi-space MB]\n',
     );
     return 0;
   }
@@ -265,7 +335,14 @@ async function main(): Promise<number> {
   try {
     if (built !== null) {
       process.stderr.write(`memory-100: sluice (${built.source}), ${connections} connections at ${rateMbps} Mbit/s...\n`);
-      sluice = await runSluice(built.file, connections, rateMbps, settleMs);
+      const snapDir = values['heap-snapshots'];
+      if (snapDir !== undefined) mkdirSync(snapDir, { recursive: true });
+      const semi = values['semi-space'] === undefined ? undefined : Math.floor(int('semi-space', values['semi-space'], 16, 1));
+      sluice = await runSluice(built.file, connections, rateMbps, settleMs, snapDir, semi);
+      if (snapDir !== undefined) {
+        const n = sluice.connections - sluice.listener.at10.open;
+        for (const l of heapGrowth(join(snapDir, 'at10.heapsnapshot'), join(snapDir, 'atN.heapsnapshot'), n, 40)) console.log(l);
+      }
     }
     if (values['no-srt'] !== true) {
       process.stderr.write(`memory-100: SRT, ${pairs} srt-live-transmit pairs at ${rateMbps} Mbit/s...\n`);
@@ -287,7 +364,9 @@ async function main(): Promise<number> {
     console.log(`  listener heap MB: idle ${mb(L.idle.memory.heapUsed!)}, ${s.connections} conns ${mb(L.atN.memory.heapUsed!)}; arrayBuffers ${mb(L.atN.memory.arrayBuffers!)}`);
     const p = s.perConnection;
     console.log(`  per additional connection: RSS ${mb(p.rssFromZero)} MB from zero, ${mb(p.rssMarginal)} MB at the margin (10 -> ${s.connections}); PSS ${mb(p.pssFromZero)} / ${mb(p.pssMarginal)} MB`);
-    console.log(`  accountant per connection: ${mb(p.accountedReserved)} MB reserved, ${mb(p.accountedCapacity)} MB declared capacity`);
+    console.log(
+      `  accountant per connection: ${mb(p.accountedReserved)} MB reserved by its accounts (pool slots excluded), ${mb(p.accountedCapacity)} MB declared capacity (the send queue's limit counts frames held by reference)`,
+    );
     const kinds = (L.atN.accountant?.reservedPerConnectionByAccount ?? {}) as Record<string, number>;
     console.log(
       `  reserved per connection by account: ${Object.entries(kinds)
@@ -295,12 +374,45 @@ async function main(): Promise<number> {
         .map(([k, v]) => `${k} ${(v / 1024).toFixed(0)} KiB`)
         .join(', ')}`,
     );
+    // What the accountant knows a connection holds: its own reservations (index tables, rings)
+    // plus the packet-pool slots it holds (reported as used by its accounts; the pool reserves
+    // the slabs), plus its share of the free slots the pool keeps after a high-water mark.
+    const acc = L.atN.accountant as (Record<string, unknown> & { poolSlabBytes?: number; poolInUseBytes?: number; usedPerConnectionByAccount?: Record<string, number> }) | undefined;
+    const used = acc?.usedPerConnectionByAccount ?? {};
+    const slots = (used['reorder'] ?? 0) + (used['fec-dec'] ?? 0) + (used['fec-enc'] ?? 0) + (used['send'] ?? 0);
+    const free = ((acc?.poolSlabBytes ?? 0) - (acc?.poolInUseBytes ?? 0)) / s.connections;
+    const own = p.accountedReserved;
+    console.log(
+      `  accounted per connection, KiB: ${(own / 1024).toFixed(0)} own tables + ${(slots / 1024).toFixed(0)} pool slots held (${['reorder', 'fec-dec', 'send', 'fec-enc']
+        .filter((k) => (used[k] ?? 0) > 0)
+        .map((k) => `${k} ${((used[k] ?? 0) / 1024).toFixed(0)}`)
+        .join(', ')}) + ${(free / 1024).toFixed(0)} free pool slots (share) = ${((own + slots + free) / 1024).toFixed(0)}`,
+    );
     const dk = (k: string): string => ((((L.atN.memory[k] ?? NaN) - (L.idle.memory[k] ?? NaN)) / s.connections) / 1024).toFixed(0);
     console.log(`  growth per connection from zero, KiB: arrayBuffers ${dk('arrayBuffers')}, V8 heap total ${dk('heapTotal')} (used ${dk('heapUsed')}), RSS ${dk('rss')}`);
+    const dm = (k: string): string => ((((L.atN.memory[k] ?? NaN) - (L.at10.memory[k] ?? NaN)) / (s.connections - L.at10.open)) / 1024).toFixed(0);
+    console.log(
+      `  growth per connection at the margin, KiB: RSS ${dm('rss')} = arrayBuffers ${dm('arrayBuffers')} + V8 new space ${dm('newSize')} + old space ${dm('oldSize')} + code ${dm('codeSize')} + the rest (malloc, native)`,
+    );
+    console.log(
+      `  resident pages per connection at the margin, KiB: brk heap (main malloc arena) ${dm('brkRss')}, anonymous mappings (V8 pages, large backing stores, thread arenas) ${dm('anonRss')}, files ${dm('fileRss')}`,
+    );
+    console.log(
+      `  RSS at the margin less V8's young-generation growth: ${mb(p.rssMarginalLessNewSpace)} MB per connection (V8 grows its semi-spaces with the process's allocation rate up to a cap, 32 MiB in Node 20 unless --max-semi-space-size says otherwise: a process-wide cost that stops growing, not a per-connection one)`,
+    );
+    console.log(
+      `  V8 spaces per connection from zero, KiB (size/used): new ${dk('newSize')}/${dk('newUsed')}, old ${dk('oldSize')}/${dk('oldUsed')}, large objects ${dk('large_objectSize')}/${dk('large_objectUsed')}, code ${dk('codeSize')}/${dk('codeUsed')}`,
+    );
     console.log(`  callers process: RSS ${mb(s.callers.atN.memory.rss!)} MB, ${mb(p.callerRssMarginal)} MB per additional connection; frames sent ${s.callers.atN.sent}, refused ${s.callers.atN.refused}`);
     console.log(`  leak check after close: ${s.leaks}${s.openErrors.length > 0 ? `; connect errors: ${s.openErrors.join('; ')}` : ''}`);
     console.log(`  listener totals at ${s.connections}: ${JSON.stringify(L.atN.totals)}; lost sequences reported ${L.atN.lostSequences}`);
     console.log(`  listener pools: ${JSON.stringify(L.atN.accountant?.pools)}; socket ${JSON.stringify(L.atN.socket)}`);
+    const lp = (x: Sample): string => {
+      const l = x.loop ?? {};
+      return `event-loop delay p99 ${(l.loopDelayP99Ms ?? NaN).toFixed(1)} ms, max ${(l.loopDelayMaxMs ?? NaN).toFixed(1)} ms; GC ${(l.gcMs ?? NaN).toFixed(0)} ms (longest ${(l.gcMaxMs ?? NaN).toFixed(1)} ms, ${l.majorGcs ?? NaN} mark-compact)`;
+    };
+    console.log(`  listener loop while the ${s.connections - L.at10.open} connections opened and settled: ${lp({ ...L.atN, loop: s.loopOpening })}`);
+    console.log(`  listener loop over the measured 2 s: ${lp(L.atN)}`);
     const expected = s.connections * s.rateMbps;
     if (s.deliveredMbps < 0.9 * expected) {
       console.log(
@@ -336,7 +448,7 @@ async function main(): Promise<number> {
     started: started.toISOString(),
     finished: new Date().toISOString(),
     machine: { cpus: cpus().length, node: process.version, loadavgStart: load0, loadavgEnd: loadavg() },
-    settings: { connections, pairs, rateMbps, settleMs, quick },
+    settings: { connections, pairs, rateMbps, settleMs, quick, semiSpaceMb: values['semi-space'] ?? null },
     sluice,
     srt,
     goals,

@@ -14,7 +14,8 @@
  * `node --expose-gc memory-child.mjs callers KEY RATE_BPS PORT`.
  */
 import { readFileSync } from 'node:fs';
-import { performance } from 'node:perf_hooks';
+import { monitorEventLoopDelay, performance, PerformanceObserver } from 'node:perf_hooks';
+import { getHeapSpaceStatistics, writeHeapSnapshot } from 'node:v8';
 import { connect, listen, type SluiceConnection } from '../../src/io/api.js';
 import { MemoryAccountant } from '../../src/core/memory/accountant.js';
 
@@ -25,6 +26,8 @@ interface Msg {
   readonly id: string;
   readonly cmd: string;
   readonly count?: number;
+  /** `sample` only: also write a V8 heap snapshot to this path (diagnosis: stalls the process for seconds). */
+  readonly heapSnapshot?: string;
 }
 
 function reply(m: Msg, body: Record<string, unknown>): void {
@@ -53,7 +56,39 @@ function memory(): Record<string, number> {
   } catch {
     // not Linux
   }
-  return { rss: m.rss, heapUsed: m.heapUsed, heapTotal: m.heapTotal, external: m.external, arrayBuffers: m.arrayBuffers, pss, privateBytes: priv };
+  // Where the resident pages are (/proc/self/smaps): the brk heap (glibc's main malloc arena),
+  // anonymous mappings (V8's heap pages, mmapped ArrayBuffer backing stores >= 128 KiB, the other
+  // threads' malloc arenas) and file-backed mappings (the node binary, libraries).
+  let brkRss = 0;
+  let anonRss = 0;
+  let fileRss = 0;
+  try {
+    let kind = 0;
+    for (const line of readFileSync('/proc/self/smaps', 'utf8').split('\n')) {
+      const head = /^[0-9a-f]+-[0-9a-f]+ \S+ \S+ \S+ \S+\s*(.*)$/.exec(line);
+      if (head !== null) {
+        const path = head[1] ?? '';
+        kind = path === '[heap]' ? 1 : path === '' || path.startsWith('[anon') ? 2 : 3;
+        continue;
+      }
+      if (line.startsWith('Rss:')) {
+        const b = Number(/(\d+)/.exec(line)?.[1] ?? 0) * 1024;
+        if (kind === 1) brkRss += b;
+        else if (kind === 2) anonRss += b;
+        else fileRss += b;
+      }
+    }
+  } catch {
+    // not Linux
+  }
+  // V8's spaces: `new` grows with the allocation rate (semi-spaces), not with what is held.
+  const space: Record<string, number> = {};
+  for (const sp of getHeapSpaceStatistics()) {
+    const k = sp.space_name.replace(/_space$/, '');
+    space[`${k}Size`] = sp.space_size;
+    space[`${k}Used`] = sp.space_used_size;
+  }
+  return { rss: m.rss, heapUsed: m.heapUsed, heapTotal: m.heapTotal, external: m.external, arrayBuffers: m.arrayBuffers, pss, privateBytes: priv, brkRss, anonRss, fileRss, ...space };
 }
 
 /** Sums of a few statistics over connections (for telling a stalled run from a streaming one). */
@@ -96,17 +131,29 @@ function accountantFigures(a: MemoryAccountant): Record<string, unknown> {
     refusedCap: p.refusedCap,
     refusedBudget: p.refusedBudget,
   }));
-  // Reserved bytes per kind of account (`conn.<id>.<kind>`), averaged over connections.
+  // Reserved and used bytes per kind of account (`conn.<id>.<kind>`), averaged over connections.
   const byKind: Record<string, number> = {};
+  const usedByKind: Record<string, number> = {};
   for (const acc of s.accounts) {
     if (!acc.name.startsWith('conn.')) continue;
     const dot = acc.name.indexOf('.', 5);
     const kind = dot < 0 ? '(root)' : acc.name.slice(dot + 1);
     byKind[kind] = (byKind[kind] ?? 0) + acc.reservedBytes / Math.max(n, 1);
+    usedByKind[kind] = (usedByKind[kind] ?? 0) + acc.usedBytes / Math.max(n, 1);
+  }
+  // Bytes of the pools' slabs (slots in use and free), and of the slots in use.
+  let poolSlabBytes = 0;
+  let poolInUseBytes = 0;
+  for (const p of s.pools) {
+    poolSlabBytes += p.slotsAllocated * p.slotSize;
+    poolInUseBytes += p.inUse * p.slotSize;
   }
   return {
     connections: n,
     reservedPerConnectionByAccount: byKind,
+    usedPerConnectionByAccount: usedByKind,
+    poolSlabBytes,
+    poolInUseBytes,
     pools,
     budgetRefusals: s.budgetRefusals,
     reservedBytes: s.reservedBytes,
@@ -118,7 +165,34 @@ function accountantFigures(a: MemoryAccountant): Record<string, unknown> {
   };
 }
 
+/** Event-loop delay and GC pauses since the last sample (a stalled listener drops and delivers late). */
+function loopWatch(): () => Record<string, number> {
+  const h = monitorEventLoopDelay({ resolution: 10 });
+  h.enable();
+  let gcMs = 0;
+  let gcMaxMs = 0;
+  let majorGcs = 0;
+  const obs = new PerformanceObserver((list) => {
+    for (const e of list.getEntries()) {
+      gcMs += e.duration;
+      if (e.duration > gcMaxMs) gcMaxMs = e.duration;
+      // detail.kind 4 = mark-sweep-compact (NODE_PERFORMANCE_GC_MAJOR)
+      if ((e as unknown as { detail?: { kind?: number } }).detail?.kind === 4) majorGcs++;
+    }
+  });
+  obs.observe({ entryTypes: ['gc'] });
+  return () => {
+    const r = { loopDelayP99Ms: h.percentile(99) / 1e6, loopDelayMaxMs: h.max / 1e6, gcMs, gcMaxMs, majorGcs };
+    h.reset();
+    gcMs = 0;
+    gcMaxMs = 0;
+    majorGcs = 0;
+    return r;
+  };
+}
+
 async function runListener(key: string, rateBps: number): Promise<void> {
+  const watch = loopWatch();
   const accountant = new MemoryAccountant();
   const server = await listen({ host: '127.0.0.1', port: 0, key, latencyMs: LATENCY_MS, expectedRateBps: rateBps, accountant });
   const frames = new Map<SluiceConnection, number>();
@@ -137,8 +211,13 @@ async function runListener(key: string, rateBps: number): Promise<void> {
     if (m.cmd === 'sample') {
       let active = 0;
       for (const n of frames.values()) if (n > 0) active++;
+      // The loop figures first (the forced GCs below are ours), then memory: writing a snapshot
+      // grows the process.
+      const loop = watch();
+      const mem = memory();
+      if (m.heapSnapshot !== undefined) writeHeapSnapshot(m.heapSnapshot);
       reply(m, {
-        memory: memory(),
+        memory: mem,
         accountant: accountantFigures(accountant),
         open: server.connectionCount,
         receiving: active,
@@ -146,6 +225,7 @@ async function runListener(key: string, rateBps: number): Promise<void> {
         lostSequences: lost,
         totals: connectionTotals(frames.keys()),
         socket: server.socketStats,
+        loop,
       });
     } else if (m.cmd === 'close') {
       void server.close().then(() => {

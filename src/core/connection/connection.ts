@@ -190,6 +190,8 @@ export class Connection {
   /** FEC state could not be created (memory budget): the connection runs on ARQ alone. */
   private fecUnavailable = false;
   private readonly fecRings: ((bytes: number) => SlotSource | undefined) | null;
+  /** The shared packet pool: the FEC decoder keeps its symbols in its slots (memory follows occupancy). */
+  private readonly fecSlots: SlotSource | null;
   private readonly recovered = new RecoveredPacket();
   private readonly recoveredBuf: Uint8Array;
   private readonly nack: NackScheduler | null;
@@ -245,6 +247,7 @@ export class Connection {
     this.txPn = setup.firstPacketNumber ?? 0;
     this.accounts = setup.accounts ?? null;
     this.fecRings = setup.fecRings ?? null;
+    this.fecSlots = setup.pool ?? null;
     this.replay = new ReplayWindow(undefined, this.acct('replay'));
     this.view = new PacketView({ maxDatagram: Math.max(o.maxDatagram, 1400), maxFrameBytes: o.maxFrameBytes });
 
@@ -331,8 +334,13 @@ export class Connection {
         maxPayload: this.options.maxPayload,
         maxRepairs: Math.min(256, Math.max(16, 4 * f.repairs * Math.ceil(f.window / f.step))),
       };
-      const ring = this.fecRings?.(StreamingFecDecoder.ringBytes(opts));
-      this.fecDec = new StreamingFecDecoder({ ...opts, account: this.acct('fec-dec'), ...(ring !== undefined ? { ring } : {}) });
+      const slots = this.fecSlots;
+      if (slots !== null && slots.slotSize >= StreamingFecDecoder.slotBytes(opts) && (slots.slotSize & 3) === 0) {
+        this.fecDec = new StreamingFecDecoder({ ...opts, account: this.acct('fec-dec'), slots });
+      } else {
+        const ring = this.fecRings?.(StreamingFecDecoder.ringBytes(opts));
+        this.fecDec = new StreamingFecDecoder({ ...opts, account: this.acct('fec-dec'), ...(ring !== undefined ? { ring } : {}) });
+      }
     } catch {
       this.fecUnavailable = true;
     }

@@ -13,6 +13,7 @@ import { Endpoint, Transmit, type EndpointEvent } from './endpoint.js';
 import type { Connection, ConnectionEvent, AccountSource } from './connection.js';
 import type { ConnectionOptions } from './options.js';
 import type { ProtectorFactory } from '../auth/protector.js';
+import type { SlotSource } from '../memory/types.js';
 
 export interface SimPairOptions {
   /** Options of both sides (the caller's proposal is what the listener negotiates from). */
@@ -29,6 +30,8 @@ export interface SimPairOptions {
   accounts?: AccountSource;
   /** Packet protector factory (default: the pure HMAC protector; tests pass node:crypto's). */
   protector?: ProtectorFactory;
+  /** Shared packet slots for both endpoints' connections (as the Node layer passes its pool). */
+  pool?: SlotSource;
 }
 
 const CLIENT_ADDR = '127.0.0.1';
@@ -75,6 +78,7 @@ export class SimPair {
         random: fill,
         ...(options.accounts ? { accounts: options.accounts } : {}),
         ...(options.protector ? { protector: options.protector } : {}),
+        ...(options.pool ? { pool: options.pool } : {}),
       },
       0,
     );
@@ -84,6 +88,7 @@ export class SimPair {
         random: fill,
         ...(options.accounts ? { accounts: options.accounts } : {}),
         ...(options.protector ? { protector: options.protector } : {}),
+        ...(options.pool ? { pool: options.pool } : {}),
       },
       0,
     );

@@ -20,6 +20,12 @@
  * - State is bounded: `maxRepairs` equations (oldest evicted first, counted) and `span` source
  *   slots; an equation whose window falls behind the span with an unknown still in the part left
  *   behind is evicted and counted.
+ * - Symbol memory: either a dedicated ring (`span` source symbols and `maxRepairs` equation
+ *   symbols, allocated or taken whole from a `ring` pool), or, with `slots`, one pool slot per
+ *   symbol actually held, taken when a source, repair or recovered packet is stored and given
+ *   back when it is forgotten. The second follows occupancy: a receiver that forgets sources as
+ *   it delivers them (after the latency) holds `latency x packet rate` of them, not `span`, and
+ *   equation symbols only while something is lost. Recovery is the same either way.
  */
 import { checkInt, checkPowerOfTwo, SluiceRangeError, SluiceStateError } from '../errors.js';
 import { DETACHED_ACCOUNT, type MemoryAccount, type SlotSource } from '../memory/types.js';
@@ -56,8 +62,19 @@ export interface FecDecoderOptions {
    * Where the source ring comes from: a pool whose slots hold the whole ring
    * (`slotSize >= StreamingFecDecoder.ringBytes(options)`), so connections reuse rings instead
    * of allocating them. Without it (or when the pool is exhausted) the ring is allocated here.
+   * Ignored when `slots` is given.
    */
   ring?: SlotSource;
+  /**
+   * Per-symbol storage: every source, recovered packet and pending equation symbol held lives in
+   * its own slot of this source (`slotSize >= StreamingFecDecoder.slotBytes(options)` and a
+   * multiple of 4; slots must be 4-byte aligned, as BufferPool slots of such a size are), taken
+   * when stored and released when forgotten, so memory follows what is held instead of `span`.
+   * No symbol ring is allocated then. When the source is exhausted the symbol is not stored
+   * (counted in `sourcesNoMemory` / `repairsNoMemory` / `recoveredNoMemory`): a source not
+   * stored stays unknown to the decoder, as if lost. Charged to `account` as used, one slot each.
+   */
+  slots?: SlotSource;
 }
 
 /** Default pending-equation capacity. */
@@ -89,6 +106,8 @@ export const FecRepairStatus = {
   Truncated: 7,
   /** Contradicts what is known (a known source longer than the repair symbol). */
   Inconsistent: 8,
+  /** No slot for its symbol (`slots` exhausted): not held. */
+  NoMemory: 9,
 } as const;
 /** Numeric type of {@link FecRepairStatus} values. */
 export type FecRepairStatus = (typeof FecRepairStatus)[keyof typeof FecRepairStatus];
@@ -103,6 +122,7 @@ export const FEC_REPAIR_STATUS_COUNTERS = [
   'repairsInvalidLength',
   'repairsTruncated',
   'repairsInconsistent',
+  'repairsNoMemory',
 ] as const;
 
 /** Outcome of {@link StreamingFecDecoder.addSource}; each value has a counter in `stats`. */
@@ -115,11 +135,13 @@ export const FecSourceStatus = {
   TooOld: 2,
   /** Payload longer than maxPayload: ignored. */
   TooLong: 3,
+  /** No slot for it (`slots` exhausted): not stored, the decoder treats it as unknown. */
+  NoMemory: 4,
 } as const;
 /** Numeric type of {@link FecSourceStatus} values. */
 export type FecSourceStatus = (typeof FecSourceStatus)[keyof typeof FecSourceStatus];
 /** Counter names in `stats` for each {@link FecSourceStatus}. */
-export const FEC_SOURCE_STATUS_COUNTERS = ['sourcesAccepted', 'sourcesDuplicate', 'sourcesTooOld', 'sourcesTooLong'] as const;
+export const FEC_SOURCE_STATUS_COUNTERS = ['sourcesAccepted', 'sourcesDuplicate', 'sourcesTooOld', 'sourcesTooLong', 'sourcesNoMemory'] as const;
 
 /** Fields of one recovered packet, filled by {@link StreamingFecDecoder.pollRecovered}. Reusable. */
 export class RecoveredPacket {
@@ -146,16 +168,22 @@ export interface FecDecoderStats {
   repairsInvalidLength: number;
   repairsTruncated: number;
   repairsInconsistent: number;
+  /** Repairs not held for want of a slot (`slots` exhausted). */
+  repairsNoMemory: number;
   /** Malformed repairs: InvalidWindow + InvalidIndex + InvalidLength + Truncated + Inconsistent. */
   rejected: number;
   sourcesAccepted: number;
   sourcesDuplicate: number;
   sourcesTooOld: number;
   sourcesTooLong: number;
+  /** Sources not stored for want of a slot (`slots` exhausted). */
+  sourcesNoMemory: number;
   /** Packets recovered (queued for pollRecovered). */
   recovered: number;
   /** Recovered packets dropped before being polled (forgotten, out of span or queue full). */
   recoveredExpired: number;
+  /** Solutions not stored for want of a slot (`slots` exhausted); retried on the next solve. */
+  recoveredNoMemory: number;
   /** Pending equations evicted: capacity (oldest first) or window left behind with an unknown. */
   evictedEquations: number;
   /** Solutions whose decoded prefix was impossible (bad repairs): the equations used are dropped. */
@@ -170,6 +198,35 @@ function _nextPow2(n: number): number {
   let p = 1;
   while (p < n) p <<= 1;
   return p;
+}
+
+/** Placeholder symbol view of a position that holds no slot (per-symbol storage). */
+const _NONE8 = new Uint8Array(0);
+const _NONE32 = new Uint32Array(0);
+
+/**
+ * Whole-slab 32-bit views, by slab: the kernels address symbols as (Uint32Array, word offset), and
+ * a pool slot is a Uint8Array view into its slab. One view per slab, made the first time one of
+ * its slots is seen (never per packet); weak, so a trimmed slab is not kept alive.
+ */
+const _SLAB_WORDS = new WeakMap<ArrayBufferLike, Uint32Array>();
+
+/** Word offset of a 4-byte-aligned slot view inside its slab. */
+function _wordOffset(v: Uint8Array): number {
+  if ((v.byteOffset & 3) !== 0) {
+    throw new SluiceRangeError(`FecDecoderOptions.slots: expected 4-byte-aligned slots, got byteOffset ${v.byteOffset}`);
+  }
+  return v.byteOffset >>> 2;
+}
+
+function _slabWords(v: Uint8Array): Uint32Array {
+  const b = v.buffer;
+  let w = _SLAB_WORDS.get(b);
+  if (w === undefined) {
+    w = new Uint32Array(b, 0, b.byteLength >>> 2);
+    _SLAB_WORDS.set(b, w);
+  }
+  return w;
 }
 
 const _STATE_EMPTY = 0;
@@ -225,6 +282,18 @@ export class StreamingFecDecoder {
   private _ringSlot: Uint8Array | null;
   private _ringPool: SlotSource | null;
   private _src32: Uint32Array;
+  /** Per-symbol storage (null: dedicated ring), and the bytes charged per symbol held. */
+  private readonly _slots: SlotSource | null;
+  private readonly _unit: number;
+  /**
+   * Where each position's symbol lives: bytes `_srcB[i]` from `_srcBo[i]`, words `_srcW[i]` from
+   * `_srcWo[i]`. With a dedicated ring every entry is the ring itself at `i x slot`; with `slots`,
+   * the slot held (its slab's word view, looked up on first kernel use) or the `_NONE` placeholders.
+   */
+  private _srcB: Uint8Array[];
+  private _srcW: Uint32Array[];
+  private readonly _srcBo: Int32Array;
+  private readonly _srcWo: Int32Array;
 
   // Equations.
   private _eqActive: Uint8Array;
@@ -239,6 +308,11 @@ export class StreamingFecDecoder {
   private _eqDirty: Uint16Array;
   private _eq8: Uint8Array;
   private _eq32: Uint32Array;
+  /** Where each equation's symbol lives (as `_srcB` etc. for sources). */
+  private _eqB: Uint8Array[];
+  private _eqW: Uint32Array[];
+  private readonly _eqBo: Int32Array;
+  private readonly _eqWo: Int32Array;
   private _eqCount: number;
   private _eqClock: number;
 
@@ -253,8 +327,6 @@ export class StreamingFecDecoder {
   private _needEq: Uint8Array;
   private _scratch8: Uint8Array;
   private _scratch32: Uint32Array;
-  /** `_scratchViews[b]` = the first b * 32 bytes of the scratch symbol. */
-  private _scratchViews: Uint8Array[];
 
   // Recovered queue (seqs).
   private _recQ: Uint32Array;
@@ -265,6 +337,11 @@ export class StreamingFecDecoder {
    * @throws SluiceTypeError / SluiceRangeError for a missing or out-of-range option (the message
    *   names it and the allowed range). @throws BudgetExceededError when `account` refuses.
    */
+  /** Smallest `slotSize` of a `slots` source for these options: one coded symbol, `fecSymbolLength(maxPayload)`. */
+  static slotBytes(options: Pick<FecDecoderOptions, 'maxPayload'>): number {
+    return fecSymbolLength(options.maxPayload);
+  }
+
   /** Bytes of the source ring a decoder with these options holds (size a `ring` pool's slots with it). */
   static ringBytes(options: Pick<FecDecoderOptions, 'maxWindow' | 'maxPayload' | 'span'>): number {
     const span = options.span ?? Math.max(64, _nextPow2(2 * options.maxWindow));
@@ -298,13 +375,16 @@ export class StreamingFecDecoder {
       repairsInvalidLength: 0,
       repairsTruncated: 0,
       repairsInconsistent: 0,
+      repairsNoMemory: 0,
       rejected: 0,
       sourcesAccepted: 0,
       sourcesDuplicate: 0,
       sourcesTooOld: 0,
       sourcesTooLong: 0,
+      sourcesNoMemory: 0,
       recovered: 0,
       recoveredExpired: 0,
+      recoveredNoMemory: 0,
       evictedEquations: 0,
       decodeFailures: 0,
       solveAttempts: 0,
@@ -319,17 +399,30 @@ export class StreamingFecDecoder {
     this._width = Math.min(span, maxRepairs * maxWindow);
     this._stride = this._width + maxRepairs;
     const E = maxRepairs;
+    const slots = options.slots ?? null;
+    if (slots !== null) {
+      const size = slots.slotSize;
+      if (!(size >= slot) || (size & 3) !== 0) {
+        throw new SluiceRangeError(
+          `FecDecoderOptions.slots: expected slotSize >= ${slot} (one symbol of maxPayload ${maxPayload}) and a multiple of 4, got ${size}`,
+        );
+      }
+    }
+    this._slots = slots;
+    this._unit = slots === null ? slot : slots.slotSize;
     const ringBytes = span * slot;
-    const pooled = options.ring !== undefined && options.ring.slotSize >= ringBytes ? options.ring.acquire() : null;
+    const pooled =
+      slots === null && options.ring !== undefined && options.ring.slotSize >= ringBytes ? options.ring.acquire() : null;
     this._reserved =
-      (pooled === null ? ringBytes : 0) + // source ring (a pooled one is reserved by the pool's account)
-      span * (4 + 1 + 2 + 2 + 2 + 4) + // colOfSlot + recovered queue and per-slot tables
-      E * (slot + 4 + 1 + 1 + 2 + 1 + 16 + 8 + 2 + 1 + 2 + 2) + // equations + rowEq/needEq/pivotCol
+      (slots === null && pooled === null ? ringBytes : 0) + // source ring (a pooled one is reserved by the pool's account)
+      (slots === null ? E * slot : 0) + // equation symbols (per-symbol slots are reserved by their pool)
+      span * (4 + 1 + 2 + 2 + 2 + 4 + 4 + 4) + // colOfSlot, recovered queue, per-slot tables, symbol offsets
+      E * (4 + 1 + 1 + 2 + 1 + 16 + 8 + 2 + 1 + 2 + 2 + 4 + 4) + // equations, rowEq/needEq/pivotCol, symbol offsets
       E * this._stride + // elimination matrix
       this._width * 4 + // colSeq
       slot; // scratch symbol
     this._account.reserve(this._reserved);
-    this._account.setCapacity((span + E) * slot, span + E);
+    this._account.setCapacity((span + E) * this._unit, span + E);
 
     this._closed = false;
     this._started = false;
@@ -346,8 +439,18 @@ export class StreamingFecDecoder {
       pooled.fill(0, 0, ringBytes);
       this._account.use(ringBytes, 0);
     }
-    this._src8 = pooled === null ? new Uint8Array(ringBytes) : pooled.subarray(0, ringBytes);
-    this._src32 = new Uint32Array(this._src8.buffer, this._src8.byteOffset, ringBytes >>> 2);
+    this._src8 = slots !== null ? _NONE8 : pooled === null ? new Uint8Array(ringBytes) : pooled.subarray(0, ringBytes);
+    this._src32 = slots !== null ? _NONE32 : new Uint32Array(this._src8.buffer, this._src8.byteOffset, ringBytes >>> 2);
+    this._srcB = new Array<Uint8Array>(span).fill(this._src8);
+    this._srcW = new Array<Uint32Array>(span).fill(this._src32);
+    this._srcBo = new Int32Array(span);
+    this._srcWo = new Int32Array(span);
+    if (slots === null) {
+      for (let i = 0; i < span; i++) {
+        this._srcBo[i] = i * slot;
+        this._srcWo[i] = i * this._slotWords;
+      }
+    }
     this._eqActive = new Uint8Array(E);
     this._eqStart = new Uint32Array(E);
     this._eqLen = new Uint8Array(E);
@@ -357,8 +460,18 @@ export class StreamingFecDecoder {
     this._eqReduced = new Uint32Array(E * 4);
     this._eqAge = new Float64Array(E);
     this._eqDirty = new Uint16Array(E);
-    this._eq8 = new Uint8Array(E * slot);
-    this._eq32 = new Uint32Array(this._eq8.buffer);
+    this._eq8 = slots !== null ? _NONE8 : new Uint8Array(E * slot);
+    this._eq32 = slots !== null ? _NONE32 : new Uint32Array(this._eq8.buffer);
+    this._eqB = new Array<Uint8Array>(E).fill(this._eq8);
+    this._eqW = new Array<Uint32Array>(E).fill(this._eq32);
+    this._eqBo = new Int32Array(E);
+    this._eqWo = new Int32Array(E);
+    if (slots === null) {
+      for (let e = 0; e < E; e++) {
+        this._eqBo[e] = e * slot;
+        this._eqWo[e] = e * this._slotWords;
+      }
+    }
     this._eqCount = 0;
     this._eqClock = 0;
     this._mat = new Uint8Array(E * this._stride);
@@ -369,8 +482,6 @@ export class StreamingFecDecoder {
     this._needEq = new Uint8Array(E);
     this._scratch8 = new Uint8Array(slot);
     this._scratch32 = new Uint32Array(this._scratch8.buffer);
-    this._scratchViews = [];
-    for (let b = 0; b <= slot >>> 5; b++) this._scratchViews.push(this._scratch8.subarray(0, b * 32));
     this._recQ = new Uint32Array(span);
     this._recHead = 0;
     this._recCount = 0;
@@ -424,17 +535,22 @@ export class StreamingFecDecoder {
       this.stats.sourcesDuplicate++;
       return FecSourceStatus.Duplicate;
     }
-    const base = slot * this._slot;
-    const written = writeSourceSymbol(this._src8, base, flags, timestamp >>> 0, frameLength >>> 0, payload, offset, length);
+    if (this._srcB[slot] === _NONE8 && !this._takeSourceSlot(slot)) {
+      this.stats.sourcesNoMemory++;
+      return FecSourceStatus.NoMemory;
+    }
+    const b8 = this._srcB[slot]!;
+    const base = this._srcBo[slot]!;
+    const written = writeSourceSymbol(b8, base, flags, timestamp >>> 0, frameLength >>> 0, payload, offset, length);
     const dirty = this._srcDirty[slot]!;
-    if (dirty > written) this._src8.fill(0, base + written, base + dirty);
+    if (dirty > written) b8.fill(0, base + written, base + dirty);
     this._srcDirty[slot] = written;
     const symLen = fecSymbolLength(length);
     this._srcLen[slot] = symLen;
     this._srcSeq[slot] = seq;
     this._srcState[slot] = _STATE_RECEIVED;
     this._srcHeld++;
-    this._account.use(this._slot, 1);
+    this._account.use(this._unit, 1);
     this.stats.sourcesAccepted++;
     if (this._eqCount > 0 && this._onKnown(seq, symLen)) this._solve();
     return FecSourceStatus.Accepted;
@@ -517,8 +633,20 @@ export class StreamingFecDecoder {
         }
       }
     }
-    const base = e * this._slot;
-    const eq8 = this._eq8;
+    if (this._eqB[e] === _NONE8) {
+      const v = this._slots!.acquire();
+      if (v === null) {
+        st.repairsNoMemory++;
+        return FecRepairStatus.NoMemory;
+      }
+      this._eqB[e] = v;
+      this._eqW[e] = _slabWords(v);
+      this._eqBo[e] = 0;
+      this._eqWo[e] = _wordOffset(v);
+      this._eqDirty[e] = this._slot;
+    }
+    const eq8 = this._eqB[e]!;
+    const base = this._eqBo[e]!;
     copyBytes(eq8, base, symbol, offset, length);
     const dirty = this._eqDirty[e]!;
     if (dirty > length) eq8.fill(0, base + length, base + dirty);
@@ -536,7 +664,7 @@ export class StreamingFecDecoder {
     this._eqReduced[r + 3] = 0;
     this._eqAge[e] = this._eqClock++;
     this._eqCount++;
-    this._account.use(this._slot, 1);
+    this._account.use(this._unit, 1);
     st.repairsAccepted++;
     this._solve();
     return FecRepairStatus.Accepted;
@@ -560,8 +688,8 @@ export class StreamingFecDecoder {
         this.stats.recoveredExpired++;
         continue;
       }
-      const src = this._src8;
-      const base = slot * this._slot;
+      const src = this._srcB[slot]!;
+      const base = this._srcBo[slot]!;
       const len = (src[base + 2]! << 8) | src[base + 3]!;
       if (offset < 0 || offset + len > out.length) {
         throw new SluiceRangeError(
@@ -602,24 +730,31 @@ export class StreamingFecDecoder {
   close(): void {
     if (this._closed) return;
     this._closed = true;
-    this._account.use(-(this._srcHeld + this._eqCount) * this._slot, -(this._srcHeld + this._eqCount));
+    this._account.use(-(this._srcHeld + this._eqCount) * this._unit, -(this._srcHeld + this._eqCount));
     this._srcHeld = 0;
     this._eqCount = 0;
     this._recCount = 0;
+    if (this._slots !== null) {
+      for (let i = 0; i < this.span; i++) if (this._srcB[i] !== _NONE8) this._releaseSourceSlot(i);
+      for (let e = 0; e < this.maxRepairs; e++) if (this._eqB[e] !== _NONE8) this._releaseEqSlot(e);
+    }
     this._account.unreserve(this._reserved);
     if (this._ringSlot !== null) {
       this._account.use(-this._src8.length, 0);
       this._ringPool!.release(this._ringSlot);
       this._ringSlot = null;
     }
-    this._src8 = new Uint8Array(0);
-    this._src32 = new Uint32Array(0);
-    this._eq8 = new Uint8Array(0);
-    this._eq32 = new Uint32Array(0);
+    this._src8 = _NONE8;
+    this._src32 = _NONE32;
+    this._srcB = [];
+    this._srcW = [];
+    this._eq8 = _NONE8;
+    this._eq32 = _NONE32;
+    this._eqB = [];
+    this._eqW = [];
     this._mat = new Uint8Array(0);
     this._scratch8 = new Uint8Array(0);
     this._scratch32 = new Uint32Array(0);
-    this._scratchViews = [];
   }
 
   // ---------------------------------------------------------------------------------------
@@ -698,7 +833,8 @@ export class StreamingFecDecoder {
       if (this._srcState[slot] !== _STATE_EMPTY && this._srcSeq[slot] === seq) {
         this._srcState[slot] = _STATE_EMPTY;
         this._srcHeld--;
-        this._account.use(-this._slot, -1);
+        this._account.use(-this._unit, -1);
+        if (this._slots !== null) this._releaseSourceSlot(slot);
       }
     }
     this._floor = nf;
@@ -712,7 +848,35 @@ export class StreamingFecDecoder {
   private _dropEq(e: number): void {
     this._eqActive[e] = 0;
     this._eqCount--;
-    this._account.use(-this._slot, -1);
+    this._account.use(-this._unit, -1);
+    if (this._slots !== null) this._releaseEqSlot(e);
+  }
+
+  /** Per-symbol storage: takes a slot for source position `slot`; false when none is left. */
+  private _takeSourceSlot(slot: number): boolean {
+    const v = this._slots!.acquire();
+    if (v === null) return false;
+    this._srcB[slot] = v;
+    // The word view is looked up only when a kernel reads this source (after a loss, see
+    // _reduceRange): the packet path pays one acquire and one release, nothing more.
+    this._srcBo[slot] = 0;
+    // A reused slot holds someone else's bytes: all of it may be non-zero.
+    this._srcDirty[slot] = this._slot;
+    return true;
+  }
+
+  private _releaseSourceSlot(slot: number): void {
+    const v = this._srcB[slot]!;
+    this._srcB[slot] = _NONE8;
+    this._srcW[slot] = _NONE32;
+    this._slots!.release(v);
+  }
+
+  private _releaseEqSlot(e: number): void {
+    const v = this._eqB[e]!;
+    this._eqB[e] = _NONE8;
+    this._eqW[e] = _NONE32;
+    this._slots!.release(v);
   }
 
   /** Subtracts every known, not yet subtracted source among window positions [0, upTo) of eq e. */
@@ -720,7 +884,8 @@ export class StreamingFecDecoder {
     const start = this._eqStart[e]!;
     const idx = this._eqIndex[e]!;
     const blocks = this._eqSymLen[e]! >>> 5;
-    const dst = e * this._slotWords;
+    const eqW = this._eqW[e]!;
+    const dst = this._eqWo[e]!;
     const red = this._eqReduced;
     for (let i = 0; i < upTo; i++) {
       const w = e * 4 + (i >>> 5);
@@ -729,7 +894,14 @@ export class StreamingFecDecoder {
       const seq = (start + i) >>> 0;
       const slot = seq & this._mask;
       if (this._srcState[slot] === _STATE_EMPTY || this._srcSeq[slot] !== seq) continue;
-      FAST_KERNELS[cauchyCoefficient(seq, idx)]!(this._src32, slot * this._slotWords, this._eq32, dst, blocks);
+      let srcW = this._srcW[slot]!;
+      if (srcW === _NONE32) {
+        const v = this._srcB[slot]!;
+        srcW = _slabWords(v);
+        this._srcW[slot] = srcW;
+        this._srcWo[slot] = _wordOffset(v);
+      }
+      FAST_KERNELS[cauchyCoefficient(seq, idx)]!(srcW, this._srcWo[slot]!, eqW, dst, blocks);
       this.stats.payloadOps++;
       red[w] = red[w]! | bit;
     }
@@ -914,7 +1086,7 @@ export class StreamingFecDecoder {
       const f = mat[ro + k]!;
       if (f === 0) continue;
       const e = this._rowEq[k]!;
-      FAST_KERNELS[f]!(this._eq32, e * this._slotWords, s32, 0, this._eqSymLen[e]! >>> 5);
+      FAST_KERNELS[f]!(this._eqW[e]!, this._eqWo[e]!, s32, 0, this._eqSymLen[e]! >>> 5);
       this.stats.payloadOps++;
     }
     const s8 = this._scratch8;
@@ -935,19 +1107,25 @@ export class StreamingFecDecoder {
       return;
     }
     const slot = seq & this._mask;
-    const base = slot * this._slot;
-    const src = this._src8;
-    // Whole blocks through a preallocated view (a memcpy), then re-zero past the symbol.
-    src.set(this._scratchViews[symLen >>> 5]!, base);
-    const dirty = this._srcDirty[slot]!;
-    const end = dirty > symLen ? dirty : symLen;
-    if (end > written) src.fill(0, base + written, base + end);
+    if (this._srcB[slot] === _NONE8 && !this._takeSourceSlot(slot)) {
+      // No memory for the solution: the unknown stays unknown (the equations keep it), so the
+      // next solve tries again.
+      this.stats.recoveredNoMemory++;
+      return;
+    }
+    const base = this._srcBo[slot]!;
+    const src = this._srcB[slot]!;
+    // The whole scratch symbol in one memcpy (no view per length: 43 of them per decoder cost
+    // more heap than the copy saves), then zero past the payload: the scratch holds stale bytes
+    // beyond symLen.
+    src.set(this._scratch8, base);
+    src.fill(0, base + written, base + this._slot);
     this._srcDirty[slot] = written;
     this._srcLen[slot] = fecSymbolLength(len);
     this._srcSeq[slot] = seq;
     this._srcState[slot] = _STATE_RECOVERED;
     this._srcHeld++;
-    this._account.use(this._slot, 1);
+    this._account.use(this._unit, 1);
     this.stats.recovered++;
     if (this._recCount === this.span) {
       this._recHead = (this._recHead + 1) & this._mask;

@@ -67,19 +67,13 @@ export interface FecEncoderStats {
   repairsSkipped: number;
 }
 
-function _nextPow2(n: number): number {
-  let p = 1;
-  while (p < n) p <<= 1;
-  return p;
-}
-
 /**
  * Produces REPAIR symbols for a stream of DATA packets: after every `step` source packets,
  * `repairs` repairs become ready, each a Cauchy combination of the last `window` sources (fewer
  * at the start of the stream). Repairs are computed lazily in {@link pollRepair}, straight into
  * the caller's buffer (through one internal aligned scratch symbol).
  *
- * Memory: a ring of `nextPow2(window + step)` symbol slots of `fecSymbolLength(maxPayload)` bytes
+ * Memory: a ring of exactly `window + step` symbol slots of `fecSymbolLength(maxPayload)` bytes
  * (plus one scratch symbol), reserved on `account` in the constructor and returned by
  * {@link close}. Occupancy (`account.use`) counts the source symbols held.
  *
@@ -108,7 +102,8 @@ export class StreamingFecEncoder {
 
   private readonly _account: MemoryAccount;
   private readonly _reserved: number;
-  private readonly _mask: number;
+  /** Ring slots: window + step (the pending window plus the sources added before the next emission). */
+  private readonly _slots: number;
   private readonly _slotWords: number;
   /** Source symbols, slot i at byte i * maxSymbolLength. Bytes past a symbol's length are 0. */
   private _ring: Uint8Array;
@@ -125,8 +120,9 @@ export class StreamingFecEncoder {
   /** `_scratchViews[b]` = the first b * 32 bytes of the scratch symbol. */
   private _scratchViews: Uint8Array[];
   private _started: boolean;
-  /** Seq of the newest source added. */
+  /** Seq of the newest source added, and its ring slot (sources are consecutive, so slots are too). */
   private _last: number;
+  private _lastSlot: number;
   /** Sources added so far, capped at window (to size the first windows). */
   private _held: number;
   /** Sources since the last emission. */
@@ -134,6 +130,8 @@ export class StreamingFecEncoder {
   /** The pending emission: repairs [_pendingNext, repairs) of window (_pStart, _pLen). */
   private _pendingNext: number;
   private _pStart: number;
+  /** Ring slot of `_pStart`. */
+  private _pSlot: number;
   private _pLen: number;
   private _pSymLen: number;
   private _nextIndex: number;
@@ -146,7 +144,7 @@ export class StreamingFecEncoder {
    */
   /** Bytes of the symbol ring an encoder with these options holds (size a `ring` pool's slots with it). */
   static ringBytes(options: Pick<FecEncoderOptions, 'window' | 'step' | 'maxPayload'>): number {
-    return _nextPow2(options.window + options.step) * fecSymbolLength(options.maxPayload);
+    return (options.window + options.step) * fecSymbolLength(options.maxPayload);
   }
 
   constructor(options: FecEncoderOptions) {
@@ -167,9 +165,12 @@ export class StreamingFecEncoder {
     this.maxSymbolLength = fecSymbolLength(maxPayload);
     this.stats = { sourcesAdded: 0, repairsEmitted: 0, repairsSkipped: 0 };
     this._account = options.account ?? DETACHED_ACCOUNT;
-    // window + step slots: the sources of the pending emission stay intact until the next one.
-    const slots = _nextPow2(window + step);
-    this._mask = slots - 1;
+    // window + step slots: the sources of the pending emission (at most `window`) stay intact
+    // while the up to step - 1 sources added before the next emission are written. Not rounded
+    // to a power of two (that cost a third more at the default 64 + 32): slots are indexed by a
+    // running counter, which the consecutive sequence numbers allow.
+    const slots = window + step;
+    this._slots = slots;
     this._slotWords = this.maxSymbolLength >>> 2;
     const ringBytes = slots * this.maxSymbolLength;
     const pooled = options.ring !== undefined && options.ring.slotSize >= ringBytes ? options.ring.acquire() : null;
@@ -193,10 +194,12 @@ export class StreamingFecEncoder {
     this._account.setCapacity(window * this.maxSymbolLength, window);
     this._started = false;
     this._last = 0;
+    this._lastSlot = slots - 1;
     this._held = 0;
     this._sinceEmit = 0;
     this._pendingNext = repairs;
     this._pStart = 0;
+    this._pSlot = 0;
     this._pLen = 0;
     this._pSymLen = 0;
     this._nextIndex = 0;
@@ -236,7 +239,8 @@ export class StreamingFecEncoder {
     }
     this._started = true;
     this._last = seq >>> 0;
-    const slot = seq & this._mask;
+    const slot = this._lastSlot + 1 === this._slots ? 0 : this._lastSlot + 1;
+    this._lastSlot = slot;
     const base = slot * this.maxSymbolLength;
     const written = writeSourceSymbol(this._ring, base, flags, timestamp >>> 0, frameLength >>> 0, payload, offset, length);
     const dirty = this._dirty[slot]!;
@@ -253,9 +257,11 @@ export class StreamingFecEncoder {
     if (this._pendingNext < this.repairs) this.stats.repairsSkipped += this.repairs - this._pendingNext;
     this._pLen = this._held;
     this._pStart = seqAdd(this._last, 1 - this._held);
+    const first = slot + 1 - this._held;
+    this._pSlot = first < 0 ? first + this._slots : first;
     let symLen = 0;
-    for (let i = 0; i < this._pLen; i++) {
-      const l = this._symLen[(this._pStart + i) & this._mask]!;
+    for (let i = 0, k = this._pSlot; i < this._pLen; i++, k = k + 1 === this._slots ? 0 : k + 1) {
+      const l = this._symLen[k]!;
       if (l > symLen) symLen = l;
     }
     this._pSymLen = symLen;
@@ -288,11 +294,11 @@ export class StreamingFecEncoder {
     scratch32.fill(0, 0, words);
     const ring32 = this._ring32;
     const start = this._pStart;
-    const mask = this._mask;
+    const slots = this._slots;
     const slotWords = this._slotWords;
-    for (let i = 0; i < this._pLen; i++) {
+    for (let i = 0, k = this._pSlot; i < this._pLen; i++, k = k + 1 === slots ? 0 : k + 1) {
       const seq = (start + i) >>> 0;
-      FAST_KERNELS[cauchyCoefficient(seq, index)]!(ring32, (seq & mask) * slotWords, scratch32, 0, blocks);
+      FAST_KERNELS[cauchyCoefficient(seq, index)]!(ring32, k * slotWords, scratch32, 0, blocks);
     }
     // A preallocated view per possible length: the copy out is a memcpy with no allocation.
     out.set(this._scratchViews[blocks]!, offset);

@@ -1,3 +1,4 @@
+import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import { RepairInfo, StreamingFecEncoder } from '../../../src/core/fec/encoder.js';
 import type { MemoryAccount } from '../../../src/core/memory/types.js';
@@ -71,6 +72,50 @@ describe('StreamingFecEncoder', () => {
     expect(out).toEqual(a.repairs[0]!.symbol);
   });
 
+  it('repairs polled late (up to step - 1 sources after their emission) equal repairs polled at once', () => {
+    // The ring holds exactly window + step symbols: polling late must not read a symbol that the
+    // sources added since the emission overwrote. Across the 2^32 wrap, any W/N/R.
+    fc.assert(
+      fc.property(
+        fc.integer({ min: 1, max: 40 }),
+        fc.integer({ min: 1, max: 40 }),
+        fc.integer({ min: 1, max: 3 }),
+        fc.oneof(fc.integer({ min: 0, max: 0xffff_ffff }), fc.integer({ min: 0xffff_ffff - 100, max: 0xffff_ffff })),
+        fc.array(fc.integer({ min: 0, max: 64 }), { minLength: 1, maxLength: 200 }),
+        (window, stepRaw, repairsRaw, start, lengths) => {
+          const step = 1 + ((stepRaw - 1) % window);
+          const repairs = Math.min(repairsRaw, Math.floor(128 / Math.ceil(window / step)));
+          const opts = { window, step, repairs, maxPayload: 64 };
+          const now = new StreamingFecEncoder(opts);
+          const late = new StreamingFecEncoder(opts);
+          const info = new RepairInfo();
+          const out = new Uint8Array(now.maxSymbolLength);
+          const poll = (enc: StreamingFecEncoder, into: string[]): void => {
+            for (let n = enc.pollRepair(out, 0, info); n > 0; n = enc.pollRepair(out, 0, info)) {
+              into.push(`${info.windowStart}/${info.windowLength}/${info.repairIndex}:${Buffer.from(out.subarray(0, n)).toString('hex')}`);
+            }
+          };
+          const a: string[] = [];
+          const b: string[] = [];
+          lengths.forEach((len, i) => {
+            const seq = (start + i) >>> 0;
+            const p = new Uint8Array(len).map((_, j) => (seq * 7 + j * 13) & 0xff);
+            now.addSource(seq, i & 0x0b, seq ^ 0x5a5a, len * 3, p, 0, len);
+            late.addSource(seq, i & 0x0b, seq ^ 0x5a5a, len * 3, p, 0, len);
+            poll(now, a);
+            // The late one polls only when the next source would start a new emission.
+            if ((i + 2) % step === 0 || step === 1) poll(late, b);
+          });
+          poll(late, b);
+          expect(b).toEqual(a);
+          expect(late.stats.repairsSkipped).toBe(0);
+        },
+      ),
+      // Each run encodes up to 200 packets twice; 300 runs cover W, N in 1..40 across the wrap.
+      { numRuns: 300 },
+    );
+  });
+
   it('reserves its ring on the account and returns everything on close', () => {
     let reserved = 0;
     let used = 0;
@@ -83,7 +128,8 @@ describe('StreamingFecEncoder', () => {
       setSpanMs: () => {},
     };
     const enc = new StreamingFecEncoder({ window: 16, step: 4, repairs: 2, maxPayload: 1332, account: acct });
-    expect(reserved).toBeGreaterThanOrEqual(32 * 1344);
+    // A ring of exactly window + step symbols, one scratch symbol, 4 bytes of tables per slot.
+    expect(reserved).toBe((16 + 4) * 1344 + 1344 + (16 + 4) * 4);
     const p = new Uint8Array(1332);
     for (let i = 0; i < 40; i++) enc.addSource(i, 0, 0, 0, p, 0, 1332);
     expect(used).toBe(16 * 1344);
