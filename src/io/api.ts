@@ -539,6 +539,12 @@ export async function connect(options: ConnectOptions): Promise<SluiceConnection
     host: options.host.includes(':') ? '::' : '0.0.0.0',
     port: options.localPort ?? 0,
   });
+  // The socket talks to this one peer only: connected, its sends carry no address.
+  await driver.connectTo(options.host, options.port);
+  if (options.signal?.aborted) {
+    await driver.close();
+    throw new SluiceError('ERR_SLUICE_ABORTED', `connect to ${options.host}:${options.port}: aborted`);
+  }
   const byCore = new Map<Connection, SluiceConnection>();
   wire(driver, byCore);
   const handle = driver.endpoint.connect(options.host, options.port, performance.now());
