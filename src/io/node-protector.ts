@@ -40,7 +40,7 @@ export const DEFAULT_AEAD_ALGORITHM: AeadAlgorithm = 'chacha20-poly1305';
 /** Default protection mode: authenticate only. */
 export const DEFAULT_PROTECTION_MODE: ProtectionMode = 'hmac';
 /** Bytes a {@link NodeProtector} reserves (nonce scratch and the imported key). */
-export const NODE_PROTECTOR_BYTES = PACKET_NONCE_LENGTH + 32;
+export const NODE_PROTECTOR_BYTES = PACKET_NONCE_LENGTH + TAG_LENGTH + 32;
 
 /** Options of {@link NodeProtector}. */
 export interface NodeProtectorOptions {
@@ -74,6 +74,8 @@ export class NodeProtector implements PacketProtector {
   readonly direction: 0 | 1;
   private readonly _key: KeyObject;
   private readonly _nonce: Buffer;
+  /** The received tag, kept aside while the nonce occupies its slot (open, HMAC mode). */
+  private readonly _tag: Uint8Array;
   private readonly _account: MemoryAccount;
   private _closed: boolean;
 
@@ -111,6 +113,7 @@ export class NodeProtector implements PacketProtector {
     this._account.reserve(NODE_PROTECTOR_BYTES);
     this._key = createSecretKey(keyBytes);
     this._nonce = Buffer.alloc(PACKET_NONCE_LENGTH);
+    this._tag = new Uint8Array(TAG_LENGTH);
     this._closed = false;
   }
 
@@ -125,12 +128,15 @@ export class NodeProtector implements PacketProtector {
       throwBadRegion(buf, offset, length, payloadOffset, packetNumber);
     }
     const tagAt = offset + length - TAG_LENGTH;
-    writePacketNonce(this._nonce, 0, this.direction, packetNumber);
     if (this.aead === null) {
-      const mac = createHmac('sha256', this._key).update(buf.subarray(offset, tagAt)).update(this._nonce).digest();
-      buf.set(mac.subarray(0, TAG_LENGTH), tagAt);
+      // MAC input = packet bytes before the tag || nonce. The nonce is written into the tag
+      // slot so that the input is one contiguous region (one update() call, one view).
+      writePacketNonce(buf, tagAt, this.direction, packetNumber);
+      const mac = createHmac('sha256', this._key).update(buf.subarray(offset, tagAt + PACKET_NONCE_LENGTH)).digest();
+      for (let i = 0; i < TAG_LENGTH; i++) buf[tagAt + i] = mac[i]!;
       return;
     }
+    writePacketNonce(this._nonce, 0, this.direction, packetNumber);
     const cipher =
       this.aead === 'aes-128-gcm'
         ? createCipheriv('aes-128-gcm', this._key, this._nonce, _AEAD_OPTIONS)
@@ -148,11 +154,17 @@ export class NodeProtector implements PacketProtector {
   open(buf: Uint8Array, offset: number, length: number, payloadOffset: number, packetNumber: number): boolean {
     if (this._closed || !validRegion(buf, offset, length, payloadOffset, packetNumber)) return false;
     const tagAt = offset + length - TAG_LENGTH;
-    writePacketNonce(this._nonce, 0, this.direction, packetNumber);
     if (this.aead === null) {
-      const mac = createHmac('sha256', this._key).update(buf.subarray(offset, tagAt)).update(this._nonce).digest();
-      return constantTimeEqual(buf, tagAt, mac, 0, TAG_LENGTH);
+      // As in protect(): the nonce goes into the tag slot for the MAC, the received tag is kept
+      // aside and put back (the buffer is left as it came).
+      const tag = this._tag;
+      for (let i = 0; i < TAG_LENGTH; i++) tag[i] = buf[tagAt + i]!;
+      writePacketNonce(buf, tagAt, this.direction, packetNumber);
+      const mac = createHmac('sha256', this._key).update(buf.subarray(offset, tagAt + PACKET_NONCE_LENGTH)).digest();
+      for (let i = 0; i < PACKET_NONCE_LENGTH; i++) buf[tagAt + i] = tag[i]!;
+      return constantTimeEqual(tag, 0, mac, 0, TAG_LENGTH);
     }
+    writePacketNonce(this._nonce, 0, this.direction, packetNumber);
     try {
       const decipher =
         this.aead === 'aes-128-gcm'
