@@ -99,6 +99,8 @@ export class SocketDriver extends EventEmitter {
   readonly socket: dgram.Socket;
   private timer: NodeJS.Timeout | null = null;
   private armedAt = Number.POSITIVE_INFINITY;
+  /** Whole-ms delay the timer was armed with (timer.refresh() restarts it with this delay). */
+  private armedMs = 0;
   private flushScheduled = false;
   private readonly ring: Buffer[];
   private readonly ringSize: number;
@@ -356,12 +358,30 @@ export class SocketDriver extends EventEmitter {
       }
       return;
     }
-    // Re-arm only when the deadline moved earlier or the timer is not armed: one timer object.
-    if (this.timer !== null && t >= this.armedAt - 0.5) return;
-    if (this.timer !== null) clearTimeout(this.timer);
-    const delay = Math.max(0, t - now);
+    // libuv counts whole milliseconds from a loop clock cached at the start of the turn, so a
+    // timeout of floor(delay) or even ceil(delay) ms often fires before the deadline: a wakeup
+    // that finds nothing due and arms again for the next millisecond. One more millisecond
+    // makes the timer fire at (or within 2 ms after) the deadline, once.
+    const delay = t - now;
+    const ms = delay <= 0 ? 0 : Math.ceil(delay) + 1;
+    if (this.timer !== null) {
+      // Armed for about this deadline (or up to 1 ms before it): keep it.
+      if (t >= this.armedAt - 0.5 && t <= this.armedAt + 1) return;
+      if (t > this.armedAt) {
+        // The deadline moved later. With the same whole-ms delay (a deadline that follows the
+        // traffic, e.g. "5 ms after the last packet"), restart the timer in place: no wakeup
+        // for nothing, no allocation. Otherwise let it fire early and re-arm then.
+        if (ms === this.armedMs) {
+          this.timer.refresh();
+          this.armedAt = t;
+        }
+        return;
+      }
+      clearTimeout(this.timer);
+    }
     this.armedAt = t;
-    this.timer = setTimeout(this.timerBound, delay < 1 ? 0 : Math.floor(delay));
+    this.armedMs = ms;
+    this.timer = setTimeout(this.timerBound, ms);
   }
 
   /** Stops the timer, closes the socket and releases the core. */
