@@ -339,7 +339,8 @@ export class SocketDriver extends EventEmitter {
           break;
       }
     }
-    for (const c of ep.connections()) this.drainConnection(c);
+    const conns = ep.connectionList;
+    for (let i = 0; i < conns.length; i++) this.drainConnection(conns[i]!);
   }
 
   /** Emits every pending event of one connection as 'conn-event'. */
