@@ -5,19 +5,25 @@
  * node --import tsx bench/cpu-profile.ts                      # 10 and 100 Mbit/s, 5 s each
  * node --import tsx bench/cpu-profile.ts --rates 10 --seconds 8 --top 15 --keep /tmp/prof
  * node --import tsx bench/cpu-profile.ts --no-prof            # CPU and wakeups only (no profiler overhead)
+ * node --import tsx bench/cpu-profile.ts --no-prof --cli /tmp/base.mjs   # another build (A/B)
+ * node --import tsx bench/cpu-profile.ts --node-args="--trace-deopt" --keep /tmp/prof   # children's output kept
  * ```
  *
  * Per rate: the CLI bundled by esbuild from the working tree (bench/lib/proc.ts), `sluice recv`
  * to a counting sink and `sluice send` from a constant-rate source (bench/lib/udp-stream.ts),
  * default options (`rate=` the step), on 127.0.0.1 with no relay, each child under
- * `node --cpu-prof`. Prints per process: CPU seconds per delivered MB (/proc utime+stime),
- * event-loop wakeups per second (voluntary context switches of the main thread: each is one
- * sleep in epoll_wait or one blocking wait), per-packet figures, then the profile: self time by
- * category (GC, program/native, dgram, crypto, timers, sluice core, CLI, ...) and the top
- * functions by self time.
+ * `node --cpu-prof`. After a 1 s warm-up, prints per process: CPU seconds per delivered MB
+ * (/proc utime+stime, 10 ms ticks), event-loop wakeups per second (voluntary context switches of
+ * the main thread: each is one sleep in epoll_wait), CPU per thread from schedstat (ns
+ * resolution: the main thread is the event loop, the threads named `node` are V8's platform
+ * workers: JIT compilation and concurrent GC), then the profile: self time by category (GC,
+ * program/native, dgram, crypto, timers, sluice bundle, ...) and the top functions.
  *
- * The profiler itself costs CPU (a sample every 1 ms by default); compare CPU/MB with
- * `--no-prof` runs, and compare profiles with profiles.
+ * The profiler itself costs CPU (a sample every 1 ms by default) and its samples are wall time
+ * while not idle (a thread preempted inside a syscall is charged to that function), so on a busy
+ * machine syscall-heavy functions (`doSend`) look bigger than their CPU share: compare CPU/MB
+ * with `--no-prof` runs, and profiles with profiles (or use `perf record -g` with
+ * `--node-args=--perf-basic-prof` for CPU-time attribution including the kernel).
  */
 import { mkdtempSync, readFileSync, readdirSync, rmSync, mkdirSync, cpSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
