@@ -167,14 +167,22 @@ export async function openOutput(spec: MediaSpec): Promise<FrameOutput> {
         resolve();
       });
     });
+    // Connected to the one destination: a send carries no address (no dns.lookup and no
+    // process.nextTick per datagram) and takes no callback (another nextTick each); a receiver
+    // that is not listening shows up as ECONNREFUSED 'error' events, counted.
+    try {
+      await new Promise<void>((resolve, reject) => {
+        socket.once('error', reject);
+        socket.connect(port, host, () => {
+          socket.off('error', reject);
+          resolve();
+        });
+      });
+    } catch (e) {
+      socket.close();
+      throw new SluiceError('ERR_SLUICE_OUTPUT', `cannot send to output ${spec.text}: ${(e as Error).message}`);
+    }
     socket.on('error', () => void counters.errors++);
-    let pending = 0;
-    let idle: (() => void) | null = null;
-    const onSent = (err: Error | null): void => {
-      if (err !== null) counters.errors++;
-      pending--;
-      if (pending === 0 && idle !== null) idle();
-    };
     return {
       counters,
       write(frame) {
@@ -184,11 +192,12 @@ export async function openOutput(spec: MediaSpec): Promise<FrameOutput> {
         }
         counters.frames++;
         counters.bytes += frame.length;
-        pending++;
-        socket.send(frame, port, host, onSent);
+        socket.send(frame);
       },
       async close() {
-        if (pending > 0) await new Promise<void>((r) => (idle = r));
+        // Sends the kernel could not take at once wait in libuv's queue (holding their frames).
+        const until = Date.now() + 2000;
+        while (socket.getSendQueueCount() > 0 && Date.now() < until) await new Promise((r) => setTimeout(r, 1));
         await new Promise<void>((r) => socket.close(() => r()));
       },
     };

@@ -34,6 +34,9 @@ import { bindUdp, chunked, openStreamInput, parseMediaSpec, type MediaSpec } fro
 import { bindListener, dial, linger, nextConnection } from './session.js';
 import { formatAddress, resolveTarget, type ResolvedTarget } from './url.js';
 
+/** Frames are queued by reference (dgram hands out a fresh Buffer per datagram; chunks are fresh too). */
+const NO_COPY = Object.freeze({ copy: false });
+
 /** Default chunk for byte-stream inputs: 7 MPEG-TS packets (1316 bytes), what UDP TS carries. */
 export const DEFAULT_CHUNK_BYTES = 1316;
 
@@ -152,7 +155,7 @@ export async function sendCommand(argv: string[], io: CommandIo = {}): Promise<n
         input.bytes += msg.length;
         try {
           // dgram hands out a fresh Buffer per datagram: no copy needed.
-          conn.send(msg, { copy: false });
+          conn.send(msg, NO_COPY);
         } catch {
           input.dropped++;
         }
@@ -214,7 +217,7 @@ export async function sendCommand(argv: string[], io: CommandIo = {}): Promise<n
           }
           input.frames++;
           input.bytes += frame.length;
-          await c.write(frame, { copy: false });
+          await c.write(frame, NO_COPY);
         }
         return 'end of input';
       })().catch((e: unknown) => (c.closed ? 'closed' : `input error: ${describeError(e)}`));

@@ -802,10 +802,16 @@ function _add(a: number, n: number): number {
   return (a + n) | 0;
 }
 
-/** Copies `len` bytes without creating a subarray view (no per-packet allocation). */
+/** Copies `len` bytes (a whole-array source or a short range allocate nothing; a payload takes one view). */
 function _copy(src: Uint8Array, srcOff: number, dst: Uint8Array, dstOff: number, len: number): void {
   if (srcOff === 0 && len === src.length) {
     dst.set(src, dstOff);
+    return;
+  }
+  // A payload is ~1.3 KB: a byte loop costs ~2.5 µs, a native copy through a short-lived view
+  // ~0.1 µs (measured here; the view is one young-generation object, see ../bytes.ts).
+  if (len > 64) {
+    dst.set(src.subarray(srcOff, srcOff + len), dstOff);
     return;
   }
   for (let i = 0; i < len; i++) dst[dstOff + i] = src[srcOff + i]!;

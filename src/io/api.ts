@@ -31,6 +31,12 @@ function ringAccountName(): string {
   return `socket.${socketSeq}.send-ring`;
 }
 
+/** sendFrame options, shared (no object per frame). */
+const KEYFRAME = Object.freeze({ keyframe: true });
+const NOT_KEYFRAME = Object.freeze({ keyframe: false });
+/** Default send options (no object per call). */
+const DEFAULT_SEND_OPTIONS: SendOptions = Object.freeze({});
+
 /** The process-wide accountant used when no `accountant` option is given. */
 export const defaultAccountant = new MemoryAccountant();
 
@@ -180,11 +186,11 @@ export class SluiceConnection extends EventEmitter {
    * `ERR_SLUICE_QUEUE_FULL`, use `write()` to wait instead).
    * @throws SluiceError ERR_SLUICE_FRAME_TOO_LARGE, ERR_SLUICE_QUEUE_FULL; SluiceStateError when closed.
    */
-  send(data: Uint8Array, options: SendOptions = {}): boolean {
+  send(data: Uint8Array, options: SendOptions = DEFAULT_SEND_OPTIONS): boolean {
     if (!(data instanceof Uint8Array)) throw new SluiceTypeError('send: data must be a Uint8Array');
     if (this.closedInfo !== null) throw new SluiceStateError('send: the connection is closed');
     const frame = options.copy === false ? data : Uint8Array.prototype.slice.call(data);
-    const st = this.core.sendFrame(frame, performance.now(), { keyframe: options.keyframe === true });
+    const st = this.core.sendFrame(frame, performance.now(), options.keyframe === true ? KEYFRAME : NOT_KEYFRAME);
     this.driver.scheduleFlush();
     if (st === SendStatus.FULL) {
       throw new SluiceError('ERR_SLUICE_QUEUE_FULL', `send: the send queue is full (${this.core.options.sendQueueBytes} bytes); wait for 'drain'`);
@@ -193,11 +199,11 @@ export class SluiceConnection extends EventEmitter {
   }
 
   /** Queues a frame, waiting for room when the queue is full. Resolves once queued. */
-  async write(data: Uint8Array, options: SendOptions = {}): Promise<void> {
+  async write(data: Uint8Array, options: SendOptions = DEFAULT_SEND_OPTIONS): Promise<void> {
     for (;;) {
       if (this.closedInfo !== null) throw new SluiceStateError('write: the connection is closed');
       const frame = options.copy === false ? data : Uint8Array.prototype.slice.call(data);
-      const st = this.core.sendFrame(frame, performance.now(), { keyframe: options.keyframe === true });
+      const st = this.core.sendFrame(frame, performance.now(), options.keyframe === true ? KEYFRAME : NOT_KEYFRAME);
       this.driver.scheduleFlush();
       if (st !== SendStatus.FULL) {
         if (st === SendStatus.PRESSURE) await this.waitDrain();
@@ -539,6 +545,12 @@ export async function connect(options: ConnectOptions): Promise<SluiceConnection
     host: options.host.includes(':') ? '::' : '0.0.0.0',
     port: options.localPort ?? 0,
   });
+  // The socket talks to this one peer only: connected, its sends carry no address.
+  await driver.connectTo(options.host, options.port);
+  if (options.signal?.aborted) {
+    await driver.close();
+    throw new SluiceError('ERR_SLUICE_ABORTED', `connect to ${options.host}:${options.port}: aborted`);
+  }
   const byCore = new Map<Connection, SluiceConnection>();
   wire(driver, byCore);
   const handle = driver.endpoint.connect(options.host, options.port, performance.now());

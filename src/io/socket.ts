@@ -8,14 +8,25 @@
  * if the deadline moved.
  *
  * Sending without copies or per-datagram allocation: datagrams are written into a ring of
- * preallocated buffers. `dgram.send` keeps a reference until its callback, and completions come
- * back in order, so a slot is free again once the completion count has passed it. When the ring
- * is full (the kernel send queue is backed up), draining stops until completions arrive: the core
- * keeps what it could not send in its own bounded queues (`getSendQueueCount()` never exceeds
- * the ring size). Node's own dgram queue is unbounded; this is what bounds it.
+ * preallocated buffers. `dgram.send` keeps a reference to a buffer only while libuv holds the
+ * send (the kernel was busy); sends complete in order, so with `q = getSendQueueCount()` the
+ * last `q` slots written are the only ones still referenced, and the next slot is free while
+ * `q < ringSize`. When the ring is full (the kernel send queue is backed up), draining stops
+ * until completions arrive: the core keeps what it could not send in its own bounded queues
+ * (`getSendQueueCount()` never exceeds the ring size). Node's own dgram queue is unbounded; this
+ * is what bounds it.
+ *
+ * Per-datagram costs avoided (they dominate at low packet rates, where every datagram is its
+ * own event-loop turn): no send callback while the kernel takes datagrams at once (a callback
+ * costs a `process.nextTick` per send; callbacks are asked for only while sends are queued, to
+ * learn when a stalled ring frees up); no `dns.lookup` per send (the socket's `lookup` answers
+ * IP literals at once instead of on the next tick); and a caller's socket is connected to its
+ * one peer ({@link SocketDriver.connectTo}), so sends carry no address at all.
  */
 import dgram from 'node:dgram';
+import { lookup as dnsLookup } from 'node:dns';
 import { EventEmitter } from 'node:events';
+import { isIP } from 'node:net';
 import { performance } from 'node:perf_hooks';
 import { Endpoint, Transmit, type EndpointOptions } from '../core/connection/endpoint.js';
 import type { Connection } from '../core/connection/connection.js';
@@ -45,6 +56,34 @@ export interface SocketOptions {
   account?: MemoryAccount;
 }
 
+type LookupCallback = (err: NodeJS.ErrnoException | null, address: string, family: number) => void;
+
+/**
+ * The `lookup` of sluice's sockets: an IP literal (every address the core sends to is one, from
+ * `rinfo` or the caller's `host`) is answered synchronously, remembering the last one so that the
+ * steady state costs one string comparison; anything else goes to `dns.lookup`. dgram's default
+ * calls `dns.lookup` for every datagram sent, which tests the address with a regular expression
+ * and defers the send to the next tick.
+ */
+function makeLookup(): (address: string, family: number, cb: LookupCallback) => void {
+  let last = '';
+  let lastFamily = 0;
+  return (address, family, cb) => {
+    if (address === last) {
+      cb(null, address, lastFamily);
+      return;
+    }
+    const f = isIP(address);
+    if (f !== 0) {
+      last = address;
+      lastFamily = f;
+      cb(null, address, f);
+      return;
+    }
+    dnsLookup(address, family, cb);
+  };
+}
+
 /** Random bytes for the core (connection ids, nonces, cookie secrets). */
 export function cryptoRandom(out: Uint8Array): void {
   randomFillSync(out);
@@ -60,12 +99,17 @@ export class SocketDriver extends EventEmitter {
   readonly socket: dgram.Socket;
   private timer: NodeJS.Timeout | null = null;
   private armedAt = Number.POSITIVE_INFINITY;
+  /** Whole-ms delay the timer was armed with (timer.refresh() restarts it with this delay). */
+  private armedMs = 0;
   private flushScheduled = false;
   private readonly ring: Buffer[];
   private readonly ringSize: number;
   private ringHead = 0;
-  private submitted = 0;
-  private completed = 0;
+  /** Sends are queued in libuv (the kernel was busy): ask for completions to resume a full ring. */
+  private backedUp = false;
+  /** The socket is connected to its one peer: send without an address. */
+  private connected = false;
+  private connecting = false;
   private readonly tx = new Transmit();
   private closed = false;
   private readonly account: MemoryAccount | null;
@@ -78,6 +122,8 @@ export class SocketDriver extends EventEmitter {
   datagramsIn = 0;
   /** Datagrams sent. */
   datagramsOut = 0;
+  /** ICMP errors reported on a connected socket (ECONNREFUSED: nobody listens at the peer yet). */
+  unreachable = 0;
   private readonly onSentBound: (err: Error | null) => void;
   private readonly flushBound: () => void;
   private readonly timerBound: () => void;
@@ -98,7 +144,18 @@ export class SocketDriver extends EventEmitter {
     this.flushBound = () => this.flush();
     this.timerBound = () => this.onTimer();
     socket.on('message', (msg, rinfo) => this.onMessage(msg, rinfo));
-    socket.on('error', (err) => this.emit('error', err));
+    socket.on('error', (err: NodeJS.ErrnoException) => {
+      // A connected socket reports the peer's ICMP port unreachable as an error on the next
+      // receive; the handshake retries (or times out) and an open connection idles out, as with
+      // any lost datagram.
+      if (err.code === 'ECONNREFUSED') {
+        this.unreachable++;
+        return;
+      }
+      // A failed connectTo() is reported to its caller, which carries on unconnected.
+      if (this.connecting) return;
+      this.emit('error', err);
+    });
   }
 
   /**
@@ -111,6 +168,7 @@ export class SocketDriver extends EventEmitter {
     const type = socketOptions.type ?? (host.includes(':') ? 'udp6' : 'udp4');
     const socket = dgram.createSocket({
       type,
+      lookup: makeLookup() as unknown as dgram.SocketOptions['lookup'],
       recvBufferSize: socketOptions.recvBufferSize ?? DEFAULT_SOCKET_BUFFER_BYTES,
       sendBufferSize: socketOptions.sendBufferSize ?? DEFAULT_SOCKET_BUFFER_BYTES,
     });
@@ -154,9 +212,38 @@ export class SocketDriver extends EventEmitter {
     }
   }
 
+  /**
+   * Connects the socket to `host:port`, the one peer of a caller's endpoint: sends then carry no
+   * address, and the kernel drops datagrams from anyone else (which the endpoint would have
+   * ignored anyway: a caller's handshake only accepts replies from the address it dialled, and
+   * the listener's address does not change). Call before anything is sent. Resolves true when
+   * connected, false when not (the socket then keeps sending with an address); never rejects.
+   */
+  async connectTo(host: string, port: number): Promise<boolean> {
+    if (this.closed || this.datagramsOut > 0) return false;
+    this.connecting = true;
+    try {
+      await new Promise<void>((resolve, reject) => {
+        const onError = (err: Error): void => reject(err);
+        this.socket.once('error', onError);
+        this.socket.connect(port, host, () => {
+          this.socket.off('error', onError);
+          resolve();
+        });
+      });
+      this.connected = true;
+    } catch {
+      // Not connected (a host name that does not resolve...): sends carry the address.
+    } finally {
+      this.connecting = false;
+    }
+    return this.connected;
+  }
+
   /** Datagrams handed to the socket and not yet completed. */
   get inFlight(): number {
-    return this.submitted - this.completed;
+    if (this.closedSocket) return 0;
+    return this.socket.getSendQueueCount();
   }
 
   private onMessage(msg: Buffer, rinfo: dgram.RemoteInfo): void {
@@ -183,8 +270,8 @@ export class SocketDriver extends EventEmitter {
     this.flush();
   }
 
+
   private onSent(err: Error | null): void {
-    this.completed++;
     if (err) this.sendErrors++;
     // Slots freed: if draining stalled on a full ring, resume.
     if (this.stalled) {
@@ -194,6 +281,7 @@ export class SocketDriver extends EventEmitter {
   }
 
   private stalled = false;
+  private closedSocket = false;
 
   /** Drains transmits and events, re-arms the timer. */
   flush(): void {
@@ -203,18 +291,28 @@ export class SocketDriver extends EventEmitter {
     const ep = this.endpoint;
     if (ep.pollTimeout(now) <= now) ep.handleTimeout(now);
     const tx = this.tx;
+    const socket = this.socket;
+    // Sends complete in order: only the last `queued` slots written may still be referenced.
+    let queued = this.backedUp ? socket.getSendQueueCount() : 0;
     for (;;) {
-      if (this.submitted - this.completed >= this.ringSize) {
+      if (queued >= this.ringSize) {
         this.stalled = true;
         this.ringFullStalls++;
         break;
       }
       const slot = this.ring[this.ringHead]!;
       if (!ep.pollTransmit(now, slot, tx)) break;
-      this.ringHead = (this.ringHead + 1) % this.ringSize;
-      this.submitted++;
+      this.ringHead = this.ringHead + 1 === this.ringSize ? 0 : this.ringHead + 1;
       this.datagramsOut++;
-      this.socket.send(slot, 0, tx.length, tx.port, tx.address, this.onSentBound);
+      // A callback costs a process.nextTick per send: ask for one only while sends queue up,
+      // so that a stalled ring hears when slots free up.
+      if (this.connected) {
+        if (this.backedUp) socket.send(slot, 0, tx.length, this.onSentBound);
+        else socket.send(slot, 0, tx.length);
+      } else if (this.backedUp) socket.send(slot, 0, tx.length, tx.port, tx.address, this.onSentBound);
+      else socket.send(slot, 0, tx.length, tx.port, tx.address);
+      queued = socket.getSendQueueCount();
+      this.backedUp = queued > 0;
     }
     this.drainEvents();
     this.arm(now);
@@ -241,7 +339,8 @@ export class SocketDriver extends EventEmitter {
           break;
       }
     }
-    for (const c of ep.connections()) this.drainConnection(c);
+    const conns = ep.connectionList;
+    for (let i = 0; i < conns.length; i++) this.drainConnection(conns[i]!);
   }
 
   /** Emits every pending event of one connection as 'conn-event'. */
@@ -260,12 +359,30 @@ export class SocketDriver extends EventEmitter {
       }
       return;
     }
-    // Re-arm only when the deadline moved earlier or the timer is not armed: one timer object.
-    if (this.timer !== null && t >= this.armedAt - 0.5) return;
-    if (this.timer !== null) clearTimeout(this.timer);
-    const delay = Math.max(0, t - now);
+    // libuv counts whole milliseconds from a loop clock cached at the start of the turn, so a
+    // timeout of floor(delay) or even ceil(delay) ms often fires before the deadline: a wakeup
+    // that finds nothing due and arms again for the next millisecond. One more millisecond
+    // makes the timer fire at (or within 2 ms after) the deadline, once.
+    const delay = t - now;
+    const ms = delay <= 0 ? 0 : Math.ceil(delay) + 1;
+    if (this.timer !== null) {
+      // Armed for about this deadline (or up to 1 ms before it): keep it.
+      if (t >= this.armedAt - 0.5 && t <= this.armedAt + 1) return;
+      if (t > this.armedAt) {
+        // The deadline moved later. With the same whole-ms delay (a deadline that follows the
+        // traffic, e.g. "5 ms after the last packet"), restart the timer in place: no wakeup
+        // for nothing, no allocation. Otherwise let it fire early and re-arm then.
+        if (ms === this.armedMs) {
+          this.timer.refresh();
+          this.armedAt = t;
+        }
+        return;
+      }
+      clearTimeout(this.timer);
+    }
     this.armedAt = t;
-    this.timer = setTimeout(this.timerBound, delay < 1 ? 0 : Math.floor(delay));
+    this.armedMs = ms;
+    this.timer = setTimeout(this.timerBound, ms);
   }
 
   /** Stops the timer, closes the socket and releases the core. */
@@ -278,6 +395,7 @@ export class SocketDriver extends EventEmitter {
     const until = performance.now() + 200;
     while (this.inFlight > 0 && performance.now() < until) await new Promise((r) => setTimeout(r, 1));
     this.endpoint.destroy();
+    this.closedSocket = true;
     await new Promise<void>((resolve) => this.socket.close(() => resolve()));
     this.account?.unreserve(this.ringBytes);
     this.emit('close');

@@ -38,6 +38,29 @@ describe('NodeProtector, HMAC mode', () => {
     }
   });
 
+  it('matches the pure protector for short and long keys, small and jumbo packets, regions at an offset; open leaves the buffer as it came', () => {
+    const keys = [KEY.subarray(0, 16), KEY, Uint8Array.from({ length: 64 }, (_, i) => i), Uint8Array.from({ length: 100 }, (_, i) => 255 - i)];
+    // 2000 and 3000 bytes straddle the one-shot scratch (2048 bytes of MAC input).
+    for (const key of keys) {
+      const pure = new HmacProtector(key, { direction: 1 });
+      const node = new NodeProtector(key, { direction: 1 });
+      for (const len of [16, 17, 28, 100, 1400, 2020, 2021, 2047, 3000, 9000]) {
+        const a = packet(len + 10, len);
+        const b = a.slice();
+        pure.protect(a, 5, len, Math.min(5 + 24, 5 + len - 16), 99);
+        node.protect(b, 5, len, Math.min(5 + 24, 5 + len - 16), 99);
+        expect(b).toEqual(a);
+        const before = b.slice();
+        expect(node.open(b, 5, len, Math.min(5 + 24, 5 + len - 16), 99)).toBe(true);
+        expect(b).toEqual(before);
+        b[5 + len - 1]! ^= 1;
+        const forged = b.slice();
+        expect(node.open(b, 5, len, Math.min(5 + 24, 5 + len - 16), 99)).toBe(false);
+        expect(b).toEqual(forged);
+      }
+    }
+  });
+
   it('rejects every single-bit flip (exhaustive over 100 bytes)', () => {
     const p = new NodeProtector(KEY);
     const b = packet(100);

@@ -234,6 +234,11 @@ export class Endpoint {
     return this.rr.values();
   }
 
+  /** Open connections, in round-robin order: a live view (read-only; changes as they close). */
+  get connectionList(): readonly Connection[] {
+    return this.rr;
+  }
+
   private randomU32(): number {
     this.random(this.scratch);
     const s = this.scratch;
@@ -648,15 +653,18 @@ export class Endpoint {
       tx.port = r.port;
       return true;
     }
-    for (const p of this.pending.values()) {
-      if (now >= p.nextSendAt) {
-        if (now - p.startedAt >= p.options.handshakeTimeoutMs) continue;
-        p.nextSendAt = now + p.interval;
-        p.interval = Math.min(p.interval * 2, 2000);
-        tx.length = this.helloInto(p, out);
-        tx.address = p.address;
-        tx.port = p.port;
-        return true;
+    // (Map iterators are objects: skip them in the steady state, when no handshake is pending.)
+    if (this.pending.size > 0) {
+      for (const p of this.pending.values()) {
+        if (now >= p.nextSendAt) {
+          if (now - p.startedAt >= p.options.handshakeTimeoutMs) continue;
+          p.nextSendAt = now + p.interval;
+          p.interval = Math.min(p.interval * 2, 2000);
+          tx.length = this.helloInto(p, out);
+          tx.address = p.address;
+          tx.port = p.port;
+          return true;
+        }
       }
     }
     const conns = this.rr;
@@ -695,24 +703,29 @@ export class Endpoint {
   pollTimeout(now: number): number {
     if (this.replies.length > 0) return now;
     let t = Number.POSITIVE_INFINITY;
-    for (const p of this.pending.values()) t = Math.min(t, p.nextSendAt, p.startedAt + p.options.handshakeTimeoutMs);
-    for (const c of this.rr) t = Math.min(t, c.pollTimeout(now));
+    if (this.pending.size > 0) {
+      for (const p of this.pending.values()) t = Math.min(t, p.nextSendAt, p.startedAt + p.options.handshakeTimeoutMs);
+    }
+    const rr = this.rr;
+    for (let i = 0; i < rr.length; i++) t = Math.min(t, rr[i]!.pollTimeout(now));
     return t;
   }
 
   /** Runs timers: handshake timeouts and every connection's deadlines. */
   handleTimeout(now: number): void {
-    for (const p of this.pending.values()) {
-      if (now - p.startedAt >= p.options.handshakeTimeoutMs) {
-        this.pending.delete(p.localId);
-        this.events.push({
-          type: 'connect-failed',
-          handle: p.handle,
-          error: new SluiceError(
-            'ERR_SLUICE_CONNECT_TIMEOUT',
-            `no answer from ${p.address}:${p.port} within ${p.options.handshakeTimeoutMs} ms (is a sluice listener running there?)`,
-          ),
-        });
+    if (this.pending.size > 0) {
+      for (const p of this.pending.values()) {
+        if (now - p.startedAt >= p.options.handshakeTimeoutMs) {
+          this.pending.delete(p.localId);
+          this.events.push({
+            type: 'connect-failed',
+            handle: p.handle,
+            error: new SluiceError(
+              'ERR_SLUICE_CONNECT_TIMEOUT',
+              `no answer from ${p.address}:${p.port} within ${p.options.handshakeTimeoutMs} ms (is a sluice listener running there?)`,
+            ),
+          });
+        }
       }
     }
     for (let i = 0; i < this.rr.length; i++) {
