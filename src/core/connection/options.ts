@@ -61,7 +61,11 @@ export interface ConnectionOptions {
   maxDatagram?: number;
   /** Largest frame, bytes, in [1, 256 MiB]. Default 8 MiB. */
   maxFrameBytes?: number;
-  /** FEC configuration, or false to disable FEC. */
+  /**
+   * FEC configuration, or false to disable FEC. Default: {@link defaultFecFor} the expected rate
+   * and latency ({@link DEFAULT_FEC} at 10 Mbit/s and 120 ms; none at 2 Mbit/s, where a 64-packet
+   * window would outlast the latency).
+   */
   fec?: FecOptions | false;
   /** Selective retransmission (NACK/DROP). Default true. */
   arq?: boolean;
@@ -136,6 +140,27 @@ function packetRate(rateBps: number, maxPayload: number): number {
 }
 
 /**
+ * The FEC a connection uses when `fec` is not given: {@link DEFAULT_FEC} when its window fits
+ * the latency, else a shorter window, else none. A repair is only useful if it arrives before
+ * the first packet of its window is delivered, so the window must span well under the latency:
+ * at most `0.75 x (latency - 20 ms)` of packets at `expectedRateBps` (the 20 ms for jitter and
+ * the repair's own trip). 64 packets span 68 ms at 10 Mbit/s but 340 ms at 2 Mbit/s, where
+ * every repair used to arrive too old to help (measured in the simulator: 0 recoveries) while
+ * still costing 3.1%. Windows of 32..63 keep one repair every 32 packets (3.1%); 16..31 use
+ * one repair per window (at most 6.25%); below 16 packets the connection relies on ARQ alone.
+ * @example defaultFecFor(10e6, 120, 1400) // { window: 64, step: 32, repairs: 1 }
+ * @example defaultFecFor(2e6, 120, 1400)  // null: ARQ only
+ */
+export function defaultFecFor(expectedRateBps: number, latencyMs: number, maxDatagram: number): Readonly<FecOptions> | null {
+  const pps = packetRate(expectedRateBps, maxPayloadFor(maxDatagram, true));
+  const fit = Math.floor((pps * 0.75 * Math.max(0, latencyMs - 20)) / 1000);
+  if (fit >= DEFAULT_FEC.window) return DEFAULT_FEC;
+  if (fit >= 32) return Object.freeze({ window: fit, step: 32, repairs: 1 });
+  if (fit >= 16) return Object.freeze({ window: fit, step: fit, repairs: 1 });
+  return null;
+}
+
+/**
  * Validates and derives. Buffer sizes follow `latency x bitrate`: the receiver must hold one
  * latency's worth of packets plus headroom for jitter and bursts (x2); the sender must keep
  * each packet for its useful life (latency + one RTT margin, bounded by the latency again).
@@ -147,9 +172,11 @@ export function resolveOptions(o: ConnectionOptions): ResolvedOptions {
   const latencyMs = checkInt('latencyMs', o.latencyMs ?? DEFAULT_LATENCY_MS, 20, 60_000);
   const maxDatagram = checkInt('maxDatagram', o.maxDatagram ?? DEFAULT_MAX_DATAGRAM, MIN_MAX_DATAGRAM, MAX_MAX_DATAGRAM);
   const maxFrameBytes = checkInt('maxFrameBytes', o.maxFrameBytes ?? DEFAULT_MAX_FRAME_BYTES, 1, 256 * 1024 * 1024);
+  const expectedRateBps = checkNumber('expectedRateBps', o.expectedRateBps ?? DEFAULT_EXPECTED_RATE_BPS, 64_000, 10e9);
   let fec: FecOptions | null = null;
-  if (o.fec !== false) {
-    const f = o.fec ?? DEFAULT_FEC;
+  const derived = o.fec === undefined ? defaultFecFor(expectedRateBps, latencyMs, maxDatagram) : null;
+  if (o.fec !== false && (o.fec !== undefined || derived !== null)) {
+    const f = o.fec ?? derived!;
     if (typeof f !== 'object' || f === null) throw new SluiceTypeError('fec: expected { window, step, repairs } or false');
     const window = checkInt('fec.window', f.window, 1, MAX_FEC_WINDOW_SESSION);
     const step = checkInt('fec.step', f.step, 1, window);
@@ -163,7 +190,6 @@ export function resolveOptions(o: ConnectionOptions): ResolvedOptions {
   const auth = o.auth ?? 'hmac';
   if (auth !== 'hmac' && auth !== 'aead') throw new SluiceRangeError(`auth: expected 'hmac' or 'aead', got ${String(auth)}`);
   const maxRateBps = checkNumber('maxRateBps', o.maxRateBps ?? DEFAULT_MAX_RATE_BPS, 64_000, 10e9);
-  const expectedRateBps = checkNumber('expectedRateBps', o.expectedRateBps ?? DEFAULT_EXPECTED_RATE_BPS, 64_000, 10e9);
   const sendQueueBytes = checkInt('sendQueueBytes', o.sendQueueBytes ?? 2 * maxFrameBytes, maxFrameBytes, 2 ** 32 - 1);
   const retransmitShare = checkNumber('retransmitShare', o.retransmitShare ?? 1, 0, 4);
   const keepaliveMs = checkInt('keepaliveMs', o.keepaliveMs ?? DEFAULT_KEEPALIVE_MS, 50, 60_000);
