@@ -7,6 +7,8 @@
  * node --import tsx bench/sim-recovery.ts                       # 4 scenarios x 3 seeds, 20 s each
  * node --import tsx bench/sim-recovery.ts --scenarios 20,ge --seeds 1,2,3,4,5 --seconds 30
  * node --import tsx bench/sim-recovery.ts --opts '{"fec":false}'   # connection option overrides
+ * node --import tsx bench/sim-recovery.ts --video      # 50 kB frames at 25/s (bursts), like the demo
+ * SIM_DELAY_MS=21 SIM_JITTER_MS=3 node --import tsx bench/sim-recovery.ts   # closer to the real relay
  * ```
  *
  * Stream: 1316-byte frames at 10 Mbit/s (one per 1.0528 ms, as compare-srt's source), stamped
@@ -25,6 +27,7 @@ const SIM_DELAY_MS = Number(process.env.SIM_DELAY_MS ?? 20);
 const SIM_JITTER_MS = Number(process.env.SIM_JITTER_MS ?? 0);
 const RATE_BPS = 10e6;
 const PERIOD_MS = (FRAME * 8 * 1000) / RATE_BPS;
+const VIDEO_FRAME = 50_000;
 
 export interface SimScenario {
   readonly id: string;
@@ -58,7 +61,18 @@ export interface SimResult {
   fwdLost: number;
 }
 
-export function runScenario(sc: SimScenario, seed: number, seconds: number, overrides: Partial<ConnectionOptions> = {}, reverse?: ImpairmentOptions): SimResult {
+export function runScenario(
+  sc: SimScenario,
+  seed: number,
+  seconds: number,
+  overrides: Partial<ConnectionOptions> = {},
+  reverse?: ImpairmentOptions,
+  video = false,
+): SimResult {
+  // video: 25 frames/s of 50,000 bytes (10 Mbit/s in bursts, like the demo's access units);
+  // otherwise one 1316-byte frame per datagram at a constant rate (compare-srt's source).
+  const frameBytes = video ? VIDEO_FRAME : FRAME;
+  const periodMs = video ? 40 : PERIOD_MS;
   const pair = new SimPair({
     connection: { key: 'sim recovery key 0123456789', latencyMs: 120, expectedRateBps: RATE_BPS, ...overrides },
     forward: { ...sc.impairment, seed, capacity: 16384 },
@@ -77,9 +91,9 @@ export function runScenario(sc: SimScenario, seed: number, seconds: number, over
   const fwd0 = pair.forward.stats.sentBytes;
   const rev0 = pair.backward.stats.sentBytes;
   const fwdLost0 = pair.forward.stats.droppedLoss + pair.forward.stats.droppedBurst;
-  const frame = new Uint8Array(FRAME);
+  const frame = new Uint8Array(frameBytes);
   let sent = 0;
-  const total = Math.floor((seconds * 1000) / PERIOD_MS);
+  const total = Math.floor((seconds * 1000) / periodMs);
   const start = pair.now;
   const tick = (now: number): void => {
     if (sent >= total) return;
@@ -90,12 +104,12 @@ export function runScenario(sc: SimScenario, seed: number, seconds: number, over
     pair.clientConn!.sendFrame(frame, now);
     sent++;
   };
-  pair.runUntil(start + seconds * 1000, tick, PERIOD_MS);
+  pair.runUntil(start + seconds * 1000, tick, periodMs);
   // Settle: everything sent gets its latency and a little more.
   pair.runUntil(pair.now + 1000);
   const c = pair.clientConn!.counters;
   const s = pair.serverConn!.counters;
-  const source = sent * FRAME;
+  const source = sent * frameBytes;
   const fwd = pair.forward.stats.sentBytes - fwd0;
   const rev = pair.backward.stats.sentBytes - rev0;
   const r: SimResult = {
@@ -132,6 +146,7 @@ async function main(): Promise<void> {
       opts: { type: 'string', default: '{}' },
       quiet: { type: 'boolean', default: false },
       reverse: { type: 'string' },
+      video: { type: 'boolean', default: false },
     },
   });
   const ids = values.scenarios.split(',');
@@ -145,7 +160,7 @@ async function main(): Promise<void> {
     if (sc === undefined) throw new Error(`unknown scenario ${id}`);
     const acc = { sent: 0, delivered: 0, fwd: 0, rev: 0, tot: 0, rtx: 0, rep: 0 };
     for (const seed of seeds) {
-      const r = runScenario(sc, seed, seconds, overrides, values.reverse === undefined ? undefined : (JSON.parse(values.reverse) as ImpairmentOptions));
+      const r = runScenario(sc, seed, seconds, overrides, values.reverse === undefined ? undefined : (JSON.parse(values.reverse) as ImpairmentOptions), values.video);
       acc.sent += r.sent;
       acc.delivered += r.delivered;
       acc.fwd += r.fwdOverhead;

@@ -443,9 +443,10 @@ export class SendBuffer {
    * sequences are queued for retransmission unless already queued or the NACK cannot know about
    * the last retransmission yet: with `largestPn` (the NACK's field: the highest packet number
    * its writer had received, u32) and the packet number of that retransmission recorded by
-   * {@link recordPacketNumber}, a sequence is sent again only when `largestPn` is at or past it
-   * (RFC 1982 order); otherwise (no `largestPn`, -1, or nothing recorded) only when it was sent
-   * last at least one smoothed RTT ago. Sequences sent but no longer held become drop notices;
+   * {@link recordPacketNumber}, a sequence is sent again when `largestPn` is at or past it
+   * (RFC 1982 order: that copy was lost), or when it was sent last at least srtt + 2 rttvar ago
+   * (a bursty stream may give the receiver nothing newer for a while); without `largestPn`
+   * (-1) or a recorded number, when it was sent last at least one smoothed RTT ago. Sequences sent but no longer held become drop notices;
    * sequences never sent are ignored (`nackInvalid`). Work is bounded by the held window per
    * range. Never throws for range contents; `n` larger than the arrays is clamped.
    */
@@ -710,6 +711,7 @@ export class SendBuffer {
     if (hA < hB) {
       const mask = this._mask;
       const srtt = this.rtt.hasSample ? this.rtt.srtt : this.rtt.rto;
+      const patience = this.rtt.hasSample ? this.rtt.srtt + 2 * this.rtt.rttvar : this.rtt.rto;
       for (let o = hA; o < hB; o++) {
         const seq = _add(this._oldest, o);
         const idx = seq & mask;
@@ -717,12 +719,14 @@ export class SendBuffer {
           this.stats.nackDuplicate++;
           continue;
         }
-        // The first retransmission answers the first NACK at once; a later one only a NACK
-        // written after the previous copy could have arrived (see onNack).
+        // The first retransmission answers the first NACK at once; a later one a NACK written
+        // after the previous copy could have arrived (largestPn, see onNack), or, failing that
+        // proof (a sparse or bursty stream leaves the receiver nothing newer to show for a
+        // while), one that comes srtt + 2 rttvar after it.
         if (
           this._tx[idx]! > 1 &&
           (largestPn >= 0 && this._pnKnown[idx] === 1
-            ? seqDiff(largestPn, this._lastPn[idx]!) > 0
+            ? seqDiff(largestPn, this._lastPn[idx]!) > 0 && now - this._lastSent[idx]! < patience
             : now - this._lastSent[idx]! < srtt)
         ) {
           this.stats.retransmitSuppressedRtt++;

@@ -153,33 +153,34 @@ describe('SendBuffer: unit', () => {
     expect(sb.rtt).toBe(rtt);
   });
 
-  it('largestPn: a later copy answers only a NACK written after the last copy could have arrived', () => {
+  it('largestPn: a later copy answers a NACK written after the last copy could have arrived, else waits srtt + 2 rttvar', () => {
     const rtt = new RttEstimator();
     const sb = make({ rtt });
-    rtt.onSample(50);
-    add(sb, 0, 0);
-    add(sb, 1, 0);
-    const largest = new Uint32Array(1);
+    rtt.onSample(50); // srtt 50, rttvar 25: patience 100 ms
+    for (let q = 0; q < 8; q++) add(sb, q, 0); // tokens for the copies
     const nackPn = (now: number, pn: number): void => {
-      largest[0] = pn;
-      sb.onNack(new Uint32Array([0]), new Uint32Array([1]), 1, now, largest[0]!);
+      sb.onNack(new Uint32Array([0]), new Uint32Array([1]), 1, now, pn);
     };
     nackPn(10, 100); // first NACK: always answered
     expect(pollAll(sb, 10)).toEqual([0]);
     sb.recordPacketNumber(0, 0xffff_fffe); // the copy went out as packet number 2^32 - 2
-    nackPn(12, 0xffff_fffd); // written before that copy could arrive: nothing, however late it comes
-    nackPn(200, 0xffff_fffd);
-    expect(pollAll(sb, 200)).toEqual([]);
+    nackPn(12, 0xffff_fffd); // written before that copy could arrive: not answered...
+    nackPn(100, 0xffff_fffd); // ...even 90 ms later (srtt alone would have answered)
+    expect(pollAll(sb, 100)).toEqual([]);
     expect(sb.stats.retransmitSuppressedRtt).toBe(2);
-    nackPn(14, 1); // written after packet 2^32 - 2 (across the wrap) was received: the copy was lost
-    expect(pollAll(sb, 14)).toEqual([0]); // second round: two copies, 10 ms apart
-    expect(pollAll(sb, 24)).toEqual([0]);
-    // Without largestPn the RTT rule applies (sent 6 ms ago, RTT 50: not again).
+    nackPn(101, 1); // written after packet 2^32 - 2 (across the wrap) was received: the copy was lost
+    expect(pollAll(sb, 101)).toEqual([0]); // second round: two copies, 10 ms apart
+    expect(pollAll(sb, 111)).toEqual([0]);
     sb.recordPacketNumber(0, 5);
-    sb.onNack(new Uint32Array([0]), new Uint32Array([1]), 1, 30);
-    expect(pollAll(sb, 30)).toEqual([]);
+    nackPn(150, 3); // no proof, 39 ms after the last copy: not yet
+    expect(pollAll(sb, 150)).toEqual([]);
+    nackPn(212, 3); // no proof, but 101 ms after it: answered
+    expect(pollAll(sb, 212)).toEqual([0]);
+    // Without largestPn the RTT rule applies (sent 1 ms ago, RTT 50: not again).
+    sb.onNack(new Uint32Array([0]), new Uint32Array([1]), 1, 213);
+    expect(pollAll(sb, 213)).toEqual([]);
     sb.recordPacketNumber(77, 1); // not held: ignored
-    expect(sb.stats.retransmitSuppressedRtt).toBe(3);
+    expect(sb.stats.retransmitSuppressedRtt).toBe(4);
   });
 
   it('a retransmission that would arrive after the deadline is not sent', () => {
