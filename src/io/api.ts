@@ -23,7 +23,7 @@ import { CloseReason } from '../core/wire/constants.js';
 import { MemoryAccountant } from '../core/memory/accountant.js';
 import type { BufferPool } from '../core/memory/buffer-pool.js';
 import { createNodeProtector } from './node-protector.js';
-import { SocketDriver, cryptoRandom, type SocketOptions } from './socket.js';
+import { DEFAULT_CALLER_SEND_RING, SocketDriver, cryptoRandom, type SocketOptions } from './socket.js';
 
 let socketSeq = 0;
 function ringAccountName(): string {
@@ -544,6 +544,7 @@ export async function connect(options: ConnectOptions): Promise<SluiceConnection
     ...options,
     host: options.host.includes(':') ? '::' : '0.0.0.0',
     port: options.localPort ?? 0,
+    sendRing: options.sendRing ?? DEFAULT_CALLER_SEND_RING,
   });
   // The socket talks to this one peer only: connected, its sends carry no address.
   await driver.connectTo(options.host, options.port);
