@@ -278,6 +278,16 @@ export class SluiceConnection extends EventEmitter {
   }
 
   /**
+   * Figures of the UDP socket under this connection (shared with the other connections of a
+   * listener): datagrams in/out, send-ring stalls, send errors, and `unreachable`, the ICMP
+   * port-unreachable reports a caller's connected socket received (nobody listening at the peer).
+   */
+  get socketStats(): { datagramsIn: number; datagramsOut: number; ringFullStalls: number; sendErrors: number; unreachable: number } {
+    const d = this.driver;
+    return { datagramsIn: d.datagramsIn, datagramsOut: d.datagramsOut, ringFullStalls: d.ringFullStalls, sendErrors: d.sendErrors, unreachable: d.unreachable };
+  }
+
+  /**
    * Graceful close: waits until queued frames have been sent (at most `flushTimeoutMs`),
    * sends CLOSE to the peer and resolves when closed.
    */

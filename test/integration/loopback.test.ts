@@ -1,6 +1,7 @@
 import { afterEach, describe, expect, it } from 'vitest';
 import { connect, listen, type SluiceConnection, type Frame } from '../../src/io/api.js';
 import { MemoryAccountant } from '../../src/core/memory/accountant.js';
+import { ImpairRelay } from '../../src/io/impair-relay.js';
 
 const KEY = 'loopback test key, 16+ bytes';
 
@@ -75,6 +76,32 @@ describe('listen/connect over real UDP on 127.0.0.1', () => {
       code: 'ERR_SLUICE_AUTH_FAILED',
     });
     expect(await rejected).toMatch(/authentication failed/);
+  });
+
+  it('socketStats: a caller counts the ICMP port-unreachable reports once its peer is gone', async () => {
+    const server = await listen({ host: '127.0.0.1', port: 0, key: KEY });
+    cleanup.push(() => server.close());
+    const relay = new ImpairRelay({ listen: { host: '127.0.0.1', port: 0 }, target: { host: '127.0.0.1', port: server.address().port }, durationMs: 10_000 });
+    const addr = await relay.start();
+    let relayClosed = false;
+    cleanup.push(async () => {
+      if (!relayClosed) await relay.close();
+    });
+    const client = await connect({ host: '127.0.0.1', port: addr.port, key: KEY, idleTimeoutMs: 5000 });
+    cleanup.push(() => client.close(50));
+    const before = client.socketStats;
+    expect(before.datagramsOut).toBeGreaterThan(0);
+    expect(before.datagramsIn).toBeGreaterThan(0);
+    expect(before.unreachable).toBe(0);
+    await relay.close(); // the port the caller's socket is connected to now refuses
+    relayClosed = true;
+    const frame = new Uint8Array(1000);
+    for (let i = 0; i < 20 && client.socketStats.unreachable === 0; i++) {
+      client.send(frame);
+      await new Promise((r) => setTimeout(r, 20));
+    }
+    expect(client.socketStats.unreachable).toBeGreaterThan(0);
+    expect(client.closed).toBe(false); // counted, not thrown: the idle timeout decides
   });
 
   it('times out against an address where nobody listens, naming it', async () => {
