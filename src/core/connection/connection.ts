@@ -789,10 +789,9 @@ export class Connection {
       if (k > 0) {
         const pn = this.nextPn(now);
         if (pn < 0) return 0;
-        // largestPn: what we had received when writing this NACK, so the sender answers it
-        // only for copies it can already tell were lost (SendBuffer.onNack).
-        const largestPn = this.replay.stats.highest < 0 ? 0 : this.replay.stats.highest % 0x1_0000_0000;
-        const len = encodeRangesInto(out, 0, PacketType.NACK, this.remoteId, pn >>> 0, this.rangeStarts, this.rangeCounts, 0, k, largestPn);
+        // largestPn: what we had received when writing this NACK, so the sender can tell which
+        // of its copies this NACK proves lost (SendBuffer.onNack).
+        const len = encodeRangesInto(out, 0, PacketType.NACK, this.remoteId, pn >>> 0, this.rangeStarts, this.rangeCounts, 0, k, this.largestPnSeen());
         this.counters.controlSent++;
         this.counters.nackSent++;
         for (let i = 0; i < k; i++) this.counters.nackedSequences += this.rangeCounts[i]!;
@@ -804,8 +803,7 @@ export class Connection {
     if (d > 0) {
       const pn = this.nextPn(now);
       if (pn < 0) return 0;
-      const largestPn = this.replay.stats.highest < 0 ? 0 : this.replay.stats.highest % 0x1_0000_0000;
-      const len = encodeRangesInto(out, 0, PacketType.DROP, this.remoteId, pn >>> 0, this.dropStarts, this.dropCounts, 0, d, largestPn);
+      const len = encodeRangesInto(out, 0, PacketType.DROP, this.remoteId, pn >>> 0, this.dropStarts, this.dropCounts, 0, d, this.largestPnSeen());
       this.counters.controlSent++;
       this.counters.dropNoticesSent += d;
       return this.seal(out, len, len - TAG_LENGTH, pn);
@@ -827,6 +825,12 @@ export class Connection {
       return this.seal(out, len, len - TAG_LENGTH, pn);
     }
     return 0;
+  }
+
+  /** Low 32 bits of the highest packet index received from the peer (0 before any): `largestPn`. */
+  private largestPnSeen(): number {
+    const h = this.replay.stats.highest;
+    return h < 0 ? 0 : h % 0x1_0000_0000;
   }
 
   /** Next expected sequence: everything before it was received, recovered or given up. */
