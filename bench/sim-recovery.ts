@@ -6,6 +6,7 @@
  * ```sh
  * node --import tsx bench/sim-recovery.ts                       # 4 scenarios x 3 seeds, 20 s each
  * node --import tsx bench/sim-recovery.ts --scenarios 20,ge --seeds 1,2,3,4,5 --seconds 30
+ * node --import tsx bench/sim-recovery.ts --scenarios p0,p1,p7   # p<N>: N% random loss
  * node --import tsx bench/sim-recovery.ts --opts '{"fec":false}'   # connection option overrides
  * node --import tsx bench/sim-recovery.ts --video      # 50 kB frames at 25/s (bursts), like the demo
  * SIM_DELAY_MS=21 SIM_JITTER_MS=3 node --import tsx bench/sim-recovery.ts   # closer to the real relay
@@ -40,6 +41,19 @@ export const SIM_SCENARIOS: readonly SimScenario[] = [
   { id: '20', impairment: { loss: 0.2, delayMs: SIM_DELAY_MS, jitterMs: SIM_JITTER_MS, preserveOrder: true } },
   { id: 'ge', impairment: { burst: { p: 0.01, r: 0.1 }, delayMs: SIM_DELAY_MS, jitterMs: SIM_JITTER_MS, preserveOrder: true } },
 ];
+
+/**
+ * A scenario by id: one of {@link SIM_SCENARIOS}, or `p<percent>` for that much random loss
+ * (`p0`, `p2`, `p7.5`).
+ */
+export function findScenario(id: string): SimScenario {
+  const known = SIM_SCENARIOS.find((x) => x.id === id);
+  if (known !== undefined) return known;
+  const m = /^p([0-9]+(?:\.[0-9]+)?)$/.exec(id);
+  const loss = m === null ? Number.NaN : Number(m[1]) / 100;
+  if (!(loss >= 0 && loss < 1)) throw new Error(`sim-recovery: unknown scenario "${id}" (expected 5, 10, 20, ge or p<percent>)`);
+  return { id, impairment: { loss, delayMs: SIM_DELAY_MS, jitterMs: SIM_JITTER_MS, preserveOrder: true } };
+}
 
 export interface SimResult {
   scenario: string;
@@ -156,8 +170,7 @@ async function main(): Promise<void> {
   console.log(`sim-recovery: ${seconds} s per run, seeds ${seeds.join(',')}, overrides ${values.opts}`);
   console.log('scenario  seed  residual  fwd ovh  rev ovh  total   repairs  rtx   byFec byArq lost  dup  late  fwdLost');
   for (const id of ids) {
-    const sc = SIM_SCENARIOS.find((x) => x.id === id);
-    if (sc === undefined) throw new Error(`unknown scenario ${id}`);
+    const sc = findScenario(id);
     const acc = { sent: 0, delivered: 0, fwd: 0, rev: 0, tot: 0, rtx: 0, rep: 0 };
     for (const seed of seeds) {
       const r = runScenario(sc, seed, seconds, overrides, values.reverse === undefined ? undefined : (JSON.parse(values.reverse) as ImpairmentOptions), values.video);

@@ -14,6 +14,7 @@
  * | mode       | --mode           | caller \| listener                             | send: caller, recv: listener |
  * | latency    | --latency        | ms, 20..60000                                  | 120 |
  * | fec        | --fec            | W,S,R (window, step, repairs) \| off           | 64,32,1 |
+ * | fecminloss | --fec-min-loss   | repairs only while measured loss >= P percent  | 5 |
  * | arq        | --arq            | 1 \| 0 (also on/off, true/false)               | 1 |
  * | auth       | --auth           | hmac \| aead                                   | hmac |
  * | maxrate    | --maxrate        | pacing ceiling: 20mbit, 500kbit, 1gbit, bits/s | 1gbit |
@@ -27,13 +28,13 @@
  */
 import { SluiceRangeError } from '../core/errors.js';
 import type { ConnectionOptions, FecOptions } from '../core/connection/options.js';
-import { parseBytes, parseRateBps } from '../core/link-model.js';
+import { parseBytes, parseProbability, parseRateBps } from '../core/link-model.js';
 
 /** Whether this side dials (`caller`) or waits for the peer (`listener`). */
 export type Mode = 'caller' | 'listener';
 
 /** The URL parameters (and flags) sluice understands, in their URL spelling. */
-export const URL_PARAMS = ['key', 'mode', 'latency', 'fec', 'arq', 'auth', 'maxrate', 'rate', 'maxframe', 'maxdatagram'] as const;
+export const URL_PARAMS = ['key', 'mode', 'latency', 'fec', 'fecminloss', 'arq', 'auth', 'maxrate', 'rate', 'maxframe', 'maxdatagram'] as const;
 /** One URL parameter name. */
 export type UrlParam = (typeof URL_PARAMS)[number];
 
@@ -43,6 +44,7 @@ export const PARAM_FLAGS: Readonly<Record<UrlParam, string>> = Object.freeze({
   mode: 'mode',
   latency: 'latency',
   fec: 'fec',
+  fecminloss: 'fec-min-loss',
   arq: 'arq',
   auth: 'auth',
   maxrate: 'maxrate',
@@ -221,6 +223,8 @@ export function resolveTarget(
   if (lat !== undefined) options.latencyMs = _intIn(lat.name, lat.value.replace(/ms$/i, ''), 20, 60_000);
   const fec = get('fec');
   if (fec !== undefined) options.fec = parseFec(fec.name, fec.value);
+  const fml = get('fecminloss');
+  if (fml !== undefined) options.fecMinLoss = parseProbability(fml.name, fml.value, 'percent');
   const arq = get('arq');
   if (arq !== undefined) options.arq = parseSwitch(arq.name, arq.value);
   const auth = get('auth');

@@ -224,7 +224,7 @@ export class LinkModel {
   /** Counters; updated in place (the same object for the model's life). */
   readonly stats: LinkStats;
 
-  private readonly _loss: number;
+  private _loss: number;
   private readonly _burstP: number;
   private readonly _burstR: number;
   private readonly _burstLossBad: number;
@@ -427,6 +427,19 @@ export class LinkModel {
   /** Bytes of payload in flight now. */
   get heldBytes(): number {
     return this._heldBytes;
+  }
+
+  /** The Bernoulli loss probability (the good-state loss when `burst` is set). */
+  get loss(): number {
+    return this._loss;
+  }
+
+  /**
+   * Changes the Bernoulli loss probability from the next datagram on (a path that degrades or
+   * recovers). @throws SluiceRangeError outside [0, 1].
+   */
+  setLoss(loss: number): void {
+    this._loss = checkNumber('loss', loss, 0, 1);
   }
 
   /**

@@ -125,6 +125,11 @@ export class SendBufferStats {
   retransmitTooLate = 0;
   /** NACKed sequences already queued. */
   nackDuplicate = 0;
+  /**
+   * Sequences queued for their first retransmission: each is a loss the peer reported (the
+   * base of the sender's loss estimate; FEC repairs race these, so FEC-recovered losses count).
+   */
+  firstNacked = 0;
   /** NACKed sequences turned into drop notices (no longer held). */
   dropNoticed = 0;
   /** Drop ranges refused because the drop-notice list was full. */
@@ -732,6 +737,7 @@ export class SendBuffer {
           this.stats.retransmitSuppressedRtt++;
           continue;
         }
+        if (this._tx[idx] === 1) this.stats.firstNacked++;
         this._queued[idx >>> 5]! |= 1 << (idx & 31);
         this._queuedCount++;
         this._blocked[idx] = 0;

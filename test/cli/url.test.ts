@@ -36,7 +36,7 @@ describe('parseSluiceUrl', () => {
 describe('resolveTarget', () => {
   it('maps every parameter to a connection option', () => {
     const t = resolveTarget(
-      `sluice://127.0.0.1:9000?key=${KEY}&latency=250&fec=32,16,2&arq=0&auth=aead&maxrate=20mbit&rate=8mbit&maxframe=1m&maxdatagram=1316&mode=listener`,
+      `sluice://127.0.0.1:9000?key=${KEY}&latency=250&fec=32,16,2&fecminloss=2&arq=0&auth=aead&maxrate=20mbit&rate=8mbit&maxframe=1m&maxdatagram=1316&mode=listener`,
       {},
       {},
       'caller',
@@ -49,6 +49,7 @@ describe('resolveTarget', () => {
         key: KEY,
         latencyMs: 250,
         fec: { window: 32, step: 16, repairs: 2 },
+        fecMinLoss: 0.02,
         arq: false,
         auth: 'aead',
         maxRateBps: 20_000_000,
@@ -64,6 +65,9 @@ describe('resolveTarget', () => {
     expect(t.host).toBe('127.0.0.1');
     expect(t.mode).toBe('caller');
     expect(t.options).toEqual({ key: KEY, latencyMs: 80, fec: false, maxDatagram: 1500 });
+    // --fec-min-loss: a bare number is a percentage, like the demo's --loss.
+    expect(resolveTarget(`sluice://1.2.3.4:5?key=${KEY}`, { 'fec-min-loss': '0' }, {}, 'caller').options.fecMinLoss).toBe(0);
+    expect(resolveTarget(`sluice://1.2.3.4:5?key=${KEY}`, { 'fec-min-loss': '8' }, {}, 'caller').options.fecMinLoss).toBe(0.08);
     expect(resolveTarget(`sluice://:9000?key=${KEY}`, {}, {}, 'listener')).toMatchObject({ host: '0.0.0.0', port: 9000, mode: 'listener' });
     expect(resolveTarget(`sluice://:0`, { key: KEY }, {}, 'listener').port).toBe(0);
     // The URL key wins over the environment; --key wins over both.
@@ -80,6 +84,7 @@ describe('resolveTarget', () => {
     [`sluice://1.2.3.4:5?key=${KEY}`, { latency: 'fast' }, {}, /--latency: expected an integer/],
     [`sluice://1.2.3.4:5?key=${KEY}&fec=64,32,x`, {}, {}, /fec \(in the sluice URL\): expected W,S,R/],
     [`sluice://1.2.3.4:5?key=${KEY}&fec=200`, {}, {}, /window: expected an integer in \[1, 128\]/],
+    [`sluice://1.2.3.4:5?key=${KEY}&fecminloss=150`, {}, {}, /fecminloss \(in the sluice URL\)/],
     [`sluice://1.2.3.4:5?key=${KEY}&arq=maybe`, {}, {}, /arq \(in the sluice URL\): expected 1 or 0/],
     [`sluice://1.2.3.4:5?key=${KEY}&auth=rsa`, {}, {}, /auth \(in the sluice URL\): expected hmac or aead/],
     [`sluice://1.2.3.4:5?key=${KEY}&maxrate=1kbit`, {}, {}, /maxrate \(in the sluice URL\): expected a rate in \[64kbit, 10gbit\]/],

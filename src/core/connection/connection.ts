@@ -57,7 +57,7 @@ import { FrameAssembler, AssemblyStatus } from './frame-assembler.js';
 import { Pacer } from './pacer.js';
 import { ClockMap } from './clock-map.js';
 import { ConnectionCounters, type ConnectionStats } from './stats.js';
-import { DEFAULT_ACK_INTERVAL_MS, DEFAULT_RTT_PROBE_MS, type ResolvedOptions } from './options.js';
+import { DEFAULT_ACK_INTERVAL_MS, DEFAULT_RTT_PROBE_MS, FEC_OFF_SHARE, type ResolvedOptions } from './options.js';
 
 /** Connection states. */
 export type ConnectionState = 'open' | 'closing' | 'closed';
@@ -150,6 +150,12 @@ const NACK_MAX_RANGES = 128;
 /** Quiet time after the send queue drains before a KEEPALIVE announces our next seq, ms. */
 const TAIL_PROBE_MS = 5;
 const LOSS_SCAN_MAX = 256;
+/** The forward-loss estimate takes a sample at most this often, ms. */
+const LOSS_SAMPLE_MS = 250;
+/** Fewest original DATA packets in one loss sample (a slow stream makes longer samples). */
+const LOSS_SAMPLE_MIN_PACKETS = 32;
+/** Weight of a new sample in the loss estimate: about 2 s of memory at 250 ms samples. */
+const LOSS_EWMA_GAIN = 0.125;
 
 export class Connection {
   readonly localId: number;
@@ -180,6 +186,13 @@ export class Connection {
   private readonly sent = new SentPacketView();
   private nextSeq = 0;
   private repairsReady = 0;
+  /** Forward loss measured from the peer's NACKs (EWMA of samples), a share in [0, 1]. */
+  private lossEstimate = 0;
+  private lossSampleAt = 0;
+  private lossSampleSent = 0;
+  private lossSampleNacked = 0;
+  /** Repairs go out (options.fecMinLoss against lossEstimate, with hysteresis). */
+  private fecActive = true;
   private wasPressured = false;
 
   // receiver side
@@ -295,6 +308,10 @@ export class Connection {
     this.lastSentAt = now;
     this.nextProbeAt = now;
     this.nextAckAt = now + DEFAULT_ACK_INTERVAL_MS;
+    // Until measured, assume the loss that calls for repairs: they stop after about a second on
+    // a clean link, and a lossy one never starts without them.
+    this.lossEstimate = o.fecMinLoss;
+    this.lossSampleAt = now;
   }
 
   private acct(component: string): MemoryAccount {
@@ -886,7 +903,11 @@ export class Connection {
     this.sendBuf.add(seq, frag.timestampUs, frag.flags, frag.frameLength, out, DATA_PAYLOAD_OFFSET, n, now);
     const enc = this.encoder();
     if (enc !== null) {
-      this.repairsReady += enc.addSource(seq, frag.flags, frag.timestampUs, frag.frameLength, out, DATA_PAYLOAD_OFFSET, n);
+      // addSource returns the repairs ready to poll. While repairs are off they are left
+      // unpolled: the encoder counts them skipped at its next step and computes nothing.
+      const ready = enc.addSource(seq, frag.flags, frag.timestampUs, frag.frameLength, out, DATA_PAYLOAD_OFFSET, n);
+      if (now - this.lossSampleAt >= LOSS_SAMPLE_MS) this.sampleLoss(now);
+      this.repairsReady = this.fecActive ? ready : 0;
     }
     this.counters.dataSent++;
     this.counters.dataBytesSent += n;
@@ -896,6 +917,26 @@ export class Connection {
     // steady stream never waits that long, so it sends no extra packets.
     this.tailProbeAt = this.queue.queuedFrames === 0 ? now + TAIL_PROBE_MS : Number.POSITIVE_INFINITY;
     return this.seal(out, len, DATA_PAYLOAD_OFFSET, pn);
+  }
+
+  /**
+   * One sample of the forward loss: sequences the peer NACKed for the first time per original
+   * DATA sent since the last sample (the NACKs answer packets sent about an RTT earlier, which
+   * the smoothing absorbs). Switches repairs on at `fecMinLoss` and off under
+   * FEC_OFF_SHARE x it.
+   */
+  private sampleLoss(now: number): void {
+    const sent = this.counters.dataSent - this.lossSampleSent;
+    if (sent < LOSS_SAMPLE_MIN_PACKETS) return;
+    const nacked = this.sendBuf.stats.firstNacked - this.lossSampleNacked;
+    const p = nacked >= sent ? 1 : nacked / sent;
+    this.lossEstimate += LOSS_EWMA_GAIN * (p - this.lossEstimate);
+    this.lossSampleAt = now;
+    this.lossSampleSent = this.counters.dataSent;
+    this.lossSampleNacked = this.sendBuf.stats.firstNacked;
+    const min = this.options.fecMinLoss;
+    if (this.lossEstimate >= min) this.fecActive = true;
+    else if (this.lossEstimate < min * FEC_OFF_SHARE) this.fecActive = false;
   }
 
   // ------------------------------------------------------------------------------------------
@@ -956,6 +997,9 @@ export class Connection {
         nextSeq: this.nextSeq,
         rateBps: (c.bytesSent * 8 * 1000) / elapsed,
         overhead: c.dataSent === 0 ? 0 : (c.repairSent + c.retransmitSent) / c.dataSent,
+        lossEstimate: this.lossEstimate,
+        fecActive: this.options.fec !== null && this.fecActive,
+        repairWithheld: this.fecEnc === null ? 0 : this.fecEnc.stats.repairsSkipped,
       },
       received: {
         packets: c.packetsReceived,

@@ -306,6 +306,7 @@ export class Endpoint {
       maxDatagram: d.maxDatagram,
       maxFrameBytes: d.maxFrameBytes,
       fec: d.fec === null ? false : { ...d.fec },
+      fecMinLoss: d.fecMinLoss,
       arq: d.arq,
       auth: d.auth,
       maxRateBps: d.maxRateBps,

@@ -101,6 +101,15 @@ export interface ConnectionStats {
     readonly rateBps: number;
     /** Forward overhead: (repair + retransmit) / data. */
     readonly overhead: number;
+    /**
+     * Forward loss this side measures: sequences the peer NACKed for the first time per original
+     * DATA sent, smoothed over about 2 s (0..1). Starts at `fecMinLoss`.
+     */
+    readonly lossEstimate: number;
+    /** Repairs are going out now (FEC negotiated and the loss estimate calls for them: `fecMinLoss`). */
+    readonly fecActive: boolean;
+    /** Repairs not sent: withheld while the measured loss was under `fecMinLoss`, or overtaken by the next step. */
+    readonly repairWithheld: number;
   };
   readonly received: {
     readonly packets: number;
