@@ -20,7 +20,7 @@ import { SluiceRangeError, SluiceStateError, SluiceTypeError, checkInt, checkNum
 import { seqDiff } from './seq.js';
 
 /** Default policy for a packet beyond the window. */
-export const DEFAULT_BEYOND_WINDOW: 'slide' | 'drop' = 'slide';
+export const DEFAULT_BEYOND_WINDOW: 'slide' | 'drop' | 'release' = 'slide';
 /** Largest capacity accepted (packets). */
 export const MAX_REORDER_CAPACITY = 1 << 20;
 
@@ -40,6 +40,13 @@ export const InsertStatus = {
   Oversize: 5,
   /** The slot source (pool) is exhausted: dropped. */
   NoSlot: 6,
+  /**
+   * Beyond the window with `beyondWindow: 'release'`: not stored yet. The window start is
+   * expedited so the packet fits: {@link ReorderBuffer.poll} now releases the held packets it
+   * must make room for at once (early) and gives up the missing ones; drain it, then insert the
+   * packet again (it fits).
+   */
+  NeedsRoom: 7,
 } as const;
 /** One of the {@link InsertStatus} values. */
 export type InsertStatus = (typeof InsertStatus)[keyof typeof InsertStatus];
@@ -92,11 +99,13 @@ export interface ReorderBufferOptions {
   maxPayload: number;
   /**
    * A packet at or beyond `nextExpected + capacity`: `'slide'` moves the window forward so the
-   * packet fits (everything slid over, held or missing, is reported lost: live data wins), or
-   * `'drop'` drops the packet (SRT's "No room to store incoming packet"). Both are counted.
-   * Default {@link DEFAULT_BEYOND_WINDOW}.
+   * packet fits (everything slid over, held or missing, is reported lost: live data wins),
+   * `'drop'` drops the packet (SRT's "No room to store incoming packet"), or `'release'` hands
+   * the held packets in the way out early instead of discarding them (insert returns
+   * `NeedsRoom`: poll, then insert again; missing ones in the way are given up as with a slide).
+   * All are counted. Default {@link DEFAULT_BEYOND_WINDOW}.
    */
-  beyondWindow?: 'slide' | 'drop';
+  beyondWindow?: 'slide' | 'drop' | 'release';
   /** Memory account charged for the tables (and the slab). Default: detached. */
   account?: MemoryAccount;
   /** Slot source for payloads (slotSize >= maxPayload); without it a slab is preallocated. */
@@ -117,6 +126,8 @@ export class ReorderStats {
   beyondWindowDropped = 0;
   /** Window slides forced by a packet beyond the window (`beyondWindow: 'slide'`). */
   slid = 0;
+  /** Held packets released before their time to make room (`beyondWindow: 'release'`). */
+  expedited = 0;
   /** Held packets discarded by a slide (also counted in `lost`). */
   slidDropped = 0;
   /** Sequences reported lost (skipped at their deadline or slid over). */
@@ -166,6 +177,10 @@ export class ReorderBuffer {
 
   private readonly _mask: number = 0;
   private readonly _slide: boolean;
+  private readonly _release: boolean;
+  /** `beyondWindow: 'release'`: while `_forcing`, sequences before `_forceTo` are due now. */
+  private _forceTo = 0;
+  private _forcing = false;
   private readonly _account: MemoryAccount;
   private readonly _pool: SlotSource | null;
   private readonly _reserved: number = 0;
@@ -208,8 +223,8 @@ export class ReorderBuffer {
     this.latencyMs = checkNumber('latencyMs', options.latencyMs, 0, 600_000);
     this.maxPayload = checkInt('maxPayload', options.maxPayload, 1, 65_535);
     const policy = options.beyondWindow ?? DEFAULT_BEYOND_WINDOW;
-    if (policy !== 'slide' && policy !== 'drop') {
-      throw new SluiceRangeError(`beyondWindow: expected 'slide' or 'drop', got ${String(policy)}`);
+    if (policy !== 'slide' && policy !== 'drop' && policy !== 'release') {
+      throw new SluiceRangeError(`beyondWindow: expected 'slide', 'drop' or 'release', got ${String(policy)}`);
     }
     const pool = options.pool ?? null;
     if (pool !== null && !(pool.slotSize >= this.maxPayload)) {
@@ -218,6 +233,7 @@ export class ReorderBuffer {
     this.capacity = capacity;
     this._mask = capacity - 1;
     this._slide = policy === 'slide';
+    this._release = policy === 'release';
     this._account = options.account ?? DETACHED_ACCOUNT;
     this._pool = pool;
     const words = (capacity + 31) >>> 5;
@@ -350,7 +366,15 @@ export class ReorderBuffer {
       return InsertStatus.TooOld;
     }
     const beyond = d >= this.capacity;
-    if (beyond && !this._slide) {
+    // 'release' with an empty window has nothing to hand out: it slides (over never-seen seqs).
+    const slide = this._slide || (this._release && this._base === this._top);
+    if (beyond && !slide) {
+      if (this._release) {
+        const to = _add(seq, 1 - this.capacity);
+        if (!this._forcing || seqDiff(this._forceTo, to) > 0) this._forceTo = to;
+        this._forcing = true;
+        return InsertStatus.NeedsRoom;
+      }
       stats.beyondWindowDropped++;
       return InsertStatus.BeyondWindow;
     }
@@ -423,7 +447,7 @@ export class ReorderBuffer {
     seq = seq | 0;
     if (seqDiff(this._top, seq) <= 0) return false;
     if (seqDiff(this._base, seq) > this.capacity) {
-      if (!this._slide) {
+      if (!this._slide && !this._release) {
         this.stats.beyondWindowDropped++;
         return false;
       }
@@ -467,8 +491,14 @@ export class ReorderBuffer {
     if (base === this._top) return false;
     const mask = this._mask;
     const idx = base & mask;
+    // 'release' policy: sequences before _forceTo are due now, whatever their time.
+    const forced = this._forcing && seqDiff(base, this._forceTo) > 0;
+    if (!forced) this._forcing = false;
     if (this._present[idx] === 1) {
-      if (!(this._releaseAt[idx]! <= now)) return false;
+      if (!(this._releaseAt[idx]! <= now)) {
+        if (!forced) return false;
+        this.stats.expedited++;
+      }
       const length = this._length[idx]!;
       const slot = this._slots[idx]!;
       out.kind = ReorderEvent.Packet;
@@ -497,8 +527,11 @@ export class ReorderBuffer {
     }
     // Missing at the head: wait until the first held packet after the gap is due (TLPKTDROP).
     const off = this._firstPresentOffset();
-    const next = _add(base, off);
-    if (!(this._dueAt(off) <= now)) return false;
+    let next = _add(base, off);
+    if (!(this._dueAt(off) <= now)) {
+      if (!forced) return false;
+      if (seqDiff(this._forceTo, next) > 0) next = this._forceTo;
+    }
     const n = seqDiff(base, next);
     for (let s = base; s !== next; s = (s + 1) | 0) {
       const j = s & mask;
@@ -525,6 +558,7 @@ export class ReorderBuffer {
     if (this._closed) return Number.POSITIVE_INFINITY;
     if (this._pendingLossCount > 0) return Number.NEGATIVE_INFINITY;
     if (this._base === this._top) return Number.POSITIVE_INFINITY;
+    if (this._forcing && seqDiff(this._base, this._forceTo) > 0) return Number.NEGATIVE_INFINITY;
     return this._dueAt(this._firstPresentOffset());
   }
 

@@ -419,7 +419,13 @@ function run(rb: ReorderBuffer, arr: Arrival[], extraPolls: number[] = []) {
     now = Math.max(now, t);
     while (i < arr.length && arr[i]!.at <= now) {
       const a = arr[i++]!;
-      const st = ins(rb, a.seq, a.ts, now);
+      let st = ins(rb, a.seq, a.ts, now);
+      if (st === InsertStatus.NeedsRoom) {
+        // beyondWindow 'release': deliver what is in the way, then the packet fits.
+        drain(rb, now, out, evs);
+        st = ins(rb, a.seq, a.ts, now);
+        expect(st).not.toBe(InsertStatus.NeedsRoom);
+      }
       if (st === InsertStatus.Accepted) accepted.set(a.seq, a.ts + rb.latencyMs);
       maxPackets = Math.max(maxPackets, rb.packets);
     }
@@ -470,6 +476,63 @@ describe('ReorderBuffer: properties', () => {
         },
       ),
     );
+  });
+
+  it("beyondWindow 'release': in order, nothing held is ever discarded, early only when expedited", () => {
+    fc.assert(
+      fc.property(
+        arrivalsArb(200, 60, true),
+        fc.constantFrom(4, 8, 16),
+        fc.array(fc.integer({ min: 0, max: 2000 }), { maxLength: 10 }),
+        ({ arr }, capacity, steps) => {
+          const rb = new ReorderBuffer({ capacity, latencyMs: 200, maxPayload: MAX_PAYLOAD, beyondWindow: 'release' });
+          const { evs, accepted, maxPackets } = run(rb, arr, steps);
+          expect(maxPackets).toBeLessThanOrEqual(capacity);
+          checkOrder(evs);
+          const seen = new Set<number>();
+          let early = 0;
+          for (const e of evs) {
+            if (e.kind !== ReorderEvent.Packet) continue;
+            expect(accepted.has(e.seq)).toBe(true);
+            expect(seen.has(e.seq)).toBe(false);
+            seen.add(e.seq);
+            if (e.at < accepted.get(e.seq)!) early++;
+          }
+          expect(rb.stats.slidDropped).toBe(0);
+          expect(rb.stats.beyondWindowDropped).toBe(0);
+          expect(rb.stats.expedited).toBe(early);
+          // Every packet accepted was delivered (the clock ran out): none discarded.
+          expect(rb.packets).toBe(0);
+          expect(seen.size).toBe(rb.stats.accepted);
+        },
+      ),
+    );
+  });
+
+  it("beyondWindow 'release': hands out the packets in the way early and gives up the gaps among them", () => {
+    const rb = new ReorderBuffer({ capacity: 8, latencyMs: 1000, maxPayload: MAX_PAYLOAD, beyondWindow: 'release' });
+    const out = new ReorderOutput();
+    for (const seq of [0, 1, 3, 4, 5, 6, 7]) expect(ins(rb, seq, 0, 0)).toBe(InsertStatus.Accepted);
+    expect(rb.nextTimeout()).toBe(1000);
+    // 10 needs the window to start at 3: 0 and 1 go out early, 2 is given up.
+    expect(ins(rb, 10, 5, 5)).toBe(InsertStatus.NeedsRoom);
+    expect(rb.nextTimeout()).toBe(Number.NEGATIVE_INFINITY);
+    const evs: Ev[] = [];
+    drain(rb, 5, out, evs);
+    expect(evs.map((e) => [e.kind, e.seq, e.count])).toEqual([
+      [ReorderEvent.Packet, 0, 1],
+      [ReorderEvent.Packet, 1, 1],
+      [ReorderEvent.Lost, 2, 1],
+    ]);
+    expect(rb.stats.expedited).toBe(2);
+    expect(rb.nextTimeout()).toBe(1000);
+    expect(ins(rb, 10, 5, 5)).toBe(InsertStatus.Accepted);
+    expect(rb.packets).toBe(6);
+    // An empty window has nothing to hand out: a far jump slides over never-seen sequences.
+    const empty = new ReorderBuffer({ capacity: 8, latencyMs: 1000, maxPayload: MAX_PAYLOAD, beyondWindow: 'release' });
+    empty.start(0);
+    expect(ins(empty, 100, 0, 0)).toBe(InsertStatus.Accepted);
+    expect(empty.stats.slidDropped).toBe(0);
   });
 
   it('no loss and reordering within capacity: output equals input, each packet exactly at its release time', () => {

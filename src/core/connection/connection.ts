@@ -286,7 +286,9 @@ export class Connection {
       capacity: o.receiveCapacity,
       latencyMs: o.latencyMs,
       maxPayload: o.maxPayload,
-      beyondWindow: 'slide',
+      // A stream that outruns the window (a burst bigger than the derived capacity) gets the
+      // held packets in the way delivered early, not discarded.
+      beyondWindow: 'release',
       account: this.acct('reorder'),
       ...(setup.pool !== undefined ? { pool: setup.pool } : {}),
     });
@@ -568,7 +570,12 @@ export class Connection {
       this.counters.late++;
       return InsertStatus.Late;
     }
-    const st = this.reorder.insert(seq, base, flags, frameLength, payload, off, len, now);
+    let st = this.reorder.insert(seq, base, flags, frameLength, payload, off, len, now);
+    if (st === InsertStatus.NeedsRoom) {
+      // Deliver what is in the way (early), then the packet fits.
+      this.deliver(now);
+      st = this.reorder.insert(seq, base, flags, frameLength, payload, off, len, now);
+    }
     switch (st) {
       case InsertStatus.Accepted:
         break;
@@ -1009,6 +1016,7 @@ export class Connection {
         late: c.late,
         repair: c.repairReceived,
         refused: c.refused,
+        expedited: this.reorder.stats.expedited,
         framesDelivered: c.framesDelivered,
         framesLost: c.framesLost,
         nextExpectedSeq: this._state === 'closed' ? this.closedNextExpected : this.reorder.nextExpected,

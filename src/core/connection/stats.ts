@@ -119,6 +119,11 @@ export interface ConnectionStats {
     readonly late: number;
     readonly repair: number;
     readonly refused: number;
+    /**
+     * Packets delivered before their release time to make room: the stream outran the receive
+     * buffer (raise `expectedRateBps` or `receiveCapacity`). Frames still come whole and in order.
+     */
+    readonly expedited: number;
     readonly framesDelivered: number;
     readonly framesLost: number;
     /** Next sequence to deliver (everything before it was delivered or given up). */
