@@ -877,6 +877,10 @@ export class Connection {
       this.sendBuf.recordPacketNumber(s.seq, pn >>> 0);
       this.counters.retransmitSent++;
       this.pacer.consume(len, now);
+      // A retransmission is proven lost only by a later packet number reaching the receiver
+      // (SendBuffer.onNack, largestPn). A bursty sender (video between frames) may send nothing
+      // for tens of ms after it: the tail probe's KEEPALIVE brings that proof within a few ms.
+      if (this.queue.queuedFrames === 0) this.tailProbeAt = now + TAIL_PROBE_MS;
       return this.seal(out, len, DATA_PAYLOAD_OFFSET, pn);
     }
     // 2. repairs
