@@ -40,7 +40,9 @@
  * `--transports sluice,srt`, `--seed N`, `--json PATH` (default bench/results/compare-srt.json),
  * `--logs DIR` (children's output and SRT statistics; default compare-srt-logs/ beside the JSON),
  * `--cli PATH` (a built sluice CLI, e.g. dist/cli/main.js), `--ref REV` (bundle the CLI from a
- * git revision instead of the working tree), `--strict` (exit 1 when a goal is not met).
+ * git revision instead of the working tree), `--strict` (exit 1 when a goal is not met),
+ * `--sluice-query PARAMS` (extra sluice URL parameters, e.g. `fecminloss=0` to keep repairs on
+ * at 0% loss).
  */
 import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync, existsSync } from 'node:fs';
 import { cpus, loadavg, tmpdir } from 'node:os';
@@ -84,6 +86,9 @@ function scenarios(seed: number): Scenario[] {
 
 // ---------------------------------------------------------------------------------------------
 // Lanes: one transport pair (sender + receiver child) between a source and a sink.
+
+/** Extra sluice URL parameters for every sluice lane (`--sluice-query`), with a leading '&'. */
+let sluiceQuery = '';
 
 interface LaneConfig {
   readonly transport: Transport;
@@ -157,7 +162,7 @@ async function _openLaneOnce(cfg: LaneConfig): Promise<Lane> {
     let sender: Child;
     let srtStats: { send: string; recv: string } | null = null;
     if (cfg.transport === 'sluice') {
-      const q = `key=${encodeURIComponent(KEY)}&latency=${LATENCY_MS}&rate=${_rateParam(cfg.sluiceRateBps)}`;
+      const q = `key=${encodeURIComponent(KEY)}&latency=${LATENCY_MS}&rate=${_rateParam(cfg.sluiceRateBps)}${sluiceQuery}`;
       receiver = new Child(`${cfg.tag} sluice recv`, process.execPath, [
         cfg.cli,
         'recv',
@@ -581,6 +586,7 @@ async function main(): Promise<number> {
       cli: { type: 'string' },
       ref: { type: 'string' },
       strict: { type: 'boolean' },
+      'sluice-query': { type: 'string' },
       help: { type: 'boolean', short: 'h' },
     },
   });
@@ -588,11 +594,12 @@ async function main(): Promise<number> {
     process.stdout.write(
       'Usage: node --import tsx bench/compare-srt.ts [--quick] [--seconds N] [--ceiling-seconds N] [--ceiling-rates 50,100,...]\n' +
         '  [--scenarios 5,10,20,ge] [--no-ceiling] [--no-scenarios] [--transports sluice,srt] [--seed N] [--json PATH] [--logs DIR]\n' +
-        '  [--cli dist/cli/main.js | --ref GIT-REV] [--strict]\n',
+        '  [--cli dist/cli/main.js | --ref GIT-REV] [--strict] [--sluice-query fecminloss=0]\n',
     );
     return 0;
   }
   const quick = values.quick === true;
+  if (values['sluice-query'] !== undefined) sluiceQuery = `&${values['sluice-query'].replace(/^[?&]/, '')}`;
   const posNum = (name: string, v: string | undefined, def: number): number => {
     if (v === undefined) return def;
     const n = Number(v);
@@ -629,7 +636,7 @@ async function main(): Promise<number> {
   const started = new Date();
   const load0 = loadavg();
   console.log(
-    `compare-srt: sluice (${cliSource}) vs SRT ${srtVersion()} (srt-live-transmit), ${cpus().length} CPUs, node ${process.version}, load ${load0.map((x) => x.toFixed(1)).join(' ')}`,
+    `compare-srt: sluice (${cliSource}${sluiceQuery === '' ? '' : `, extra URL parameters ${sluiceQuery.slice(1)}`}) vs SRT ${srtVersion()} (srt-live-transmit), ${cpus().length} CPUs, node ${process.version}, load ${load0.map((x) => x.toFixed(1)).join(' ')}`,
   );
   console.log(
     `  scenarios: ${chosen.map((s) => s.name).join(', ') || 'none'}; ${seconds} s each at ${SCENARIO_RATE_BPS / 1e6} Mbit/s, 20 ms each way, latency ${LATENCY_MS} ms, seed ${seed}`,
@@ -775,6 +782,7 @@ async function main(): Promise<number> {
       finished: new Date().toISOString(),
       machine: { cpus: cpus().length, node: process.version, srt: srtVersion(), loadavgStart: load0, loadavgEnd: loadavg() },
       sluice: cliSource,
+      sluiceQuery: sluiceQuery.slice(1),
       settings: { seconds, ceilingSeconds, rates, seed, latencyMs: LATENCY_MS, scenarioRateBps: SCENARIO_RATE_BPS, datagramBytes: DATAGRAM_BYTES, settleMs: SETTLE_MS, quick },
       scenarios: scenarioResults.map(({ scenario, figures }) => ({ ...scenario, figures })),
       ceilings,
