@@ -141,7 +141,21 @@ export interface ConnectionStats {
   readonly rejected: RejectCounters;
   readonly rtt: { readonly srttMs: number; readonly rttvarMs: number; readonly rtoMs: number; readonly samples: number };
   readonly receiveBuffer: { readonly packets: number; readonly bytes: number; readonly ms: number; readonly capacity: number };
-  readonly sendBuffer: { readonly packets: number; readonly bytes: number; readonly capacityBytes: number };
+  readonly sendBuffer: {
+    readonly packets: number;
+    readonly bytes: number;
+    readonly capacityBytes: number;
+    /**
+     * Packets evicted by the byte or packet cap before their useful life ended: a NACK for them
+     * gets a DROP instead of a retransmission. Non-zero means the stream outran the send buffer
+     * (raise `expectedRateBps` or `sendBufferBytes`).
+     */
+    readonly evictedByCap: number;
+    /** Queued retransmissions dropped unsent because they would have arrived after the deadline. */
+    readonly retransmitTooLate: number;
+    /** Retransmissions that had to wait for the retransmission budget (`retransmitShare`). */
+    readonly retransmitRateLimited: number;
+  };
   readonly sendQueue: { readonly frames: number; readonly bytes: number; readonly limitBytes: number };
   readonly clockOffsetMs: number;
 }

@@ -58,7 +58,15 @@ function run(frames: number, options: Partial<ConnectionOptions> = {}, seed = 3)
   pair.runUntil(pair.now + 1000);
   const s = pair.serverConn!.counters;
   const c = pair.clientConn!.counters;
-  const out = { frames: i, delivered, wrong, lostPackets: s.lost, dataSent: c.dataSent, expedited: pair.serverConn!.stats(pair.now).received.expedited };
+  const out = {
+    frames: i,
+    delivered,
+    wrong,
+    lostPackets: s.lost,
+    dataSent: c.dataSent,
+    expedited: pair.serverConn!.stats(pair.now).received.expedited,
+    evictedByCap: pair.clientConn!.stats(pair.now).sendBuffer.evictedByCap,
+  };
   pair.destroy();
   return out;
 }
@@ -82,6 +90,7 @@ describe('buffers hold a keyframe burst', () => {
     expect(sized.lostPackets).toBeLessThanOrEqual(Math.ceil(sized.dataSent * 0.0005));
     expect(sized.delivered).toBeGreaterThanOrEqual(frames - 2);
     expect(sized.expedited).toBe(0); // nothing had to leave before its time
+    expect(sized.evictedByCap).toBe(0); // the sender kept everything it could be asked for
   });
 
   it("an undersized window hands packets out early instead of discarding them ('release')", () => {
@@ -93,5 +102,11 @@ describe('buffers hold a keyframe burst', () => {
     expect(small.expedited).toBeGreaterThan(50);
     expect(small.lostPackets).toBeLessThanOrEqual(Math.ceil(small.dataSent * 0.0005));
     expect(small.delivered).toBeGreaterThanOrEqual(frames - 2);
+  });
+
+  it('says when the send buffer is too small for the stream (sendBuffer.evictedByCap)', () => {
+    // 600 kB: two latencies of the average rate, less than a keyframe plus what follows it.
+    const r = run(100, { sendBufferBytes: 600_000 });
+    expect(r.evictedByCap).toBeGreaterThan(0);
   });
 });
