@@ -52,7 +52,7 @@ import { SendBuffer, SentPacketView } from '../send-buffer.js';
 import { NackScheduler } from '../nack-scheduler.js';
 import { RttEstimator } from '../rtt.js';
 import { StreamingFecDecoder, StreamingFecEncoder, RepairInfo, RecoveredPacket } from '../fec/index.js';
-import { FrameQueue, Fragment } from './frame-queue.js';
+import { DEFAULT_MAX_QUEUED_FRAMES, FrameQueue, Fragment } from './frame-queue.js';
 import { FrameAssembler, AssemblyStatus } from './frame-assembler.js';
 import { Pacer } from './pacer.js';
 import { ClockMap } from './clock-map.js';
@@ -150,6 +150,8 @@ const NACK_MAX_RANGES = 128;
 /** Quiet time after the send queue drains before a KEEPALIVE announces our next seq, ms. */
 const TAIL_PROBE_MS = 5;
 const LOSS_SCAN_MAX = 256;
+/** Slots of a direction's stand-in tables until the direction is used (see Connection.sendSized). */
+const IDLE_SLOTS = 16;
 /** The forward-loss estimate takes a sample at most this often, ms. */
 const LOSS_SAMPLE_MS = 250;
 /** Fewest original DATA packets in one loss sample (a slow stream makes longer samples). */
@@ -176,8 +178,8 @@ export class Connection {
   private readonly accountNames: string[] = [];
 
   // sender side
-  private readonly queue: FrameQueue;
-  private readonly sendBuf: SendBuffer;
+  private queue: FrameQueue;
+  private sendBuf: SendBuffer;
   /** Created with the first DATA sent (a receive-only side never holds an encoder window). */
   private fecEnc: StreamingFecEncoder | null = null;
   private readonly pacer: Pacer;
@@ -196,7 +198,7 @@ export class Connection {
   private wasPressured = false;
 
   // receiver side
-  private readonly reorder: ReorderBuffer;
+  private reorder: ReorderBuffer;
   private readonly reorderOut = new ReorderOutput();
   /** Created with the first DATA or REPAIR received (a send-only side never holds decoder state). */
   private fecDec: StreamingFecDecoder | null = null;
@@ -207,7 +209,19 @@ export class Connection {
   private readonly fecSlots: SlotSource | null;
   private readonly recovered = new RecoveredPacket();
   private readonly recoveredBuf: Uint8Array;
-  private readonly nack: NackScheduler | null;
+  private nack: NackScheduler | null;
+  /**
+   * Each direction's tables are sized for the stream only once the direction is used: until the
+   * first sendFrame() the send queue and send buffer, until the first DATA, REPAIR or tail fence
+   * the reorder buffer and NACK state, are {@link IDLE_SLOTS}-slot stand-ins (a receive-only
+   * connection at 20 Mbit/s would otherwise hold ~200 KiB of send tables, a send-only one
+   * ~250 KiB of receive tables).
+   */
+  private sendSized = false;
+  private receiveSized = false;
+  private readonly setupPool: SlotSource | null;
+  private readonly sendAccounts: { readonly queue: MemoryAccount; readonly buffer: MemoryAccount };
+  private readonly receiveAccounts: { readonly reorder: MemoryAccount; readonly nack: MemoryAccount };
   private readonly assembler: FrameAssembler;
   private readonly clock = new ClockMap();
   private readonly rtt: RttEstimator;
@@ -265,47 +279,21 @@ export class Connection {
     this.view = new PacketView({ maxDatagram: Math.max(o.maxDatagram, 1400), maxFrameBytes: o.maxFrameBytes });
 
     this.rtt = new RttEstimator();
-    this.queue = new FrameQueue({ limitBytes: o.sendQueueBytes, account: this.acct('send-queue') });
-    this.sendBuf = new SendBuffer({
-      capacity: o.sendCapacity,
-      maxBytes: o.sendBufferBytes,
-      maxPayload: o.maxPayload,
-      usefulLifeMs: o.latencyMs + 100,
-      deadlineMs: o.latencyMs,
-      retransmitShare: o.retransmitShare,
-      account: this.acct('send'),
-      rtt: this.rtt,
-      ...(setup.pool !== undefined ? { pool: setup.pool } : {}),
-    });
+    this.setupPool = setup.pool ?? null;
+    this.sendAccounts = { queue: this.acct('send-queue'), buffer: this.acct('send') };
+    this.receiveAccounts = { reorder: this.acct('reorder'), nack: this.acct('nack') };
+    this.queue = this.makeQueue(IDLE_SLOTS);
+    this.sendBuf = this.makeSendBuffer(IDLE_SLOTS);
     // The bucket holds at least 2 ms at the ceiling rate: timers fire with ~1 ms granularity, so a
     // smaller bucket would cap the rate below the ceiling.
     const burst = Math.max(14_000, 10 * o.maxDatagram, Math.ceil((o.maxRateBps / 8) * 0.002));
     this.pacer = new Pacer({ rateBps: o.maxRateBps, burstBytes: Math.min(burst, 16 * 1024 * 1024) }, now);
 
-    this.reorder = new ReorderBuffer({
-      capacity: o.receiveCapacity,
-      latencyMs: o.latencyMs,
-      maxPayload: o.maxPayload,
-      // A stream that outruns the window (a burst bigger than the derived capacity) gets the
-      // held packets in the way delivered early, not discarded.
-      beyondWindow: 'release',
-      account: this.acct('reorder'),
-      ...(setup.pool !== undefined ? { pool: setup.pool } : {}),
-    });
+    this.reorder = this.makeReorder(IDLE_SLOTS);
     this.recoveredBuf = new Uint8Array(o.maxPayload);
-    this.nack = o.arq
-      ? new NackScheduler({
-          capacity: o.receiveCapacity,
-          maxRanges: NACK_MAX_RANGES,
-          reorderToleranceMs: 2,
-          account: this.acct('nack'),
-        })
-      : null;
+    this.nack = this.makeNack(IDLE_SLOTS);
     this.assembler = new FrameAssembler({ maxFrameBytes: o.maxFrameBytes, account: this.acct('frames') });
 
-    // Both sides number DATA from 0: starting the window there lets the first packets be
-    // recovered even when they are the ones lost.
-    this.reorder.start(0);
     this.lastHeardAt = now;
     this.lastSentAt = now;
     this.nextProbeAt = now;
@@ -314,6 +302,66 @@ export class Connection {
     // a clean link, and a lossy one never starts without them.
     this.lossEstimate = o.fecMinLoss;
     this.lossSampleAt = now;
+  }
+
+  private makeQueue(frames: number): FrameQueue {
+    return new FrameQueue({ limitBytes: this.options.sendQueueBytes, maxFrames: frames, account: this.sendAccounts.queue });
+  }
+
+  private makeSendBuffer(capacity: number): SendBuffer {
+    const o = this.options;
+    return new SendBuffer({
+      capacity,
+      maxBytes: capacity === o.sendCapacity ? o.sendBufferBytes : Math.min(o.sendBufferBytes, capacity * o.maxPayload),
+      maxPayload: o.maxPayload,
+      usefulLifeMs: o.latencyMs + 100,
+      deadlineMs: o.latencyMs,
+      retransmitShare: o.retransmitShare,
+      account: this.sendAccounts.buffer,
+      rtt: this.rtt,
+      ...(this.setupPool !== null ? { pool: this.setupPool } : {}),
+    });
+  }
+
+  private makeReorder(capacity: number): ReorderBuffer {
+    const o = this.options;
+    const rb = new ReorderBuffer({
+      capacity,
+      latencyMs: o.latencyMs,
+      maxPayload: o.maxPayload,
+      // A stream that outruns the window (a burst bigger than the derived capacity) gets the
+      // held packets in the way delivered early, not discarded.
+      beyondWindow: 'release',
+      account: this.receiveAccounts.reorder,
+      ...(this.setupPool !== null ? { pool: this.setupPool } : {}),
+    });
+    // Both sides number DATA from 0: starting the window there lets the first packets be
+    // recovered even when they are the ones lost.
+    rb.start(0);
+    return rb;
+  }
+
+  private makeNack(capacity: number): NackScheduler | null {
+    if (!this.options.arq) return null;
+    return new NackScheduler({ capacity, maxRanges: NACK_MAX_RANGES, reorderToleranceMs: 2, account: this.receiveAccounts.nack });
+  }
+
+  /** First use of the send direction: the send queue and buffer get their full size. */
+  private sizeSend(): void {
+    this.sendSized = true;
+    this.queue.close();
+    this.sendBuf.close();
+    this.queue = this.makeQueue(DEFAULT_MAX_QUEUED_FRAMES);
+    this.sendBuf = this.makeSendBuffer(this.options.sendCapacity);
+  }
+
+  /** First use of the receive direction (nothing received yet): full-size reorder and NACK state. */
+  private sizeReceive(): void {
+    this.receiveSized = true;
+    this.reorder.close();
+    this.nack?.close();
+    this.reorder = this.makeReorder(this.options.receiveCapacity);
+    this.nack = this.makeNack(this.options.receiveCapacity);
   }
 
   private acct(component: string): MemoryAccount {
@@ -394,6 +442,7 @@ export class Connection {
         `sendFrame: frame of ${data.length} bytes exceeds maxFrameBytes (${this.options.maxFrameBytes})`,
       );
     }
+    if (!this.sendSized) this.sizeSend();
     const ok = this.queue.push(data, 0, data.length, this.wireNow(now), options?.keyframe === true);
     if (!ok) {
       this.counters.framesRefused++;
@@ -519,6 +568,7 @@ export class Connection {
   }
 
   private onData(v: PacketView, now: number): void {
+    if (!this.receiveSized) this.sizeReceive();
     const seq = v.seq;
     const flags = v.flags;
     if (!this.anyData) {
@@ -593,6 +643,7 @@ export class Connection {
   }
 
   private onRepair(v: PacketView, now: number): void {
+    if (!this.receiveSized) this.sizeReceive();
     this.counters.repairReceived++;
     this.ackDue = true;
     const dec = this.decoder();
@@ -633,6 +684,7 @@ export class Connection {
     const top = this.anyData ? seqAdd(this.highestSeq, 1) : 0;
     if (!seqLt(top, nextSeq)) return;
     const base = this.clock.samples > 0 ? this.clock.toReceiver(this.clock.senderMs(wireTs)) : now;
+    if (!this.receiveSized) this.sizeReceive();
     if (this.reorder.fence(nextSeq, base, now)) {
       if (!this.anyData) this.anyData = true;
       this.highestSeq = seqAdd(nextSeq, -1);
@@ -1044,7 +1096,7 @@ export class Connection {
         packets: this._state === 'closed' ? 0 : this.reorder.packets,
         bytes: this._state === 'closed' ? 0 : this.reorder.bytes,
         ms: this._state === 'closed' ? 0 : this.reorder.spanMs,
-        capacity: this.reorder.capacity,
+        capacity: this.options.receiveCapacity,
       },
       sendBuffer: {
         packets: this.sendBuf.packets,
