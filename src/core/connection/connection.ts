@@ -48,7 +48,7 @@ import {
   encodeRepairHeaderInto,
 } from '../wire/encode.js';
 import { ReorderBuffer, ReorderEvent, ReorderOutput, InsertStatus } from '../reorder-buffer.js';
-import { SendBuffer, SentPacketView } from '../send-buffer.js';
+import { DEFAULT_RETRANSMIT_BURST_PACKETS, SendBuffer, SentPacketView } from '../send-buffer.js';
 import { NackScheduler } from '../nack-scheduler.js';
 import { RttEstimator } from '../rtt.js';
 import { StreamingFecDecoder, StreamingFecEncoder, RepairInfo, RecoveredPacket } from '../fec/index.js';
@@ -317,6 +317,11 @@ export class Connection {
       usefulLifeMs: o.latencyMs + 100,
       deadlineMs: o.latencyMs,
       retransmitShare: o.retransmitShare,
+      // Tokens come only from original sends; the bucket may keep the share of a whole send
+      // buffer. With the SendBuffer's default (64 packets) a stream's last packets, or a
+      // keyframe's, could not get their later rounds once the sender went quiet: nothing sent,
+      // no tokens (50 Mbit/s, 500 ms, 20% loss: the 4 packets lost in 19k were all at the end).
+      retransmitBurstBytes: Math.max(DEFAULT_RETRANSMIT_BURST_PACKETS * o.maxPayload, o.retransmitShare * o.sendBufferBytes),
       account: this.sendAccounts.buffer,
       rtt: this.rtt,
       ...(this.setupPool !== null ? { pool: this.setupPool } : {}),
