@@ -149,6 +149,8 @@ export type SendStatus = (typeof SendStatus)[keyof typeof SendStatus];
 const NACK_MAX_RANGES = 128;
 /** Quiet time after the send queue drains before a KEEPALIVE announces our next seq, ms. */
 const TAIL_PROBE_MS = 5;
+/** After a loss hint, NACK polls stay urgent this long (repeats every urgentIntervalMs). */
+const HINT_URGENT_MS = 5;
 const LOSS_SCAN_MAX = 256;
 /** Slots of a direction's stand-in tables until the direction is used (see Connection.sendSized). */
 const IDLE_SLOTS = 16;
@@ -252,6 +254,8 @@ export class Connection {
   private lastSentAt: number;
   private nextProbeAt: number;
   private tailProbeAt = Number.POSITIVE_INFINITY;
+  /** NACK polls until then are urgent (a loss hint was just acted on). */
+  private hintUrgentUntil = 0;
   private peerKeepaliveTs = 0;
   private peerKeepaliveAt = -1;
   private closeReason: number = CloseReason.NORMAL;
@@ -858,7 +862,10 @@ export class Connection {
       // (or the retransmissions) are being lost; overdue sequences are then repeated every few
       // ms to get through a burst on the return path (NackScheduler, module comment).
       const srtt = this.rtt.hasSample ? this.rtt.srtt : this.rtt.rto;
-      const urgent = now - this.lastRtxAt > srtt / 2;
+      // A loss hint is the first moment a lost copy is proven; its NACK is the one the sender
+      // answers, so it is repeated every few ms for HINT_URGENT_MS rather than once.
+      if (hint) this.hintUrgentUntil = now + HINT_URGENT_MS;
+      const urgent = now - this.lastRtxAt > srtt / 2 || now < this.hintUrgentUntil;
       const nl = this.reorder.copyLossRanges(this.lossStarts, this.lossCounts, this.lossSince, LOSS_SCAN_MAX, this.lossDeadline);
       const k = this.nack.poll(now, this.rtt.hasSample ? this.rtt.srtt : 0, this.lossStarts, this.lossCounts, this.lossSince, this.lossDeadline, nl, this.rangeStarts, this.rangeCounts,
         // The scheduler repeats after rtt + 4 x var (RFC 6298's RTO). For media the cost of a
