@@ -158,8 +158,13 @@ const IDLE_SLOTS = 16;
 const LOSS_SAMPLE_MS = 250;
 /** Fewest original DATA packets in one loss sample (a slow stream makes longer samples). */
 const LOSS_SAMPLE_MIN_PACKETS = 32;
-/** Weight of a new sample in the loss estimate: about 2 s of memory at 250 ms samples. */
-const LOSS_EWMA_GAIN = 0.125;
+/**
+ * Weight of a new sample in the loss estimate: a rising sample counts half (repairs start
+ * within one or two samples of the loss appearing), a falling one an eighth (about 2 s of
+ * memory before they stop).
+ */
+const LOSS_EWMA_GAIN_UP = 0.5;
+const LOSS_EWMA_GAIN_DOWN = 0.125;
 
 export class Connection {
   readonly localId: number;
@@ -1005,7 +1010,7 @@ export class Connection {
     if (sent < LOSS_SAMPLE_MIN_PACKETS) return;
     const nacked = this.sendBuf.stats.firstNacked - this.lossSampleNacked;
     const p = nacked >= sent ? 1 : nacked / sent;
-    this.lossEstimate += LOSS_EWMA_GAIN * (p - this.lossEstimate);
+    this.lossEstimate += (p > this.lossEstimate ? LOSS_EWMA_GAIN_UP : LOSS_EWMA_GAIN_DOWN) * (p - this.lossEstimate);
     this.lossSampleAt = now;
     this.lossSampleSent = this.counters.dataSent;
     this.lossSampleNacked = this.sendBuf.stats.firstNacked;
