@@ -4,7 +4,7 @@
  * them always. Virtual time (SimPair), 10 Mbit/s of 1316-byte frames, 20 ms each way.
  */
 import { describe, expect, it } from 'vitest';
-import { SimPair } from '../../../src/core/connection/sim-pair.js';
+import { lossyPair } from '../../support/lossy-pair.js';
 import { resolveOptions, DEFAULT_FEC_MIN_LOSS } from '../../../src/core/connection/options.js';
 import type { ConnectionOptions } from '../../../src/core/connection/options.js';
 
@@ -19,18 +19,7 @@ interface Phase {
 
 /** Runs the phases back to back; returns repairs sent and the sender's stats at each phase end. */
 function run(phases: Phase[], options: Partial<ConnectionOptions> = {}, seed = 5) {
-  const pair = new SimPair({
-    connection: { key: KEY, latencyMs: 120, expectedRateBps: 10e6, ...options },
-    forward: { delayMs: 20, seed, capacity: 16384 },
-    backward: { delayMs: 20, seed: seed + 1, capacity: 16384 },
-    seed,
-  });
-  pair.keepLog = false;
-  let delivered = 0;
-  pair.onEvent = (side, e) => {
-    if (side === 'server' && e.type === 'frame') delivered++;
-  };
-  expect(pair.handshake()).toBe(true);
+  const { pair, delivered } = lossyPair({ key: KEY, latencyMs: 120, expectedRateBps: 10e6, ...options }, { delayMs: 20 }, seed, 1);
   const frame = new Uint8Array(FRAME);
   let sent = 0;
   const ends: { repairs: number; active: boolean; loss: number }[] = [];
@@ -49,7 +38,7 @@ function run(phases: Phase[], options: Partial<ConnectionOptions> = {}, seed = 5
   const st = pair.clientConn!.stats(pair.now);
   const lost = pair.serverConn!.counters.lost;
   pair.destroy();
-  return { ends, sent, delivered, lost, withheld: st.sent.repairWithheld };
+  return { ends, sent, delivered: delivered(), lost, withheld: st.sent.repairWithheld };
 }
 
 describe('adaptive FEC (fecMinLoss)', () => {

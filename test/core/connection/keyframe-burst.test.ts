@@ -9,7 +9,7 @@
  * ways, 20 ms each way, 120 ms latency (the soak's stream).
  */
 import { describe, expect, it } from 'vitest';
-import { SimPair } from '../../../src/core/connection/sim-pair.js';
+import { lossyPair } from '../../support/lossy-pair.js';
 import { BURST_ALLOWANCE_MS, resolveOptions } from '../../../src/core/connection/options.js';
 import type { ConnectionOptions } from '../../../src/core/connection/options.js';
 
@@ -26,26 +26,20 @@ function gop(): number[] {
 }
 
 function run(frames: number, options: Partial<ConnectionOptions> = {}, seed = 3) {
-  const impairment = { loss: 0.04, burst: { p: 0.002, r: 0.2 }, delayMs: 20 };
-  const pair = new SimPair({
-    connection: { key: KEY, latencyMs: 120, expectedRateBps: RATE, ...options },
-    forward: { ...impairment, seed, capacity: 65536 },
-    backward: { ...impairment, seed: seed + 100, capacity: 65536 },
-    seed,
-  });
-  pair.keepLog = false;
-  let delivered = 0;
   let wrong = 0; // out of order, duplicated or not the size sent
   let last = -1;
   const sizes = gop();
-  pair.onEvent = (side, e) => {
-    if (side !== 'server' || e.type !== 'frame') return;
-    const i = e.data[0]! | (e.data[1]! << 8);
-    if (i <= last || e.data.length !== sizes[i % GOP]!) wrong++;
-    last = i;
-    delivered++;
-  };
-  expect(pair.handshake()).toBe(true);
+  const { pair, delivered } = lossyPair(
+    { key: KEY, latencyMs: 120, expectedRateBps: RATE, ...options },
+    { loss: 0.04, burst: { p: 0.002, r: 0.2 }, delayMs: 20 },
+    seed,
+    100,
+    (data) => {
+      const i = data[0]! | (data[1]! << 8);
+      if (i <= last || data.length !== sizes[i % GOP]!) wrong++;
+      last = i;
+    },
+  );
   let i = 0;
   pair.runUntil(pair.now + (frames * 1000) / FPS, (now) => {
     if (i >= frames) return;
@@ -60,7 +54,7 @@ function run(frames: number, options: Partial<ConnectionOptions> = {}, seed = 3)
   const c = pair.clientConn!.counters;
   const out = {
     frames: i,
-    delivered,
+    delivered: delivered(),
     wrong,
     lostPackets: s.lost,
     dataSent: c.dataSent,
