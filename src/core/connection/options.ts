@@ -85,7 +85,8 @@ export interface ConnectionOptions {
    * [0, 1]; they stop under 0.6 x it. 0: always, as configured. A connection starts with
    * repairs on and turns them off after about a second on a clean link. The wire format and the
    * receiver are unchanged: the FEC negotiated in the handshake is the most a sender sends.
-   * Default {@link DEFAULT_FEC_MIN_LOSS} (5%).
+   * Ignored when ARQ is off (no NACKs to measure with; repairs always go out). Default
+   * {@link DEFAULT_FEC_MIN_LOSS} (5%).
    */
   fecMinLoss?: number;
   /** Selective retransmission (NACK/DROP). Default true. */

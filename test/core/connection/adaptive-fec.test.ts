@@ -87,4 +87,12 @@ describe('adaptive FEC (fecMinLoss)', () => {
     expect(always.ends[0]!.active).toBe(true);
     expect(always.ends[0]!.repairs).toBeGreaterThan(85); // 2850 packets / 32
   });
+
+  it('keeps repairs on without ARQ (nothing to measure with, and they are the only recovery)', () => {
+    const fecOnly = run([{ seconds: 3, loss: 0 }, { seconds: 2, loss: 0.02 }], { arq: false });
+    expect(fecOnly.ends[0]!.active).toBe(true);
+    expect(fecOnly.ends[0]!.repairs).toBeGreaterThan(85);
+    expect(fecOnly.ends[1]!.active).toBe(true);
+    expect(fecOnly.ends[1]!.repairs).toBeGreaterThan(55);
+  });
 });
