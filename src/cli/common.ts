@@ -61,7 +61,7 @@ export const CONNECTION_FLAGS_HELP = `Connection (each is also a sluice URL para
                         long after they were sent, and loss must be repaired within it
   --fec W,S,R|off       FEC: window W, a repair every S packets, R repairs (default 64,32,1)
   --fec-min-loss P      send repairs only while the measured forward loss is at least P
-                        (default 5%; off again under 0.6 x P; 0: always)
+                        (off again under 0.6 x P; 0: always; default 5%, or 0 with --fec)
   --arq 1|0             selective retransmission (default 1)
   --auth hmac|aead      authenticate (hmac, default) or also encrypt payloads (aead)
   --maxrate RATE        pacing ceiling, e.g. 20mbit (default 1gbit)

@@ -14,7 +14,7 @@
  * | mode       | --mode           | caller \| listener                             | send: caller, recv: listener |
  * | latency    | --latency        | ms, 20..60000                                  | 120 |
  * | fec        | --fec            | W,S,R (window, step, repairs) \| off           | 64,32,1 |
- * | fecminloss | --fec-min-loss   | repairs only while measured loss >= P percent  | 5 |
+ * | fecminloss | --fec-min-loss   | repairs only while measured loss >= P percent  | 5 (0 with fec=) |
  * | arq        | --arq            | 1 \| 0 (also on/off, true/false)               | 1 |
  * | auth       | --auth           | hmac \| aead                                   | hmac |
  * | maxrate    | --maxrate        | pacing ceiling: 20mbit, 500kbit, 1gbit, bits/s | 1gbit |

@@ -1014,8 +1014,8 @@ export class Connection {
     this.lossSampleAt = now;
     this.lossSampleSent = this.counters.dataSent;
     this.lossSampleNacked = this.sendBuf.stats.firstNacked;
-    // Without ARQ there are no NACKs to measure with, and repairs are the only recovery.
-    const min = this.options.arq ? this.options.fecMinLoss : 0;
+    // Without ARQ (or its budget) repairs are the only recovery, and NACKs may not even exist.
+    const min = this.options.arq && this.options.retransmitShare > 0 ? this.options.fecMinLoss : 0;
     if (this.lossEstimate >= min) this.fecActive = true;
     else if (this.lossEstimate < min * FEC_OFF_SHARE) this.fecActive = false;
   }

@@ -85,8 +85,9 @@ export interface ConnectionOptions {
    * [0, 1]; they stop under 0.6 x it. 0: always, as configured. A connection starts with
    * repairs on and turns them off after about a second on a clean link. The wire format and the
    * receiver are unchanged: the FEC negotiated in the handshake is the most a sender sends.
-   * Ignored when ARQ is off (no NACKs to measure with; repairs always go out). Default
-   * {@link DEFAULT_FEC_MIN_LOSS} (5%).
+   * Ignored when ARQ is off or has no budget (`retransmitShare` 0): repairs are then the only
+   * recovery and always go out. Default {@link DEFAULT_FEC_MIN_LOSS} (5%) with the default FEC,
+   * 0 (always) when `fec` is given explicitly.
    */
   fecMinLoss?: number;
   /** Selective retransmission (NACK/DROP). Default true. */
@@ -221,7 +222,8 @@ export function resolveOptions(o: ConnectionOptions): ResolvedOptions {
     fec = Object.freeze({ window, step, repairs });
   }
   const maxPayload = maxPayloadFor(maxDatagram, fec !== null);
-  const fecMinLoss = checkNumber('fecMinLoss', o.fecMinLoss ?? DEFAULT_FEC_MIN_LOSS, 0, 1);
+  // An explicit `fec` is taken as asked: repairs always, unless fecMinLoss says otherwise.
+  const fecMinLoss = checkNumber('fecMinLoss', o.fecMinLoss ?? (o.fec === undefined ? DEFAULT_FEC_MIN_LOSS : 0), 0, 1);
   const arq = o.arq ?? true;
   if (typeof arq !== 'boolean') throw new SluiceTypeError('arq: expected a boolean');
   const auth = o.auth ?? 'hmac';

@@ -49,6 +49,9 @@ describe('adaptive FEC (fecMinLoss)', () => {
     expect(() => resolveOptions({ key: KEY, fecMinLoss: 1.5 })).toThrow(/fecMinLoss.*\[0, 1\]/);
     expect(() => resolveOptions({ key: KEY, fecMinLoss: -0.1 })).toThrow(/fecMinLoss/);
     expect(() => resolveOptions({ key: KEY, fecMinLoss: Number.NaN })).toThrow(/fecMinLoss/);
+    // An explicit FEC configuration is taken as asked: always, unless fecMinLoss says otherwise.
+    expect(resolveOptions({ key: KEY, fec: { window: 32, step: 16, repairs: 2 } }).fecMinLoss).toBe(0);
+    expect(resolveOptions({ key: KEY, fec: { window: 32, step: 16, repairs: 2 }, fecMinLoss: 0.1 }).fecMinLoss).toBe(0.1);
   });
 
   it('stops repairs on a clean link within about a second and keeps delivering everything', () => {
@@ -89,6 +92,8 @@ describe('adaptive FEC (fecMinLoss)', () => {
   });
 
   it('keeps repairs on without ARQ (nothing to measure with, and they are the only recovery)', () => {
+    const noBudget = run([{ seconds: 3, loss: 0 }], { retransmitShare: 0 });
+    expect(noBudget.ends[0]!.active).toBe(true);
     const fecOnly = run([{ seconds: 3, loss: 0 }, { seconds: 2, loss: 0.02 }], { arq: false });
     expect(fecOnly.ends[0]!.active).toBe(true);
     expect(fecOnly.ends[0]!.repairs).toBeGreaterThan(85);
