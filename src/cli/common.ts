@@ -59,7 +59,8 @@ export const CONNECTION_FLAGS_HELP = `Connection (each is also a sluice URL para
   --mode MODE           caller (dial HOST:PORT) or listener (bind HOST:PORT and wait)
   --latency MS          receiver latency budget, 20..60000 (default 120): frames come out this
                         long after they were sent, and loss must be repaired within it
-  --fec W,S,R|off       FEC: window W, a repair every S packets, R repairs (default 64,32,1)
+  --fec W,S,R|off       FEC: window W, R repairs every S packets (default by rate and
+                        latency: 128,64,2 at 20 Mbit/s and 120 ms, 64,32,1 at 10 Mbit/s)
   --fec-min-loss P      send repairs only while the measured forward loss is at least P
                         (off again under 0.6 x P; 0: always; default 5%, or 0 with --fec)
   --arq 1|0             selective retransmission (default 1)

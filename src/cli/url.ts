@@ -13,7 +13,7 @@
  * | key        | --key            | pre-shared key, >= 16 bytes (UTF-8)            | SLUICE_KEY |
  * | mode       | --mode           | caller \| listener                             | send: caller, recv: listener |
  * | latency    | --latency        | ms, 20..60000                                  | 120 |
- * | fec        | --fec            | W,S,R (window, step, repairs) \| off           | 64,32,1 |
+ * | fec        | --fec            | W,S,R (window, step, repairs) \| off           | by rate: 128,64,2 at 20mbit |
  * | fecminloss | --fec-min-loss   | repairs only while measured loss >= P percent  | 5 (0 with fec=) |
  * | arq        | --arq            | 1 \| 0 (also on/off, true/false)               | 1 |
  * | auth       | --auth           | hmac \| aead                                   | hmac |
