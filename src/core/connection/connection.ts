@@ -57,7 +57,7 @@ import { FrameAssembler, AssemblyStatus } from './frame-assembler.js';
 import { Pacer } from './pacer.js';
 import { ClockMap } from './clock-map.js';
 import { ConnectionCounters, type ConnectionStats } from './stats.js';
-import { DEFAULT_ACK_INTERVAL_MS, DEFAULT_RTT_PROBE_MS, FEC_OFF_SHARE, type ResolvedOptions } from './options.js';
+import { DEFAULT_ACK_INTERVAL_MS, DEFAULT_FEC_LONG, DEFAULT_RTT_PROBE_MS, FEC_OFF_SHARE, defaultFecFor, type ResolvedOptions } from './options.js';
 
 /** Connection states. */
 export type ConnectionState = 'open' | 'closing' | 'closed';
@@ -165,6 +165,8 @@ const LOSS_SAMPLE_MIN_PACKETS = 32;
  */
 const LOSS_EWMA_GAIN_UP = 0.5;
 const LOSS_EWMA_GAIN_DOWN = 0.125;
+/** Shortest geometry fitFecGeometry uses when even a 16-packet window outlasts the latency. */
+const MIN_FEC_GEOMETRY = Object.freeze({ window: 16, step: 16, repairs: 1 });
 
 export class Connection {
   readonly localId: number;
@@ -202,6 +204,8 @@ export class Connection {
   private lossSampleNacked = 0;
   /** Repairs go out (options.fecMinLoss against lossEstimate, with hysteresis). */
   private fecActive = true;
+  /** The encoder's geometry follows the measured send rate (the negotiated FEC is DEFAULT_FEC_LONG). */
+  private fecFollowsRate = false;
   private wasPressured = false;
 
   // receiver side
@@ -398,6 +402,8 @@ export class Connection {
       const opts = { window: f.window, step: f.step, repairs: f.repairs, maxPayload: this.options.maxPayload };
       const ring = this.fecRings?.(StreamingFecEncoder.ringBytes(opts));
       this.fecEnc = new StreamingFecEncoder({ ...opts, account: this.acct('fec-enc'), ...(ring !== undefined ? { ring } : {}) });
+      this.fecFollowsRate = f.window === DEFAULT_FEC_LONG.window && f.step === DEFAULT_FEC_LONG.step && f.repairs === DEFAULT_FEC_LONG.repairs;
+      if (this.fecFollowsRate) this.fitFecGeometry(this.options.expectedRateBps);
     } catch {
       // Budget refusal: carry on without FEC (ARQ still repairs), counted.
       this.fecUnavailable = true;
@@ -1008,6 +1014,9 @@ export class Connection {
   private sampleLoss(now: number): void {
     const sent = this.counters.dataSent - this.lossSampleSent;
     if (sent < LOSS_SAMPLE_MIN_PACKETS) return;
+    if (this.fecFollowsRate && now > this.lossSampleAt) {
+      this.fitFecGeometry(((sent * this.options.maxPayload * 8) / (now - this.lossSampleAt)) * 1000);
+    }
     const nacked = this.sendBuf.stats.firstNacked - this.lossSampleNacked;
     const p = nacked >= sent ? 1 : nacked / sent;
     this.lossEstimate += (p > this.lossEstimate ? LOSS_EWMA_GAIN_UP : LOSS_EWMA_GAIN_DOWN) * (p - this.lossEstimate);
@@ -1018,6 +1027,18 @@ export class Connection {
     const min = this.options.arq && this.options.retransmitShare > 0 ? this.options.fecMinLoss : 0;
     if (this.lossEstimate >= min) this.fecActive = true;
     else if (this.lossEstimate < min * FEC_OFF_SHARE) this.fecActive = false;
+  }
+
+  /**
+   * The default long FEC ({@link DEFAULT_FEC_LONG}) keeps its windows spanning the time
+   * `defaultFecFor` allows at the rate actually sent: 128/64/2 at 20 Mbit/s, 64/32/1 at 10, a
+   * shorter window below (never none: the repairs were negotiated).
+   */
+  private fitFecGeometry(rateBps: number): void {
+    const o = this.options;
+    const g = defaultFecFor(Math.max(64_000, rateBps), o.latencyMs, o.maxDatagram) ?? MIN_FEC_GEOMETRY;
+    const enc = this.fecEnc!;
+    if (g.window !== enc.geometryWindow) enc.setGeometry(g.window, g.step, g.repairs);
   }
 
   // ------------------------------------------------------------------------------------------
@@ -1081,6 +1102,7 @@ export class Connection {
         lossEstimate: this.lossEstimate,
         fecActive: this.options.fec !== null && this.fecActive,
         repairWithheld: this.fecEnc === null ? 0 : this.fecEnc.stats.repairsSkipped,
+        fecWindow: this.fecEnc === null ? 0 : this.fecEnc.geometryWindow,
       },
       received: {
         packets: c.packetsReceived,

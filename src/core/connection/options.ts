@@ -53,9 +53,10 @@ export interface FecOptions {
 export const DEFAULT_FEC: Readonly<FecOptions> = Object.freeze({ window: 64, step: 32, repairs: 1 });
 
 /**
- * The default FEC where 128 packets fit the latency (from about 18 Mbit/s at 120 ms): two
- * repairs every 64 packets over a window of 128, the same 3.1% as {@link DEFAULT_FEC}. The window
- * then spans about as much time as 64 packets do at 10 Mbit/s. Measured in virtual time at 20
+ * The FEC a session negotiates by default wherever {@link DEFAULT_FEC} fits: two repairs every
+ * 64 packets over a window of 128, the same 3.1%. The sender uses it where 128 packets fit the
+ * latency at the rate it actually sends (from about 18 Mbit/s at 120 ms) and 64/32/1 below
+ * (`Connection.fitFecGeometry`), so a window spans about as much time at any rate. Measured in virtual time at 20
  * Mbit/s, 21 +- 3 ms, 120 ms (6 seeds x 10 s): residual loss at 20% 0.132% -> 0.031%, at 10%
  * 6 -> 0 packets, Gilbert-Elliott 0.075% -> 0.099%, same overhead. At 10 Mbit/s a 128-packet
  * window (135 ms) does worse than 64 at random loss (20%: 0.155% against 0.039%).
@@ -224,7 +225,10 @@ export function resolveOptions(o: ConnectionOptions): ResolvedOptions {
   const maxFrameBytes = checkInt('maxFrameBytes', o.maxFrameBytes ?? DEFAULT_MAX_FRAME_BYTES, 1, 256 * 1024 * 1024);
   const expectedRateBps = checkNumber('expectedRateBps', o.expectedRateBps ?? DEFAULT_EXPECTED_RATE_BPS, 64_000, 10e9);
   let fec: FecOptions | null = null;
-  const derived = o.fec === undefined ? defaultFecFor(expectedRateBps, latencyMs, maxDatagram) : null;
+  // Where a 64-packet window fits, the session takes the long geometry: the sender then picks
+  // 64/32/1 or 128/64/2 by the rate it actually sends (Connection.fitFecGeometry).
+  const fitted = o.fec === undefined ? defaultFecFor(expectedRateBps, latencyMs, maxDatagram) : null;
+  const derived = fitted === DEFAULT_FEC ? DEFAULT_FEC_LONG : fitted;
   if (o.fec !== false && (o.fec !== undefined || derived !== null)) {
     const f = o.fec ?? derived!;
     if (typeof f !== 'object' || f === null) throw new SluiceTypeError('fec: expected { window, step, repairs } or false');

@@ -110,6 +110,8 @@ export interface ConnectionStats {
     readonly fecActive: boolean;
     /** Repairs not sent: withheld while the measured loss was under `fecMinLoss`, or overtaken by the next step. */
     readonly repairWithheld: number;
+    /** Source packets each repair covers now (the default long FEC follows the send rate); 0 before the first send or without FEC. */
+    readonly fecWindow: number;
   };
   readonly received: {
     readonly packets: number;

@@ -127,8 +127,13 @@ export class StreamingFecEncoder {
   private _held: number;
   /** Sources since the last emission. */
   private _sinceEmit: number;
-  /** The pending emission: repairs [_pendingNext, repairs) of window (_pStart, _pLen). */
+  /** The pending emission: repairs [_pendingNext, _pRepairs) of window (_pStart, _pLen). */
   private _pendingNext: number;
+  private _pRepairs: number;
+  /** Geometry in use (setGeometry), within the constructed window, step and repairs. */
+  private _wEff: number;
+  private _sEff: number;
+  private _rEff: number;
   private _pStart: number;
   /** Ring slot of `_pStart`. */
   private _pSlot: number;
@@ -198,6 +203,10 @@ export class StreamingFecEncoder {
     this._held = 0;
     this._sinceEmit = 0;
     this._pendingNext = repairs;
+    this._pRepairs = repairs;
+    this._wEff = window;
+    this._sEff = step;
+    this._rEff = repairs;
     this._pStart = 0;
     this._pSlot = 0;
     this._pLen = 0;
@@ -252,12 +261,16 @@ export class StreamingFecEncoder {
       this._held++;
       this._account.use(this.maxSymbolLength, 1);
     }
-    if (++this._sinceEmit < this.step) return this.repairs - this._pendingNext;
+    if (++this._sinceEmit < this._sEff) return this._pRepairs - this._pendingNext;
+    // A window covers at least every source since the previous emission: right after a switch
+    // to a shorter window (setGeometry) those can outnumber it, and would be covered by nothing.
+    const want = this._sinceEmit > this._wEff ? this._sinceEmit : this._wEff;
     this._sinceEmit = 0;
-    if (this._pendingNext < this.repairs) this.stats.repairsSkipped += this.repairs - this._pendingNext;
-    this._pLen = this._held;
-    this._pStart = seqAdd(this._last, 1 - this._held);
-    const first = slot + 1 - this._held;
+    if (this._pendingNext < this._pRepairs) this.stats.repairsSkipped += this._pRepairs - this._pendingNext;
+    const len = this._held < want ? this._held : want;
+    this._pLen = len;
+    this._pStart = seqAdd(this._last, 1 - len);
+    const first = slot + 1 - len;
     this._pSlot = first < 0 ? first + this._slots : first;
     let symLen = 0;
     for (let i = 0, k = this._pSlot; i < this._pLen; i++, k = k + 1 === this._slots ? 0 : k + 1) {
@@ -266,7 +279,8 @@ export class StreamingFecEncoder {
     }
     this._pSymLen = symLen;
     this._pendingNext = 0;
-    return this.repairs;
+    this._pRepairs = this._rEff;
+    return this._rEff;
   }
 
   /**
@@ -278,7 +292,7 @@ export class StreamingFecEncoder {
    */
   pollRepair(out: Uint8Array, offset: number, info: RepairInfo): number {
     if (this._closed) throw new SluiceStateError('StreamingFecEncoder.pollRepair: encoder is closed');
-    if (this._pendingNext >= this.repairs) return 0;
+    if (this._pendingNext >= this._pRepairs) return 0;
     const symLen = this._pSymLen;
     if (offset < 0 || offset + symLen > out.length) {
       throw new SluiceRangeError(
@@ -312,7 +326,30 @@ export class StreamingFecEncoder {
 
   /** Repairs ready to poll. */
   get pendingRepairs(): number {
-    return this.repairs - this._pendingNext;
+    return this._pRepairs - this._pendingNext;
+  }
+
+  /** Window, step and repairs in use (see {@link setGeometry}). */
+  get geometryWindow(): number {
+    return this._wEff;
+  }
+
+  /**
+   * Changes the window, step and repairs of the emissions from the next one on, within what the
+   * encoder was built for (the ring holds window + step of the constructed geometry): a sender
+   * whose packet rate changes keeps its windows spanning the same time. The decoder takes each
+   * repair's window from the REPAIR packet, so nothing is negotiated.
+   * @throws SluiceRangeError when `window` is not in [1, this.window], `step` not in
+   *   [1, window] or `window + step` exceeds the ring, or `repairs * ceil(window / step)`
+   *   exceeds 128 or `repairs` is below 1.
+   */
+  setGeometry(window: number, step: number, repairs: number): void {
+    window = checkInt('setGeometry window', window, 1, this.window);
+    step = checkInt('setGeometry step', step, 1, Math.min(window, this._slots - window));
+    repairs = checkInt('setGeometry repairs', repairs, 1, Math.floor(FEC_REPAIR_INDEXES / Math.ceil(window / step)));
+    this._wEff = window;
+    this._sEff = step;
+    this._rEff = repairs;
   }
 
   /** Releases the ring and returns every reserved byte to the account. Idempotent. */

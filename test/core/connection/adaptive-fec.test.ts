@@ -100,4 +100,24 @@ describe('adaptive FEC (fecMinLoss)', () => {
     expect(fecOnly.ends[1]!.active).toBe(true);
     expect(fecOnly.ends[1]!.repairs).toBeGreaterThan(55);
   });
+
+  it('the default long FEC follows the rate actually sent: 64-packet windows at 10 Mbit/s, 128 at 20', () => {
+    for (const [rateBps, window] of [[10e6, 64], [20e6, 128]] as const) {
+      const { pair } = lossyPair({ key: KEY, latencyMs: 120, expectedRateBps: 20e6 }, { loss: 0.1, delayMs: 20 }, 9, 1);
+      const windows: number[] = [];
+      const link = pair.forward;
+      const send = link.send.bind(link);
+      link.send = (b: Uint8Array, off: number, len: number, now: number): void => {
+        if (b[off + 1] === 0x05) windows.push((b[off + 16]! << 8) | b[off + 17]!); // REPAIR windowLength
+        send(b, off, len, now);
+      };
+      const period = (FRAME * 8 * 1000) / rateBps;
+      const frame = new Uint8Array(FRAME);
+      pair.runUntil(pair.now + 3000, (now) => pair.clientConn!.sendFrame(frame, now), period);
+      expect(pair.clientConn!.stats(pair.now).sent.fecWindow).toBe(window);
+      // After the first samples every repair covers `window` packets (the negotiated 128 is the most).
+      expect(windows.slice(-20).every((w) => w === window)).toBe(true);
+      pair.destroy();
+    }
+  });
 });

@@ -95,7 +95,9 @@ describe('buffers hold a keyframe burst', () => {
     expect(small.wrong).toBe(0);
     expect(small.expedited).toBeGreaterThan(50);
     expect(small.lostPackets).toBeLessThanOrEqual(Math.ceil(small.dataSent * 0.0005));
-    expect(small.delivered).toBeGreaterThanOrEqual(frames - 2);
+    // Gaps in the way are given up before their deadline, so a few more frames go than with a
+    // window of the right size.
+    expect(small.delivered).toBeGreaterThanOrEqual(frames - 6);
   });
 
   it('says when the send buffer is too small for the stream (sendBuffer.evictedByCap)', () => {

@@ -22,7 +22,9 @@ describe('default FEC follows rate and latency', () => {
   it('resolveOptions uses it only when fec is not given', () => {
     expect(resolveOptions({ key, expectedRateBps: 2e6 }).fec).toBeNull();
     expect(resolveOptions({ key, expectedRateBps: 2e6 }).maxPayload).toBe(1360); // no room kept for REPAIRs
-    expect(resolveOptions({ key, expectedRateBps: 10e6 }).fec).toEqual(DEFAULT_FEC);
+    // Where 64 packets fit, the session negotiates the long geometry and the sender picks the
+    // window by the rate it actually sends (adaptive-fec.test.ts).
+    expect(resolveOptions({ key, expectedRateBps: 10e6 }).fec).toEqual(DEFAULT_FEC_LONG);
     expect(resolveOptions({ key }).fec).toEqual(DEFAULT_FEC_LONG); // default rate 20 Mbit/s
     expect(resolveOptions({ key, expectedRateBps: 2e6, fec: { window: 64, step: 32, repairs: 1 } }).fec).toEqual(DEFAULT_FEC);
     expect(resolveOptions({ key, expectedRateBps: 10e6, fec: false }).fec).toBeNull();

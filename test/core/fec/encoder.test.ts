@@ -1,8 +1,9 @@
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import { RepairInfo, StreamingFecEncoder } from '../../../src/core/fec/encoder.js';
+import { RecoveredPacket, StreamingFecDecoder } from '../../../src/core/fec/decoder.js';
 import type { MemoryAccount } from '../../../src/core/memory/types.js';
-import { encodeStream } from './_sim.js';
+import { encodeStream, payloadOf } from './_sim.js';
 
 describe('StreamingFecEncoder', () => {
   it('emits R repairs after every N sources, each covering the last W (fewer at the start)', () => {
@@ -15,6 +16,34 @@ describe('StreamingFecEncoder', () => {
       [0xffff_fffe, 6, 9], [0xffff_fffe, 6, 10], [0xffff_fffe, 6, 11],
       [0, 6, 12], [0, 6, 13], [0, 6, 14],
     ]);
+  });
+
+  it('setGeometry changes window, step and repairs from the next emission, within the ring', () => {
+    const enc = new StreamingFecEncoder({ window: 8, step: 4, repairs: 2, maxPayload: 16 });
+    const info = new RepairInfo();
+    const out = new Uint8Array(enc.maxSymbolLength);
+    const pay = new Uint8Array(8);
+    const seen: number[][] = [];
+    const add = (seq: number): void => {
+      const n = enc.addSource(seq, 0, seq, 8, pay, 0, 8);
+      for (let k = 0; k < n; k++) if (enc.pollRepair(out, 0, info) > 0) seen.push([seq, info.windowStart, info.windowLength]);
+    };
+    for (let seq = 0; seq < 8; seq++) add(seq);
+    enc.setGeometry(4, 2, 1);
+    expect(enc.geometryWindow).toBe(4);
+    for (let seq = 8; seq < 12; seq++) add(seq);
+    enc.setGeometry(8, 4, 2);
+    for (let seq = 12; seq < 16; seq++) add(seq);
+    expect(seen).toEqual([
+      [3, 0, 4], [3, 0, 4], // 8/4/2: after 4 sources, the 4 held
+      [7, 0, 8], [7, 0, 8],
+      [9, 6, 4], // 4/2/1: a repair every 2 over the last 4
+      [11, 8, 4],
+      [15, 8, 8], [15, 8, 8], // back to 8/4/2
+    ]);
+    expect(() => enc.setGeometry(9, 4, 1)).toThrow(/setGeometry window: expected an integer in \[1, 8\]/);
+    expect(() => enc.setGeometry(8, 5, 1)).toThrow(/setGeometry step: expected an integer in \[1, 4\]/); // ring is 8 + 4
+    expect(() => enc.setGeometry(8, 4, 0)).toThrow(/setGeometry repairs/);
   });
 
   it('repair indexes cycle through 0..127', () => {
@@ -136,5 +165,43 @@ describe('StreamingFecEncoder', () => {
     enc.close();
     expect(reserved).toBe(0);
     expect(used).toBe(0);
+  });
+});
+
+describe('StreamingFecEncoder: geometry changes mid-stream', () => {
+  it('the decoder rebuilds an isolated loss under every geometry and across the switches, bit-exact', () => {
+    const enc = new StreamingFecEncoder({ window: 128, step: 64, repairs: 2, maxPayload: 200 });
+    const dec = new StreamingFecDecoder({ maxWindow: 128, maxPayload: 200, maxRepairs: 32 });
+    const info = new RepairInfo();
+    const sym = new Uint8Array(enc.maxSymbolLength);
+    const rec = new RecoveredPacket();
+    const out = new Uint8Array(256);
+    const payloads: Uint8Array[] = [];
+    const lost = new Set<number>();
+    const rebuilt = new Map<number, Uint8Array>();
+    const geometries: Array<[number, number, number]> = [[64, 32, 1], [128, 64, 2], [16, 16, 1], [100, 50, 2], [64, 32, 1]];
+    for (let seq = 0; seq < 1500; seq++) {
+      if (seq % 300 === 0) enc.setGeometry(...geometries[seq / 300]!);
+      const payload = payloadOf(seq, 50 + (seq % 150));
+      payloads.push(payload);
+      const n = enc.addSource(seq, 0, seq, payload.length, payload, 0, payload.length);
+      if (seq % 41 === 7) lost.add(seq);
+      else dec.addSource(seq, 0, seq, payload.length, payload, 0, payload.length);
+      for (let k = 0; k < n; k++) {
+        const len = enc.pollRepair(sym, 0, info);
+        dec.addRepair(info.windowStart, info.windowLength, info.repairIndex, sym, 0, len);
+        for (let m = dec.pollRecovered(out, 0, rec); m >= 0; m = dec.pollRecovered(out, 0, rec)) rebuilt.set(rec.seq, out.slice(0, m));
+      }
+    }
+    // Losses 41 apart: every window (16 to 128 packets) holds at most 4 of them and as many
+    // repairs cover them; only the last, after the final emission, is covered by nothing. (A
+    // switch to a shorter window used to leave the sources since the previous emission
+    // uncovered: 581 here.)
+    const unrecovered = [...lost].filter((s) => !rebuilt.has(s));
+    expect(unrecovered.every((s) => s > 1400)).toBe(true);
+    expect(rebuilt.size).toBeGreaterThanOrEqual(lost.size - 2);
+    for (const [seq, bytes] of rebuilt) expect(Array.from(bytes)).toEqual(Array.from(payloads[seq]!));
+    enc.close();
+    dec.close();
   });
 });
