@@ -36,7 +36,7 @@
  * are printed at the end, with each goal marked met or not.
  *
  * Options: `--quick`, `--seconds N` (per scenario), `--ceiling-seconds N`, `--ceiling-rates
- * 50,100,...` (Mbit/s), `--scenarios 5,10,20,ge`, `--no-ceiling`, `--no-scenarios`,
+ * 50,100,...` (Mbit/s), `--scenarios 5,10,20,ge` (also v10, v20, vge: the same rate sent as video, a burst every 40 ms), `--no-ceiling`, `--no-scenarios`,
  * `--transports sluice,srt`, `--seed N`, `--json PATH` (default bench/results/compare-srt.json),
  * `--logs DIR` (children's output and SRT statistics; default compare-srt-logs/ beside the JSON),
  * `--cli PATH` (a built sluice CLI, e.g. dist/cli/main.js), `--ref REV` (bundle the CLI from a
@@ -73,6 +73,8 @@ interface Scenario {
   readonly id: string;
   readonly name: string;
   readonly impairment: ImpairmentOptions;
+  /** Send the source in bursts every this many ms (video); absent: a constant stream. */
+  readonly burstMs?: number;
 }
 
 function scenarios(seed: number): Scenario[] {
@@ -81,6 +83,10 @@ function scenarios(seed: number): Scenario[] {
     { id: '10', name: 'loss 10%', impairment: { loss: 0.1, delayMs: 20, seed } },
     { id: '20', name: 'loss 20%', impairment: { loss: 0.2, delayMs: 20, seed } },
     { id: 'ge', name: 'GE p=0.01 r=0.1', impairment: { burst: { p: 0.01, r: 0.1 }, delayMs: 20, seed } },
+    // Not in the default list: the same rate sent as video, a 50 kB burst every 40 ms.
+    { id: 'v10', name: 'video, loss 10%', impairment: { loss: 0.1, delayMs: 20, seed }, burstMs: 40 },
+    { id: 'v20', name: 'video, loss 20%', impairment: { loss: 0.2, delayMs: 20, seed }, burstMs: 40 },
+    { id: 'vge', name: 'video, GE', impairment: { burst: { p: 0.01, r: 0.1 }, delayMs: 20, seed }, burstMs: 40 },
   ];
 }
 
@@ -393,7 +399,7 @@ async function runScenario(sc: Scenario, transports: readonly Transport[], secon
     const before = lanes.map((l) => ({ cpu: cpuOf(l), fwd: { ...l.relay!.forward.stats }, rev: { ...l.relay!.reverse.stats } }));
     const k0 = udpCounters().RcvbufErrors ?? NaN;
     const d0 = lanes.map(laneDrops);
-    for (const l of lanes) l.source.start(SCENARIO_RATE_BPS);
+    for (const l of lanes) l.source.start(SCENARIO_RATE_BPS, sc.burstMs ?? 0);
     await sleep(seconds * 1000);
     for (const l of lanes) l.source.stop();
     await sleep(SETTLE_MS);
@@ -593,7 +599,7 @@ async function main(): Promise<number> {
   if (values.help === true) {
     process.stdout.write(
       'Usage: node --import tsx bench/compare-srt.ts [--quick] [--seconds N] [--ceiling-seconds N] [--ceiling-rates 50,100,...]\n' +
-        '  [--scenarios 5,10,20,ge] [--no-ceiling] [--no-scenarios] [--transports sluice,srt] [--seed N] [--json PATH] [--logs DIR]\n' +
+        '  [--scenarios 5,10,20,ge,v10,v20,vge] [--no-ceiling] [--no-scenarios] [--transports sluice,srt] [--seed N] [--json PATH] [--logs DIR]\n' +
         '  [--cli dist/cli/main.js | --ref GIT-REV] [--strict] [--sluice-query fecminloss=0]\n',
     );
     return 0;
@@ -740,11 +746,14 @@ async function main(): Promise<number> {
           detail: `sluice ${pct(s.residualLoss, 3)}, SRT ${pct(r.residualLoss, 3)}`,
         });
       }
-      goals.push({
-        name: `${scenario.name}: total overhead <= SRT`,
-        met: s.totalOverhead <= r.totalOverhead,
-        detail: `sluice ${pct(s.totalOverhead, 1)} (fwd ${pct(s.forwardOverhead, 1)}), SRT ${pct(r.totalOverhead, 1)} (fwd ${pct(r.forwardOverhead, 1)})`,
-      });
+      // The issue's goals name the constant-rate scenarios; the video ones are extra figures.
+      if (scenario.burstMs === undefined) {
+        goals.push({
+          name: `${scenario.name}: total overhead <= SRT`,
+          met: s.totalOverhead <= r.totalOverhead,
+          detail: `sluice ${pct(s.totalOverhead, 1)} (fwd ${pct(s.forwardOverhead, 1)}), SRT ${pct(r.totalOverhead, 1)} (fwd ${pct(r.forwardOverhead, 1)})`,
+        });
+      }
     }
     const cs = ceilings.find((c) => c.transport === 'sluice');
     const cr = ceilings.find((c) => c.transport === 'srt');

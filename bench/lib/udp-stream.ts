@@ -36,6 +36,7 @@ export class UdpSource {
   private _t0 = 0;
   private _pps = 0;
   private _due0 = 0;
+  private _burstMs = 0;
   /** Next sequence number. */
   nextSeq = 0;
   /** Datagrams handed to the socket. */
@@ -83,10 +84,15 @@ export class UdpSource {
     return new UdpSource(sock, size);
   }
 
-  /** Starts sending at `bitsPerSecond` (UDP payload bits). Restarting changes the rate. */
-  start(bitsPerSecond: number): void {
+  /**
+   * Starts sending at `bitsPerSecond` (UDP payload bits). Restarting changes the rate. With
+   * `burstMs` > 0 the same rate goes out in bursts, every `burstMs` what is due since the last
+   * one (video: a frame's datagrams back to back every 40 ms).
+   */
+  start(bitsPerSecond: number, burstMs = 0): void {
     this.stop();
     this._pps = bitsPerSecond / 8 / this.size;
+    this._burstMs = burstMs > 0 ? burstMs : 0;
     this._t0 = performance.now();
     this._due0 = 0;
     this.runSent = 0;
@@ -104,7 +110,9 @@ export class UdpSource {
   }
 
   private _tick(): void {
-    const due = Math.floor(((performance.now() - this._t0) * this._pps) / 1000) - this._due0;
+    const elapsed = performance.now() - this._t0;
+    const b = this._burstMs;
+    const due = Math.floor(((b > 0 ? Math.floor(elapsed / b) * b : elapsed) * this._pps) / 1000) - this._due0;
     if (due <= 0) return;
     const s = this._sock;
     let n = 0;
