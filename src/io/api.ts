@@ -17,13 +17,13 @@ import { Readable, Writable } from 'node:stream';
 import { performance } from 'node:perf_hooks';
 import { SluiceError, SluiceStateError, SluiceTypeError, checkInt } from '../core/errors.js';
 import { SendStatus, type Connection, type ConnectionEvent } from '../core/connection/connection.js';
-import type { ConnectionOptions } from '../core/connection/options.js';
+import { DEFAULT_EXPECTED_RATE_BPS, type ConnectionOptions } from '../core/connection/options.js';
 import type { ConnectionStats } from '../core/connection/stats.js';
 import { CloseReason } from '../core/wire/constants.js';
 import { MemoryAccountant } from '../core/memory/accountant.js';
 import type { BufferPool } from '../core/memory/buffer-pool.js';
 import { createNodeProtector } from './node-protector.js';
-import { DEFAULT_CALLER_SEND_RING, SocketDriver, cryptoRandom, type SocketOptions } from './socket.js';
+import { SocketDriver, callerSendRingFor, cryptoRandom, type SocketOptions } from './socket.js';
 
 let socketSeq = 0;
 function ringAccountName(): string {
@@ -554,7 +554,7 @@ export async function connect(options: ConnectOptions): Promise<SluiceConnection
     ...options,
     host: options.host.includes(':') ? '::' : '0.0.0.0',
     port: options.localPort ?? 0,
-    sendRing: options.sendRing ?? DEFAULT_CALLER_SEND_RING,
+    sendRing: options.sendRing ?? callerSendRingFor(options.expectedRateBps ?? DEFAULT_EXPECTED_RATE_BPS, options.maxDatagram ?? 1400),
   });
   // The socket talks to this one peer only: connected, its sends carry no address.
   await driver.connectTo(options.host, options.port);

@@ -2,6 +2,7 @@ import { afterEach, describe, expect, it } from 'vitest';
 import { connect, listen, type SluiceConnection, type Frame } from '../../src/io/api.js';
 import { MemoryAccountant } from '../../src/core/memory/accountant.js';
 import { ImpairRelay } from '../../src/io/impair-relay.js';
+import { DEFAULT_CALLER_SEND_RING, callerSendRingFor } from '../../src/io/socket.js';
 
 const KEY = 'loopback test key, 16+ bytes';
 
@@ -102,6 +103,21 @@ describe('listen/connect over real UDP on 127.0.0.1', () => {
     }
     expect(client.socketStats.unreachable).toBeGreaterThan(0);
     expect(client.closed).toBe(false); // counted, not thrown: the idle timeout decides
+  });
+
+  it("sizes a caller's send ring for its expected rate (32 slots at 2 Mbit/s, 128 from ~36 Mbit/s)", async () => {
+    expect(callerSendRingFor(2e6)).toBe(32);
+    expect(callerSendRingFor(20e6)).toBe(64);
+    expect(callerSendRingFor(200e6)).toBe(DEFAULT_CALLER_SEND_RING);
+    const accountant = new MemoryAccountant();
+    const server = await listen({ host: '127.0.0.1', port: 0, key: KEY });
+    cleanup.push(() => server.close());
+    const before = accountant.reservedBytes;
+    const client = await connect({ host: '127.0.0.1', port: server.address().port, key: KEY, accountant, expectedRateBps: 2e6 });
+    cleanup.push(() => client.close());
+    const ring = accountant.snapshot().accounts.filter((a) => a.name.endsWith('.send-ring') && !a.closed);
+    expect(ring.map((a) => a.reservedBytes)).toContain(32 * 1500);
+    expect(accountant.reservedBytes).toBeGreaterThan(before);
   });
 
   it('times out against an address where nobody listens, naming it', async () => {
