@@ -329,7 +329,7 @@ export class StreamingFecEncoder {
     return this._pRepairs - this._pendingNext;
   }
 
-  /** Window, step and repairs in use (see {@link setGeometry}). */
+  /** Window in use: source packets each emission covers (see {@link setGeometry}). */
   get geometryWindow(): number {
     return this._wEff;
   }
