@@ -322,7 +322,23 @@ function accountantOf(o: NodeOptions): MemoryAccountant {
 
 /** Slot size of the shared packet pool: a 1500-byte MTU's UDP payload (holds any default payload). */
 const POOL_SLOT_BYTES = 1472;
-const pools = new WeakMap<MemoryAccountant, { pool: BufferPool; refs: number; rings: Map<number, BufferPool> }>();
+interface SharedPools {
+  pool: BufferPool;
+  refs: number;
+  rings: Map<number, BufferPool>;
+  /** A trim is scheduled (at most one per {@link TRIM_DELAY_MS}). */
+  trimTimer: NodeJS.Timeout | null;
+}
+
+const pools = new WeakMap<MemoryAccountant, SharedPools>();
+
+/**
+ * How long after a connection ends its pools are trimmed. Slabs are kept while connections come
+ * and go within this time (a new connection reuses them instead of allocating), and returned when
+ * the load has dropped: a server that once held 100 streams and now holds 2 does not keep the
+ * memory of 100.
+ */
+export const TRIM_DELAY_MS = 1000;
 
 /**
  * The packet pool shared by every socket charged to `accountant`: payload memory follows what is
@@ -345,7 +361,7 @@ function retainPool(accountant: MemoryAccountant, delta: number): BufferPool {
       maxSlots,
       devChecks: process.env.NODE_ENV !== 'production',
     });
-    entry = { pool, refs: 0, rings: new Map() };
+    entry = { pool, refs: 0, rings: new Map(), trimTimer: null };
     pools.set(accountant, entry);
   }
   entry.refs += delta;
@@ -360,10 +376,29 @@ function releasePool(accountant: MemoryAccountant): void {
   let inUse = entry.pool.inUse;
   for (const r of entry.rings.values()) inUse += r.inUse;
   if (entry.refs <= 0 && inUse === 0 && !entry.pool.closed) {
+    if (entry.trimTimer !== null) clearTimeout(entry.trimTimer);
+    entry.trimTimer = null;
     entry.pool.close();
     for (const r of entry.rings.values()) r.close();
     pools.delete(accountant);
   }
+}
+
+/**
+ * After a connection of `accountant` ends: within {@link TRIM_DELAY_MS}, frees every slab of the
+ * shared packet pool and of the FEC ring pools that holds no slot in use, so their bytes leave the
+ * budget (and, once collected, the process). Slabs with a live connection's slot stay.
+ */
+function scheduleTrim(accountant: MemoryAccountant): void {
+  const entry = pools.get(accountant);
+  if (entry === undefined || entry.trimTimer !== null || entry.pool.closed) return;
+  entry.trimTimer = setTimeout(() => {
+    entry.trimTimer = null;
+    if (entry.pool.closed) return;
+    entry.pool.trim();
+    for (const r of entry.rings.values()) if (!r.closed) r.trim();
+  }, TRIM_DELAY_MS);
+  entry.trimTimer.unref();
 }
 
 /** FEC ring sizes are rounded up to 4 KiB so configurations that differ slightly share a pool. */
@@ -407,12 +442,15 @@ function endpointOptions(o: NodeOptions, listen: boolean, maxConnections?: numbe
   };
 }
 
-function wire(driver: SocketDriver, byCore: Map<Connection, SluiceConnection>): void {
+function wire(driver: SocketDriver, byCore: Map<Connection, SluiceConnection>, accountant: MemoryAccountant): void {
   driver.on('conn-event', (c: Connection, e: ConnectionEvent) => {
     const w = byCore.get(c);
     if (w === undefined) return;
     w._onCoreEvent(e);
-    if (e.type === 'closed') byCore.delete(c);
+    if (e.type === 'closed') {
+      byCore.delete(c);
+      scheduleTrim(accountant);
+    }
   });
 }
 
@@ -433,7 +471,7 @@ export class SluiceServer extends EventEmitter {
     super();
     this.driver = driver;
     this.accountant = accountant;
-    wire(driver, this.byCore);
+    wire(driver, this.byCore, accountant);
     driver.on('connection', (core: Connection, address: string, port: number) => {
       const conn = new SluiceConnection(core, driver, false, address, port, queueLimit);
       this.byCore.set(core, conn);
@@ -563,7 +601,7 @@ export async function connect(options: ConnectOptions): Promise<SluiceConnection
     throw new SluiceError('ERR_SLUICE_ABORTED', `connect to ${options.host}:${options.port}: aborted`);
   }
   const byCore = new Map<Connection, SluiceConnection>();
-  wire(driver, byCore);
+  wire(driver, byCore, accountant);
   const handle = driver.endpoint.connect(options.host, options.port, performance.now());
   driver.scheduleFlush();
   return new Promise<SluiceConnection>((resolve, reject) => {

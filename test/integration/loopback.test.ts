@@ -1,5 +1,5 @@
 import { afterEach, describe, expect, it } from 'vitest';
-import { connect, listen, type SluiceConnection, type Frame } from '../../src/io/api.js';
+import { TRIM_DELAY_MS, connect, listen, type SluiceConnection, type Frame } from '../../src/io/api.js';
 import { MemoryAccountant } from '../../src/core/memory/accountant.js';
 import { ImpairRelay } from '../../src/io/impair-relay.js';
 import { DEFAULT_CALLER_SEND_RING, callerSendRingFor } from '../../src/io/socket.js';
@@ -49,6 +49,66 @@ describe('listen/connect over real UDP on 127.0.0.1', () => {
     const strict = accountant.leakCheck({ strict: true });
     expect(strict.ok, strict.summary).toBe(true);
     expect(accountant.reservedBytes).toBe(0);
+  });
+
+  it('returns pool slabs once connections end, while the listener stays open', async () => {
+    // The listener's memory is charged to its own accountant; the callers use another.
+    const accountant = new MemoryAccountant();
+    const callers = new MemoryAccountant();
+    const server = await listen({ host: '127.0.0.1', port: 0, key: KEY, accountant, latencyMs: 1000 });
+    cleanup.push(() => server.close());
+    const conns: SluiceConnection[] = [];
+    const received = new Map<SluiceConnection, number>();
+    const seen: { last: Frame | null } = { last: null };
+    server.on('connection', (c: SluiceConnection) => {
+      conns.push(c);
+      received.set(c, 0);
+      c.on('frame', (f: Frame) => {
+        received.set(c, received.get(c)! + 1);
+        seen.last = f;
+      });
+    });
+    const clients: SluiceConnection[] = [];
+    for (let i = 0; i < 3; i++) {
+      const c = await connect({ host: '127.0.0.1', port: server.address().port, key: KEY, accountant: callers, latencyMs: 1000 });
+      clients.push(c);
+      cleanup.push(() => c.close());
+    }
+    // Three streams of 150 kB frames: the receive side holds hundreds of packets at once, so the
+    // listener's shared pool grows several slabs.
+    const FRAMES = 8;
+    for (let i = 0; i < FRAMES; i++) await Promise.all(clients.map((c) => c.write(frame(i, 150_000))));
+    const deadline = Date.now() + 10_000;
+    const delivered = () => [...received.values()].reduce((a, b) => a + b, 0);
+    while (delivered() < 3 * FRAMES && Date.now() < deadline) await new Promise((r) => setTimeout(r, 10));
+    expect(delivered()).toBe(3 * FRAMES);
+    const poolOf = () => accountant.snapshot().pools.find((p) => p.name === 'pool.1472')!;
+    const grown = poolOf();
+    expect(grown.grows).toBeGreaterThan(0);
+    expect(grown.slabs).toBeGreaterThan(0);
+    const reservedOpen = accountant.reservedBytes;
+
+    const ended = conns.map((c) => new Promise((r) => c.once('close', r)));
+    await Promise.all(clients.map((c) => c.close()));
+    await Promise.all(ended);
+    expect(server.connectionCount).toBe(0);
+    // Within TRIM_DELAY_MS (+ margin) every slab without a slot in use is freed.
+    const until = Date.now() + TRIM_DELAY_MS + 3000;
+    while (poolOf().slabs > 0 && Date.now() < until) await new Promise((r) => setTimeout(r, 50));
+    const trimmed = poolOf();
+    expect(trimmed.inUse).toBe(0);
+    expect(trimmed.slabs).toBe(0);
+    expect(accountant.reservedBytes).toBeLessThanOrEqual(reservedOpen - grown.slabs * grown.slotsPerSlab * grown.slotSize);
+    // The pool still serves a new connection after the trim.
+    const again = await connect({ host: '127.0.0.1', port: server.address().port, key: KEY, accountant: callers, latencyMs: 1000 });
+    cleanup.push(() => again.close());
+    await again.write(frame(99, 20_000));
+    const until2 = Date.now() + 5000;
+    while (conns.length < 4 && Date.now() < until2) await new Promise((r) => setTimeout(r, 10));
+    while (received.get(conns[3]!) !== 1 && Date.now() < until2) await new Promise((r) => setTimeout(r, 10));
+    expect(received.get(conns[3]!)).toBe(1);
+    expect(Buffer.from(seen.last!.data).equals(Buffer.from(frame(99, 20_000)))).toBe(true);
+    expect(poolOf().slabs).toBeGreaterThan(0);
   });
 
   it('encrypts payloads end to end with auth: aead', async () => {
