@@ -37,7 +37,7 @@
  *
  * Options: `--quick`, `--seconds N` (per scenario), `--ceiling-seconds N`, `--ceiling-rates
  * 50,100,...` (Mbit/s), `--scenarios 5,10,20,ge` (also v10, v20, vge: the same rate sent as video, a burst every 40 ms), `--no-ceiling`, `--no-scenarios`,
- * `--transports sluice,srt`, `--seed N`, `--json PATH` (default bench/results/compare-srt.json),
+ * `--transports sluice,srt` (add `udp` for bare node:dgram forwarders: the CPU floor of any node:dgram transport), `--seed N`, `--json PATH` (default bench/results/compare-srt.json),
  * `--logs DIR` (children's output and SRT statistics; default compare-srt-logs/ beside the JSON),
  * `--cli PATH` (a built sluice CLI, e.g. dist/cli/main.js), `--ref REV` (bundle the CLI from a
  * git revision instead of the working tree), `--strict` (exit 1 when a goal is not met),
@@ -54,7 +54,13 @@ import type { ImpairmentOptions, LinkStats } from '../src/core/link-model.js';
 import { Child, REPO, bundle, cpuSeconds, freeUdpPorts, sleep, udpCounters, udpDropsByPort, type Bundle } from './lib/proc.js';
 import { DATAGRAM_BYTES, UdpSink, UdpSource } from './lib/udp-stream.js';
 
-type Transport = 'sluice' | 'srt';
+/**
+ * `udp`: two bare node:dgram forwarders (bench/lib/udp-forward.mjs), no header, authentication or
+ * recovery. Not a competitor: the floor of CPU per MB for any transport built on node:dgram.
+ */
+type Transport = 'sluice' | 'srt' | 'udp';
+
+const UDP_FORWARD = join(REPO, 'bench', 'lib', 'udp-forward.mjs');
 
 const KEY = 'compare-srt bench key 0123456789';
 const LATENCY_MS = 120;
@@ -190,6 +196,13 @@ async function _openLaneOnce(cfg: LaneConfig): Promise<Lane> {
       cleanup.push(() => sender.stop('SIGKILL'));
       await sender.waitFor(/"event":"connected"/, 15_000);
       await receiver.waitFor(/"event":"connected"/, 5_000);
+    } else if (cfg.transport === 'udp') {
+      receiver = new Child(`${cfg.tag} udp recv`, process.execPath, [UDP_FORWARD, String(listenPort), String(sink.port)]);
+      cleanup.push(() => receiver.stop('SIGKILL'));
+      await receiver.waitFor(/"event":"listening"/, 10_000);
+      sender = new Child(`${cfg.tag} udp send`, process.execPath, [UDP_FORWARD, String(inputPort), String(dialPort)]);
+      cleanup.push(() => sender.stop('SIGKILL'));
+      await sender.waitFor(/"event":"listening"/, 10_000);
     } else {
       const buf = cfg.srtBigBuffers ? `&rcvbuf=${SRT_BIG_BUF}&sndbuf=${SRT_BIG_BUF}` : '';
       srtStats = { send: join(cfg.workDir, `${cfg.tag}-srt-send.json`), recv: join(cfg.workDir, `${cfg.tag}-srt-recv.json`) };
@@ -343,6 +356,9 @@ function _num(o: unknown, ...path: string[]): number | null {
 }
 
 function transportStats(t: Transport, f: LaneFinal): Record<string, number | null> {
+  if (t === 'udp') {
+    return { forwardedBySender: _num(f.sender, 'forwarded'), forwardedByReceiver: _num(f.receiver, 'forwarded') };
+  }
   if (t === 'sluice') {
     return {
       sentData: _num(f.sender, 'stats', 'sent', 'data'),
@@ -599,7 +615,7 @@ async function main(): Promise<number> {
   if (values.help === true) {
     process.stdout.write(
       'Usage: node --import tsx bench/compare-srt.ts [--quick] [--seconds N] [--ceiling-seconds N] [--ceiling-rates 50,100,...]\n' +
-        '  [--scenarios 5,10,20,ge,v10,v20,vge] [--no-ceiling] [--no-scenarios] [--transports sluice,srt] [--seed N] [--json PATH] [--logs DIR]\n' +
+        '  [--scenarios 5,10,20,ge,v10,v20,vge] [--no-ceiling] [--no-scenarios] [--transports sluice,srt[,udp]] [--seed N] [--json PATH] [--logs DIR]\n' +
         '  [--cli dist/cli/main.js | --ref GIT-REV] [--strict] [--sluice-query fecminloss=0]\n',
     );
     return 0;
@@ -617,7 +633,7 @@ async function main(): Promise<number> {
   const rates = (values['ceiling-rates'] ?? '50,100,200,400,700').split(',').map((s) => posNum('ceiling-rates', s, 0));
   const seed = Math.floor(posNum('seed', values.seed, 8));
   const transports = (values.transports ?? 'sluice,srt').split(',').map((s) => s.trim()) as Transport[];
-  for (const t of transports) if (t !== 'sluice' && t !== 'srt') throw new RangeError(`--transports: expected sluice and/or srt, got "${t}"`);
+  for (const t of transports) if (t !== 'sluice' && t !== 'srt' && t !== 'udp') throw new RangeError(`--transports: expected sluice, srt and/or udp, got "${t}"`);
   const wanted = (values.scenarios ?? '5,10,20,ge').split(',').map((s) => s.trim().toLowerCase());
   const chosen = scenarios(seed).filter((s) => wanted.includes(s.id));
   const jsonPath = values.json ?? join(REPO, 'bench', 'results', 'compare-srt.json');
@@ -676,7 +692,9 @@ async function main(): Promise<number> {
           const rec =
             f.transport === 'sluice'
               ? `fec ${ts.recoveredByFec ?? '?'} arq ${ts.recoveredByArq ?? '?'} rtx ${ts.sentRetransmit ?? '?'} lost ${ts.lost ?? '?'}`
-              : `rtx ${ts.sentRetransmit ?? '?'} drop ${ts.recvDropped ?? '?'}`;
+              : f.transport === 'udp'
+                ? 'none (bare forwarders)'
+                : `rtx ${ts.sentRetransmit ?? '?'} drop ${ts.recvDropped ?? '?'}`;
           rows.push([
             scenario.name,
             f.transport,
@@ -769,6 +787,20 @@ async function main(): Promise<number> {
         const k = ratio(a.cpuPerMB, b.cpuPerMB);
         ratios[`cpu_per_MB_clean_${a.rateMbps}mbit`] = k;
         console.log(`  CPU/MB at ${String(a.rateMbps).padStart(3)} Mbit/s, 0% loss: ${num(k, 2)} (${num(a.cpuPerMB, 4)} vs ${num(b.cpuPerMB, 4)} CPU-s/MB)`);
+      }
+      // The floor: bare node:dgram forwarders at the same steps (`--transports sluice,srt,udp`).
+      const cu = ceilings.find((c) => c.transport === 'udp');
+      if (cu !== undefined) {
+        for (const a of both) {
+          const b = cr.steps.find((x) => x.rateMbps === a.rateMbps)!;
+          const u = cu.steps.find((x) => x.rateMbps === a.rateMbps && x.deliveredShare >= 0.995);
+          if (u === undefined) continue;
+          ratios[`cpu_per_MB_clean_${a.rateMbps}mbit_udp_floor`] = ratio(u.cpuPerMB, b.cpuPerMB);
+          console.log(
+            `  CPU/MB at ${String(a.rateMbps).padStart(3)} Mbit/s, bare node:dgram forwarders / SRT: ${num(ratio(u.cpuPerMB, b.cpuPerMB), 2)} ` +
+              `(${num(u.cpuPerMB, 4)} CPU-s/MB; sluice / forwarders ${num(ratio(a.cpuPerMB, u.cpuPerMB), 2)})`,
+          );
+        }
       }
       const first = both[0];
       if (first !== undefined) {
