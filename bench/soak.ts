@@ -651,6 +651,7 @@ async function main(): Promise<number> {
       heapShortRunGrowthMB: HEAP_SHORT_RUN_GROWTH_LIMIT_MB,
       rssRangeMB: RSS_RANGE_LIMIT_MB,
       rssSlopeMBPerHour: RSS_SLOPE_LIMIT_MB_PER_HOUR,
+      rssSlopeMinGrowthMB: RSS_SLOPE_MIN_GROWTH_MB,
       accountGrowth: ACCOUNT_GROWTH_TOLERANCE,
     },
     figures: {
