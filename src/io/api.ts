@@ -333,10 +333,10 @@ interface SharedPools {
 const pools = new WeakMap<MemoryAccountant, SharedPools>();
 
 /**
- * How long after a connection ends its pools are trimmed. Slabs are kept while connections come
- * and go within this time (a new connection reuses them instead of allocating), and returned when
- * the load has dropped: a server that once held 100 streams and now holds 2 does not keep the
- * memory of 100.
+ * How long after a connection ends the shared pools are trimmed (at most one trim per this
+ * interval). Slabs a connection emptied stay that long, so a connection that follows at once
+ * reuses them instead of allocating; then every slab without a slot in use is freed, so a server
+ * that once held 100 streams and now holds 2 does not keep the memory of 100.
  */
 export const TRIM_DELAY_MS = 1000;
 
